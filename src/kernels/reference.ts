@@ -1,0 +1,198 @@
+/**
+ * The reference backend: plain TypeScript loops over flat Float32Arrays. It is the specification every other
+ * backend is tested against, so clarity comes first; the loops that dominate training (matmul, same-shape
+ * elementwise) are still written to run near what scalar JavaScript can do (see scripts/bench-kernels.ts).
+ */
+import { sizeOf, type Shape } from './shape.ts';
+import type { BinaryOp, Kernels, MatmulSpec, UnaryOp } from './types.ts';
+
+/**
+ * Visit every innermost row of `shape`: fn gets the row's offset in a contiguous array of that shape, its
+ * offsets in two strided arrays, the row length and the two innermost strides.
+ */
+export function forEachRow(
+  shape: Shape,
+  sa: readonly number[],
+  sb: readonly number[],
+  fn: (o: number, a: number, b: number, len: number, ia: number, ib: number) => void,
+): void {
+  const r = shape.length;
+  if (r === 0) return fn(0, 0, 0, 1, 0, 0);
+  const len = shape[r - 1];
+  if (sizeOf(shape) === 0) return;
+  const rows = sizeOf(shape) / len;
+  const idx = new Array<number>(r - 1).fill(0);
+  let a = 0;
+  let b = 0;
+  for (let row = 0, o = 0; row < rows; row++, o += len) {
+    fn(o, a, b, len, sa[r - 1], sb[r - 1]);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++;
+      a += sa[d];
+      b += sb[d];
+      if (idx[d] < shape[d]) break;
+      a -= sa[d] * shape[d];
+      b -= sb[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+
+function isContiguous(shape: Shape, strides: readonly number[]): boolean {
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== acc) return false;
+    acc *= shape[i];
+  }
+  return true;
+}
+
+/** One row of a binary op; the switch sits outside the loop so each loop stays monomorphic. */
+function binaryRow(op: BinaryOp, a: Float32Array, ao: number, ia: number, b: Float32Array, bo: number, ib: number, out: Float32Array, oo: number, len: number): void {
+  switch (op) {
+    case 'add':
+      for (let t = 0; t < len; t++) out[oo + t] = a[ao + t * ia] + b[bo + t * ib];
+      return;
+    case 'sub':
+      for (let t = 0; t < len; t++) out[oo + t] = a[ao + t * ia] - b[bo + t * ib];
+      return;
+    case 'mul':
+      for (let t = 0; t < len; t++) out[oo + t] = a[ao + t * ia] * b[bo + t * ib];
+      return;
+    case 'div':
+      for (let t = 0; t < len; t++) out[oo + t] = a[ao + t * ia] / b[bo + t * ib];
+      return;
+    case 'maximum':
+      // NaN propagates, as in PyTorch's maximum.
+      for (let t = 0; t < len; t++) {
+        const x = a[ao + t * ia];
+        const y = b[bo + t * ib];
+        out[oo + t] = x > y || x !== x ? x : y;
+      }
+      return;
+    case 'maxMask':
+      for (let t = 0; t < len; t++) {
+        const x = a[ao + t * ia];
+        const y = b[bo + t * ib];
+        out[oo + t] = x > y ? 1 : x < y ? 0 : 0.5;
+      }
+      return;
+  }
+}
+
+/**
+ * C[m x n] = op(A) · B for one batch element, i-k-j order with the k loop unrolled 4 times so each pass over a
+ * row of C does four multiply-adds per load/store. A's element (i, p) is a[aOff + i*sai + p*sap], so the same
+ * loop serves A and A^T; B is k x n row-major.
+ */
+function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number, m: number, k: number, n: number): void {
+  out.fill(0, oOff, oOff + m * n);
+  for (let i = 0; i < m; i++) {
+    const o = oOff + i * n;
+    let ai = aOff + i * sai;
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const a0 = a[ai];
+      const a1 = a[ai + sap];
+      const a2 = a[ai + 2 * sap];
+      const a3 = a[ai + 3 * sap];
+      ai += 4 * sap;
+      const b0 = bOff + p * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) out[o + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+    }
+    for (; p < k; p++) {
+      const av = a[ai];
+      ai += sap;
+      const bp = bOff + p * n;
+      for (let j = 0; j < n; j++) out[o + j] += av * b[bp + j];
+    }
+  }
+}
+
+let transposeScratch = new Float32Array(0);
+
+function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+  const { batch, m, k, n, transA, transB } = s;
+  const sai = transA ? 1 : k;
+  const sap = transA ? m : 1;
+  if (transB && transposeScratch.length < k * n) transposeScratch = new Float32Array(k * n);
+  for (let q = 0; q < batch; q++) {
+    let bb = b;
+    let bOff = s.bOffsets[q];
+    if (transB) {
+      // B is stored n x k: lay it out k x n once so the inner loop reads it in order (ml-matrix's trick).
+      const t = transposeScratch;
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) t[p * n + j] = b[bOff + j * k + p];
+      bb = t;
+      bOff = 0;
+    }
+    gemm(a, s.aOffsets[q], sai, sap, bb, bOff, out, q * m * n, m, k, n);
+  }
+}
+
+function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void {
+  const len = x.length;
+  switch (op) {
+    case 'neg':
+      for (let i = 0; i < len; i++) out[i] = -x[i];
+      return;
+    case 'relu':
+      for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? x[i] : 0;
+      return;
+    case 'abs':
+      for (let i = 0; i < len; i++) out[i] = Math.abs(x[i]);
+      return;
+    case 'exp':
+      for (let i = 0; i < len; i++) out[i] = Math.exp(x[i]);
+      return;
+    case 'log':
+      for (let i = 0; i < len; i++) out[i] = Math.log(x[i]);
+      return;
+    case 'pow':
+      if (param === 2) for (let i = 0; i < len; i++) out[i] = x[i] * x[i];
+      else for (let i = 0; i < len; i++) out[i] = Math.pow(x[i], param);
+      return;
+    case 'step':
+      for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? 1 : 0;
+      return;
+    case 'sign':
+      for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0;
+      return;
+  }
+}
+
+function binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[], out: Float32Array, shape: Shape): void {
+  if (isContiguous(shape, aStrides) && isContiguous(shape, bStrides)) {
+    return binaryRow(op, a, 0, 1, b, 0, 1, out, 0, out.length);
+  }
+  forEachRow(shape, aStrides, bStrides, (o, ao, bo, len, ia, ib) => binaryRow(op, a, ao, ia, b, bo, ib, out, o, len));
+}
+
+function copyStrided(x: Float32Array, xStrides: readonly number[], out: Float32Array, shape: Shape): void {
+  if (isContiguous(shape, xStrides)) return out.set(x.subarray(0, out.length));
+  forEachRow(shape, xStrides, zeros(shape.length), (o, xo, _b, len, ix) => {
+    for (let t = 0; t < len; t++) out[o + t] = x[xo + t * ix];
+  });
+}
+
+function sum(x: Float32Array, xShape: Shape, out: Float32Array, outStrides: readonly number[]): void {
+  // Accumulate in float64: a float32 running sum over ~1e6 terms (a loss over a batch) loses digits.
+  if (out.length === 1) {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i];
+    out[0] = s;
+    return;
+  }
+  const acc = new Float64Array(out.length);
+  forEachRow(xShape, outStrides, zeros(xShape.length), (xo, oo, _b, len, io) => {
+    for (let t = 0; t < len; t++) acc[oo + t * io] += x[xo + t];
+  });
+  for (let i = 0; i < out.length; i++) out[i] = acc[i];
+}
+
+export const referenceKernels: Kernels = { name: 'js', matmul, unary, binary, copyStrided, sum };

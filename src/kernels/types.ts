@@ -1,0 +1,45 @@
+/**
+ * The kernel interface: everything the autograd ops need from a compute backend, on flat row-major
+ * Float32Arrays. A backend knows nothing of tensors or gradients. The reference backend (`reference.ts`)
+ * is the specification; every other backend is tested against it.
+ */
+import type { Shape } from './shape.ts';
+
+/** Elementwise maps of one array. `pow` takes its constant exponent as `param`. */
+export type UnaryOp = 'neg' | 'relu' | 'abs' | 'exp' | 'log' | 'pow' | 'step' | 'sign';
+
+/**
+ * Elementwise maps of two broadcast arrays. `maxMask` is the derivative of maximum(a, b) with respect to a:
+ * 1 where a > b, 0 where a < b, 1/2 at ties (PyTorch splits the gradient evenly at ties).
+ */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'maxMask';
+
+/**
+ * A batch of matrix products out[b] = op(A[b]) · op(B[b]), where op transposes when the flag is set.
+ * op(A[b]) is m x k and op(B[b]) is k x n. A[b] starts at a[aOffsets[b]] and is stored m x k (or k x m when
+ * transA); B[b] starts at b[bOffsets[b]] and is stored k x n (or n x k when transB). The output is
+ * [batch, m, n] contiguous. Offsets (rather than one stride) let the op front-end broadcast batch dimensions.
+ */
+export interface MatmulSpec {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transA: boolean;
+  transB: boolean;
+  aOffsets: Int32Array;
+  bOffsets: Int32Array;
+}
+
+export interface Kernels {
+  /** Short name printed wherever results are reported, e.g. "js". */
+  readonly name: string;
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, spec: MatmulSpec): void;
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, param?: number): void;
+  /** out (contiguous, shape `shape`) = a op b, reading a and b with the given strides (0 on broadcast axes). */
+  binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[], out: Float32Array, shape: Shape): void;
+  /** out (contiguous, shape `shape`) = x read with `xStrides`: serves broadcast (stride 0) and permute. */
+  copyStrided(x: Float32Array, xStrides: readonly number[], out: Float32Array, shape: Shape): void;
+  /** out[j] = sum of x[i] over all i of x (contiguous, shape `xShape`) with j = sum_d i_d * outStrides[d]. */
+  sum(x: Float32Array, xShape: Shape, out: Float32Array, outStrides: readonly number[]): void;
+}
