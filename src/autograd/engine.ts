@@ -37,6 +37,8 @@ export class NonFiniteError extends Error {
 
 let gradEnabled = true;
 let checkNumerics = false;
+/** The op whose gradient rule is running, so a NaN found inside a rule is reported against it. */
+let ruleOf: string | null = null;
 
 /** Run fn without recording a graph (inference, optimiser updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
@@ -72,7 +74,7 @@ export function apply<A>(op: string, def: OpDef<A>, inputs: Tensor[], attrs: A):
   const outShape = def.shape(shapes, attrs);
   if (typeof outShape === 'string') throw new ShapeError(`${op}: ${outShape} (shapes ${shapes.map(fmt).join(' and ')})`);
   const data = def.forward(getBackend(), inputs, outShape, attrs);
-  if (checkNumerics) assertFinite(data, `op '${op}'`, outShape);
+  if (checkNumerics) assertFinite(data, ruleOf === null ? `op '${op}'` : `op '${op}' in the gradient rule of '${ruleOf}'`, outShape);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return new Tensor(data, outShape);
   // The node's rule needs `out` (exp and div reuse it); the closure reads it only during backward.
   const node: GraphNode = { op, inputs, vjp: (g) => def.vjp(g, inputs, out, attrs) };
@@ -153,7 +155,13 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       const thunks = t.node.vjp(g);
       inputs.forEach((x, j) => {
         if (!x.requiresGrad) return;
-        const gx = unbroadcast(thunks[j](), x.shape, op, j);
+        ruleOf = op;
+        let gx: Tensor;
+        try {
+          gx = unbroadcast(thunks[j](), x.shape, op, j);
+        } finally {
+          ruleOf = null;
+        }
         if (checkNumerics) assertFinite(gx.data, `backward of '${op}' (gradient for input ${j})`, gx.shape);
         const previous = grads.get(x);
         grads.set(x, previous === undefined ? gx : engineOps!.add(previous, gx));

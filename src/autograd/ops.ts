@@ -264,7 +264,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 
 /** Swap two axes (the last two by default). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
-  const [a, b] = normAxes([dim0, dim1], x.rank, 'transpose');
+  const [a] = normAxes([dim0], x.rank, 'transpose');
+  const [b] = normAxes([dim1], x.rank, 'transpose');
   const perm = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
   return permute(x, perm);
 }

@@ -6,6 +6,11 @@ import { fmt, sizeOf, type Shape } from '../kernels/shape.ts';
 import type { Rng } from '../random.ts';
 import { backward, type GraphNode } from './engine.ts';
 
+function checkShape(shape: Shape, what: string): Shape {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new RangeError(`${what}: invalid shape ${fmt(shape)} (dimensions must be integers >= 0)`);
+  return shape;
+}
+
 export type NestedArray = number | NestedArray[];
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -23,12 +28,9 @@ export class Tensor {
     /** The op and inputs that produced this tensor, when gradients flow through it; null for leaves. */
     readonly node: GraphNode | null = null,
   ) {
-    this.size = sizeOf(shape);
+    this.size = sizeOf(checkShape(shape, 'Tensor'));
     if (data.length !== this.size) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmt(shape)} needs ${this.size}`);
-    }
-    for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new RangeError(`Tensor: invalid shape ${fmt(shape)} (dimensions must be integers >= 0)`);
     }
   }
 
@@ -130,7 +132,7 @@ export function tensor(data: NestedArray | ArrayLike<number>, shape?: Shape, opt
 }
 
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), [...shape], options.requiresGrad ?? false);
+  return new Tensor(new Float32Array(sizeOf(checkShape(shape, 'full'))).fill(value), [...shape], options.requiresGrad ?? false);
 }
 
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
@@ -143,12 +145,12 @@ export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
 
 /** Uniform values in [0, 1), drawn from `rng`. */
 export function rand(shape: Shape, rng: Rng, options: TensorOptions = {}): Tensor {
-  return new Tensor(rng.fillUniform(new Float32Array(sizeOf(shape))), [...shape], options.requiresGrad ?? false);
+  return new Tensor(rng.fillUniform(new Float32Array(sizeOf(checkShape(shape, 'rand')))), [...shape], options.requiresGrad ?? false);
 }
 
 /** Normal values N(mean, std^2), drawn from `rng`. */
 export function randn(shape: Shape, rng: Rng, options: TensorOptions & { mean?: number; std?: number } = {}): Tensor {
-  const data = rng.fillNormal(new Float32Array(sizeOf(shape)), options.mean ?? 0, options.std ?? 1);
+  const data = rng.fillNormal(new Float32Array(sizeOf(checkShape(shape, 'randn'))), options.mean ?? 0, options.std ?? 1);
   return new Tensor(data, [...shape], options.requiresGrad ?? false);
 }
 

@@ -1,0 +1,65 @@
+/** Shared test helpers: independent float64 references (index math, no kernels) and seeded value generators. */
+import fc from 'fast-check';
+import { createRng } from '../src/random.ts';
+import { Tensor } from '../src/autograd/tensor.ts';
+
+export const sizeOfShape = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** Row-major multi-index of flat index `i` in `shape`. */
+export function unravel(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
+  return idx;
+}
+
+export function ravel(idx: readonly number[], shape: readonly number[]): number {
+  return idx.reduce((acc, v, d) => acc * shape[d] + v, 0);
+}
+
+/** Flat index into an array of shape `from` for an output multi-index under NumPy broadcasting. */
+export function broadcastIndex(outIdx: readonly number[], from: readonly number[]): number {
+  const off = outIdx.length - from.length;
+  return ravel(from.map((d, i) => (d === 1 ? 0 : outIdx[i + off])), from);
+}
+
+/** Values in +-[lo, hi] (or [lo, hi] when positive) from a seed: kept away from the kinks at 0. */
+export function valuesFor(shape: readonly number[], seed: number, domain: 'signed' | 'positive' = 'signed', lo = 0.2, hi = 2): Float32Array {
+  const rng = createRng(`values/${seed}`);
+  const out = new Float32Array(sizeOfShape(shape));
+  for (let i = 0; i < out.length; i++) {
+    const mag = lo + (hi - lo) * rng.float32();
+    out[i] = domain === 'positive' || rng.float32() < 0.5 ? mag : -mag;
+  }
+  return out;
+}
+
+export const leaf = (shape: readonly number[], seed: number, domain: 'signed' | 'positive' = 'signed'): Tensor =>
+  new Tensor(valuesFor(shape, seed, domain), [...shape]);
+
+export const dim = fc.integer({ min: 1, max: 4 });
+export const shapeArb = (minRank = 0, maxRank = 3): fc.Arbitrary<number[]> => fc.array(dim, { minLength: minRank, maxLength: maxRank });
+
+/** A shape that broadcasts to `s`: some leading axes dropped, some axes set to 1. */
+export function broadcastableTo(s: readonly number[]): fc.Arbitrary<number[]> {
+  return fc
+    .tuple(fc.integer({ min: 0, max: s.length }), fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }))
+    .map(([drop, ones]) => s.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
+}
+
+/** Two shapes that broadcast together (to a shape of rank <= 3), size-1 axes included. */
+export const broadcastPair = shapeArb(0, 3).chain((s) => fc.tuple(broadcastableTo(s), broadcastableTo(s)));
+
+export const seedArb = fc.integer({ min: 0, max: 1_000_000 });
+
+/** fast-check settings: fixed seed so CI is reproducible. */
+export const fcParams = { seed: 20221020, numRuns: 60 } as const;
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
