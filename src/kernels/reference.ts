@@ -83,34 +83,68 @@ function binaryRow(op: BinaryOp, a: Float32Array, ao: number, ia: number, b: Flo
 }
 
 /**
- * C[m x n] = op(A) · B for one batch element, i-k-j order with the k loop unrolled 4 times so each pass over a
- * row of C does four multiply-adds per load/store. A's element (i, p) is a[aOff + i*sai + p*sap], so the same
- * loop serves A and A^T; B is k x n row-major.
+ * C[m x n] = op(A) · B for one batch element, i-k-j order. Two rows of C are updated per pass and the k loop is
+ * unrolled 4 times, so each load of B feeds two rows and each load/store of C carries four multiply-adds (about
+ * 2x the plain i-k-j loop in V8; see scripts/bench-kernels.ts). Every element of C is summed in the same order
+ * whatever the blocking, so results do not depend on m's parity. A's element (i, p) is a[aOff + i*sai + p*sap],
+ * so the same loop serves A and A^T; B is k x n row-major.
  */
 function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number, m: number, k: number, n: number): void {
   out.fill(0, oOff, oOff + m * n);
-  for (let i = 0; i < m; i++) {
-    const o = oOff + i * n;
-    let ai = aOff + i * sai;
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const o0 = oOff + i * n;
+    const o1 = o0 + n;
+    let r0 = aOff + i * sai;
+    let r1 = r0 + sai;
     let p = 0;
     for (; p + 4 <= k; p += 4) {
-      const a0 = a[ai];
-      const a1 = a[ai + sap];
-      const a2 = a[ai + 2 * sap];
-      const a3 = a[ai + 3 * sap];
-      ai += 4 * sap;
+      const a0 = a[r0], a1 = a[r0 + sap], a2 = a[r0 + 2 * sap], a3 = a[r0 + 3 * sap];
+      const e0 = a[r1], e1 = a[r1 + sap], e2 = a[r1 + 2 * sap], e3 = a[r1 + 3 * sap];
+      r0 += 4 * sap;
+      r1 += 4 * sap;
       const b0 = bOff + p * n;
       const b1 = b0 + n;
       const b2 = b1 + n;
       const b3 = b2 + n;
-      for (let j = 0; j < n; j++) out[o + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+      for (let j = 0; j < n; j++) {
+        const x0 = b[b0 + j], x1 = b[b1 + j], x2 = b[b2 + j], x3 = b[b3 + j];
+        out[o0 + j] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3;
+        out[o1 + j] += e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3;
+      }
     }
     for (; p < k; p++) {
-      const av = a[ai];
-      ai += sap;
+      const a0 = a[r0];
+      const e0 = a[r1];
+      r0 += sap;
+      r1 += sap;
       const bp = bOff + p * n;
-      for (let j = 0; j < n; j++) out[o + j] += av * b[bp + j];
+      for (let j = 0; j < n; j++) {
+        out[o0 + j] += a0 * b[bp + j];
+        out[o1 + j] += e0 * b[bp + j];
+      }
     }
+  }
+  if (i < m) gemmRow(a, aOff + i * sai, sap, b, bOff, out, oOff + i * n, k, n);
+}
+
+/** The last row when m is odd: the same summation order as gemm's paired rows. */
+function gemmRow(a: Float32Array, r: number, sap: number, b: Float32Array, bOff: number, out: Float32Array, o: number, k: number, n: number): void {
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const a0 = a[r], a1 = a[r + sap], a2 = a[r + 2 * sap], a3 = a[r + 3 * sap];
+    r += 4 * sap;
+    const b0 = bOff + p * n;
+    const b1 = b0 + n;
+    const b2 = b1 + n;
+    const b3 = b2 + n;
+    for (let j = 0; j < n; j++) out[o + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+  }
+  for (; p < k; p++) {
+    const av = a[r];
+    r += sap;
+    const bp = bOff + p * n;
+    for (let j = 0; j < n; j++) out[o + j] += av * b[bp + j];
   }
 }
 

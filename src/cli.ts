@@ -1,0 +1,69 @@
+/**
+ * Flag parsing for the scripts: `--name value` or `--name=value`, each flag declared with its kind, default,
+ * range and help. A bad value is an error naming the flag, the value and what is allowed; `--help` prints the table.
+ */
+type FlagSpec =
+  | { kind: 'number'; default: number; min?: number; max?: number; integer?: boolean; help: string }
+  | { kind: 'string'; default: string; choices?: readonly string[]; help: string }
+  | { kind: 'boolean'; default: boolean; help: string };
+
+type Values<S extends Record<string, FlagSpec>> = {
+  [K in keyof S]: S[K] extends { kind: 'number' } ? number : S[K] extends { kind: 'boolean' } ? boolean : string;
+};
+
+export class FlagError extends Error {
+  override name = 'FlagError';
+}
+
+export function usage(specs: Record<string, FlagSpec>): string {
+  return Object.entries(specs)
+    .map(([name, s]) => {
+      const range = s.kind === 'number' ? ` (${s.min ?? '-inf'}..${s.max ?? 'inf'}${s.kind === 'number' && s.integer ? ', integer' : ''})` : s.kind === 'string' && s.choices ? ` (${s.choices.join('|')})` : '';
+      return `  --${name.padEnd(14)} ${s.help}${range}; default ${s.default}`;
+    })
+    .join('\n');
+}
+
+export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S): Values<S> {
+  const values: Record<string, number | string | boolean> = {};
+  for (const [name, s] of Object.entries(specs)) values[name] = s.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      console.log(`flags:\n${usage(specs)}`);
+      process.exit(0);
+    }
+    if (!arg.startsWith('--')) throw new FlagError(`unexpected argument '${arg}' (flags look like --name value; see --help)`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = specs[name];
+    if (!spec) throw new FlagError(`unknown flag --${name} (known: ${Object.keys(specs).map((n) => `--${n}`).join(', ')})`);
+    let raw: string;
+    if (eq !== -1) raw = arg.slice(eq + 1);
+    else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) raw = 'true';
+    else if (argv[i + 1] === undefined) throw new FlagError(`flag --${name} needs a value`);
+    else raw = argv[++i];
+    values[name] = parseValue(name, raw, spec);
+  }
+  return values as Values<S>;
+}
+
+function parseValue(name: string, raw: string, spec: FlagSpec): number | string | boolean {
+  switch (spec.kind) {
+    case 'number': {
+      const v = Number(raw);
+      const lo = spec.min ?? -Infinity;
+      const hi = spec.max ?? Infinity;
+      if (raw.trim() === '' || !Number.isFinite(v) || v < lo || v > hi || (spec.integer && !Number.isInteger(v))) {
+        throw new FlagError(`--${name} ${raw}: expected ${spec.integer ? 'an integer' : 'a number'} in ${lo}..${hi}`);
+      }
+      return v;
+    }
+    case 'boolean':
+      if (raw !== 'true' && raw !== 'false') throw new FlagError(`--${name} ${raw}: expected true or false`);
+      return raw === 'true';
+    case 'string':
+      if (spec.choices && !spec.choices.includes(raw)) throw new FlagError(`--${name} ${raw}: expected one of ${spec.choices.join(', ')}`);
+      return raw;
+  }
+}
