@@ -49,6 +49,18 @@ function isContiguous(shape: Shape, strides: readonly number[]): boolean {
   return true;
 }
 
+/**
+ * If reading with `strides` visits a contiguous block that repeats (stride 0 on some leading axes, row-major
+ * strides on the trailing ones), the block's size; otherwise 0.
+ */
+function trailingPeriod(shape: Shape, strides: readonly number[]): number {
+  let d = shape.length;
+  let block = 1;
+  while (d > 0 && (shape[d - 1] === 1 || strides[d - 1] === block)) block *= shape[--d];
+  for (let e = 0; e < d; e++) if (shape[e] !== 1 && strides[e] !== 0) return 0;
+  return block;
+}
+
 /** One row of a binary op; the switch sits outside the loop so each loop stays monomorphic. */
 function binaryRow(op: BinaryOp, a: Float32Array, ao: number, ia: number, b: Float32Array, bo: number, ib: number, out: Float32Array, oo: number, len: number): void {
   switch (op) {
@@ -189,6 +201,7 @@ function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void
       return;
     case 'pow':
       if (param === 2) for (let i = 0; i < len; i++) out[i] = x[i] * x[i];
+      else if (param === 1) out.set(x);
       else for (let i = 0; i < len; i++) out[i] = Math.pow(x[i], param);
       return;
     case 'step':
@@ -201,8 +214,22 @@ function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void
 }
 
 function binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[], out: Float32Array, shape: Shape): void {
-  if (isContiguous(shape, aStrides) && isContiguous(shape, bStrides)) {
-    return binaryRow(op, a, 0, 1, b, 0, 1, out, 0, out.length);
+  const aFull = isContiguous(shape, aStrides);
+  const bFull = isContiguous(shape, bStrides);
+  if (aFull && bFull) return binaryRow(op, a, 0, 1, b, 0, 1, out, 0, out.length);
+  // The common broadcast: one operand covers a trailing block of the shape (a bias, an importance vector) and
+  // repeats; walk the output in blocks of that size instead of row by row.
+  const period = aFull ? trailingPeriod(shape, bStrides) : bFull ? trailingPeriod(shape, aStrides) : 0;
+  if (period === 1) {
+    // A scalar operand: one pass, reading it with stride 0.
+    return aFull ? binaryRow(op, a, 0, 1, b, 0, 0, out, 0, out.length) : binaryRow(op, a, 0, 0, b, 0, 1, out, 0, out.length);
+  }
+  if (period > 1) {
+    for (let o = 0; o < out.length; o += period) {
+      if (aFull) binaryRow(op, a, o, 1, b, 0, 1, out, o, period);
+      else binaryRow(op, a, 0, 1, b, o, 1, out, o, period);
+    }
+    return;
   }
   forEachRow(shape, aStrides, bStrides, (o, ao, bo, len, ia, ib) => binaryRow(op, a, ao, ia, b, bo, ib, out, o, len));
 }

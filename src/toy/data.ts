@@ -1,0 +1,35 @@
+/**
+ * The paper's synthetic data: each feature is 0 with probability S (sparsity) and otherwise uniform on [0, 1)
+ * (or on [-1, 1) for the |x| computation task). Batches are [instances, batch, features], one density per
+ * instance, as in the official notebook. Every draw comes from the Rng passed in.
+ */
+import type { Rng } from '../random.ts';
+
+export interface BatchSpec {
+  instances: number;
+  batch: number;
+  features: number;
+  /** Probability that a feature is non-zero (1 - S), one per instance. */
+  density: Float32Array | readonly number[];
+  /** Value range of an active feature: [0, 1) (the paper's default) or [-1, 1) (the |x| task). */
+  values?: 'unit' | 'signed';
+}
+
+/** Fill `out` ([instances, batch, features], row-major) with a fresh batch. Draws two uniforms per entry. */
+export function sampleBatch(spec: BatchSpec, rng: Rng, out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
+  const { instances, batch, features, density } = spec;
+  const signed = spec.values === 'signed';
+  if (density.length !== instances) throw new RangeError(`sampleBatch: ${density.length} densities for ${instances} instances`);
+  let k = 0;
+  for (let i = 0; i < instances; i++) {
+    const p = density[i];
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
+    for (let r = 0; r < batch * features; r++, k++) {
+      // As the notebook: where(rand <= p, value, 0); draw the value first so both draws are always consumed.
+      const value = rng.float32();
+      const gate = rng.float32();
+      out[k] = gate < p ? (signed ? 2 * value - 1 : value) : 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * The paper's toy models, many instances at once. Weights follow the official notebook's layout: W is
+ * [instances, features, hidden] (row f of an instance is feature f's direction), b is [instances, features].
+ *
+ *   linear          x' = W^T W x + b
+ *   relu-output     x' = ReLU(W^T W x + b)            (tied weights; the paper's main model)
+ *   relu-hidden     x' = ReLU(W^T ReLU(W x) + b)      (privileged basis: hidden neurons)
+ *   abs             y' = ReLU(W2 ReLU(W1 x) + b)      (untied; computes |x|)
+ *
+ * Everything is built from autograd ops, so gradients come from the engine, not from hand-written rules.
+ */
+import { add, matmul, mean, mul, relu, reshape, square, sub, sum, abs as absOp } from '../autograd/ops.ts';
+import { Tensor } from '../autograd/tensor.ts';
+import type { Rng } from '../random.ts';
+
+export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
+export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
+
+/**
+ * How W is initialised (normal, mean 0). 'per-instance': Xavier for one n x m matrix, sqrt(2/(n+m)), what the
+ * paper's single model gets. 'notebook': what torch.nn.init.xavier_normal_ gives on the notebook's 3-D tensor,
+ * sqrt(2/(m(n+I))), which shrinks as instances are added.
+ */
+export type InitScheme = 'per-instance' | 'notebook';
+
+export interface ToyModelSpec {
+  kind: ModelKind;
+  instances: number;
+  features: number;
+  hidden: number;
+  init?: InitScheme;
+}
+
+export function initStd(spec: ToyModelSpec): number {
+  const { instances: I, features: n, hidden: m } = spec;
+  // torch's fans on a 3-D tensor: fan_in = size(1)*size(2), fan_out = size(0)*size(2).
+  return (spec.init ?? 'per-instance') === 'notebook' ? Math.sqrt(2 / (n * m + I * m)) : Math.sqrt(2 / (n + m));
+}
+
+export class ToyModel {
+  readonly W: Tensor;
+  /** Second layer [instances, hidden, features], only for the untied 'abs' model. */
+  readonly W2: Tensor | null;
+  readonly b: Tensor;
+
+  constructor(readonly spec: ToyModelSpec, rng: Rng) {
+    const { instances: I, features: n, hidden: m } = spec;
+    for (const [name, v] of Object.entries({ instances: I, features: n, hidden: m })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`ToyModel: ${name} = ${v}, expected an integer >= 1`);
+    }
+    const std = initStd(spec);
+    const normal = (shape: number[], s: number) => new Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, s), shape, true);
+    this.W = normal([I, n, m], std);
+    this.W2 = spec.kind === 'abs' ? normal([I, m, n], std) : null;
+    this.b = new Tensor(new Float32Array(I * n), [I, n], true);
+  }
+
+  get parameters(): Tensor[] {
+    return this.W2 ? [this.W, this.W2, this.b] : [this.W, this.b];
+  }
+
+  /** x: [instances, batch, features] -> [instances, batch, features]. */
+  forward(x: Tensor): Tensor {
+    const { instances: I, features: n, kind } = this.spec;
+    const bias = reshape(this.b, [I, 1, n]);
+    if (kind === 'abs') return relu(add(matmul(relu(matmul(x, this.W)), this.W2!), bias));
+    let h = matmul(x, this.W); // [I, B, m]
+    if (kind === 'relu-hidden') h = relu(h);
+    const out = add(matmul(h, this.W, { transposeB: true }), bias);
+    return kind === 'linear' ? out : relu(out);
+  }
+
+  /** The target the model should reproduce: x itself, or |x| for the computation model. */
+  target(x: Tensor): Tensor {
+    return this.spec.kind === 'abs' ? absOp(x) : x;
+  }
+
+  /**
+   * Per-instance loss [instances]: mean over batch and features of importance * (target - out)^2 (the
+   * notebook's reduction; the paper's sum over features is n times this). importance: [features] or [instances, features].
+   */
+  instanceLosses(x: Tensor, importance: Tensor): Tensor {
+    const imp = importance.rank === 2 ? reshape(importance, [this.spec.instances, 1, this.spec.features]) : importance;
+    return mean(mul(imp, square(sub(this.target(x), this.forward(x)))), [1, 2]);
+  }
+
+  /** The training objective: per-instance losses summed, so each instance's gradient is its own. */
+  loss(x: Tensor, importance: Tensor): Tensor {
+    return sum(this.instanceLosses(x, importance));
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Adam and AdamW with PyTorch's semantics (torch.optim, v1.13): bias-corrected moments; AdamW decays weights
+ * multiplicatively (p *= 1 - lr*wd) before the Adam step, Adam with weight_decay adds wd*p to the gradient.
+ * Defaults are PyTorch's: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0 for Adam and 1e-2 for AdamW.
+ * The update runs in place on the parameters' storage, allocation-free.
+ */
+import type { Tensor } from '../autograd/tensor.ts';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  /** true: AdamW's decoupled decay; false: Adam's L2 term added to the gradient. */
+  decoupled?: boolean;
+}
+
+export class Adam {
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly decoupled: boolean;
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  private t = 0;
+
+  constructor(readonly params: Tensor[], options: AdamOptions = {}) {
+    this.lr = options.lr ?? 1e-3;
+    this.betas = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.decoupled = options.decoupled ?? false;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.m = params.map((p) => new Float32Array(p.size));
+    this.v = params.map((p) => new Float32Array(p.size));
+  }
+
+  get steps(): number {
+    return this.t;
+  }
+
+  /** One update from the parameters' current .grad (a missing grad counts as zero, as PyTorch skips it). */
+  step(lrScale = 1): void {
+    this.t++;
+    const [b1, b2] = this.betas;
+    const lr = this.lr * lrScale;
+    const stepSize = lr / (1 - b1 ** this.t);
+    const bc2Sqrt = Math.sqrt(1 - b2 ** this.t);
+    const decay = this.decoupled ? 1 - lr * this.weightDecay : 1;
+    const l2 = this.decoupled ? 0 : this.weightDecay;
+    this.params.forEach((p, k) => {
+      const g = p.grad?.data;
+      if (!g) return;
+      const w = p.data;
+      const m = this.m[k];
+      const v = this.v[k];
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i] + l2 * w[i];
+        w[i] *= decay;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        w[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + this.eps);
+      }
+    });
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.grad = null;
+  }
+}
+
+/** AdamW: Adam with decoupled weight decay (PyTorch default 1e-2). */
+export class AdamW extends Adam {
+  constructor(params: Tensor[], options: Omit<AdamOptions, 'decoupled'> = {}) {
+    super(params, { weightDecay: 1e-2, ...options, decoupled: true });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The seeded trainer: every instance of a ToyModel trained at once on fresh batches, through autograd, with
+ * Adam/AdamW. Two streams derived from the seed (weights, data) make a run reproducible byte for byte.
+ */
+import { noGrad } from '../autograd/engine.ts';
+import { Tensor } from '../autograd/tensor.ts';
+import { createRng, deriveSeed } from '../random.ts';
+import { sampleBatch } from './data.ts';
+import { ToyModel, type ToyModelSpec } from './model.ts';
+import { Adam, AdamW } from './optim.ts';
+
+export type Schedule = 'constant' | 'linear' | 'cosine';
+
+export interface TrainConfig {
+  model: ToyModelSpec;
+  /** Feature importance, [features] shared by all instances or [instances][features]. */
+  importance: readonly number[] | readonly (readonly number[])[];
+  /** Feature density 1 - S, one per instance. */
+  density: readonly number[];
+  batch: number;
+  steps: number;
+  lr: number;
+  optimizer: 'adamw' | 'adam';
+  /** Default: PyTorch's (AdamW 1e-2, Adam 0). */
+  weightDecay?: number;
+  schedule?: Schedule;
+  seed: number | string;
+  /** Names the run in errors and logs. */
+  name?: string;
+}
+
+export interface TrainResult {
+  model: ToyModel;
+  /** Mean per-instance loss over the last `tailSteps` steps (fresh batches each, so an unbiased estimate). */
+  finalLosses: Float64Array;
+  tailSteps: number;
+}
+
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
+/** The notebook's learning-rate schedules, as a factor on lr at `step` of `steps`. */
+export function lrFactor(schedule: Schedule, step: number, steps: number): number {
+  if (schedule === 'linear') return 1 - step / steps;
+  if (schedule === 'cosine') return Math.cos((0.5 * Math.PI * step) / Math.max(1, steps - 1));
+  return 1;
+}
+
+export function importanceTensor(importance: TrainConfig['importance'], instances: number, features: number): Tensor {
+  const rows = Array.isArray(importance[0]) ? (importance as number[][]) : null;
+  const flat = rows ? rows.flat() : (importance as number[]);
+  const shape = rows ? [instances, features] : [features];
+  if (flat.length !== shape.reduce((a, b) => a * b, 1)) {
+    throw new RangeError(`train: importance has ${flat.length} values, expected [features]=${features} or [instances, features]=${instances}x${features}`);
+  }
+  return new Tensor(Float32Array.from(flat), shape);
+}
+
+export function train(config: TrainConfig, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+  const { instances: I, features: n } = config.model;
+  const name = config.name ?? `seed ${config.seed}`;
+  if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
+  for (const [flag, v] of Object.entries({ batch: config.batch, steps: config.steps })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`train: ${flag} = ${v}, expected an integer >= 1`);
+  }
+  const model = new ToyModel(config.model, createRng(deriveSeed(config.seed, 0)));
+  const dataRng = createRng(deriveSeed(config.seed, 1));
+  const importance = importanceTensor(config.importance, I, n);
+  const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
+  const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
+  const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit' } as const;
+  const xData = new Float32Array(I * config.batch * n);
+  const tailSteps = Math.min(100, config.steps);
+  const finalLosses = new Float64Array(I);
+
+  for (let step = 0; step < config.steps; step++) {
+    const x = new Tensor(sampleBatch(spec, dataRng, xData), [I, config.batch, n]);
+    const losses = model.instanceLosses(x, importance);
+    for (let i = 0; i < I; i++) {
+      if (!Number.isFinite(losses.data[i])) {
+        throw new TrainingDivergedError(`training run '${name}': loss of instance ${i} is ${losses.data[i]} at step ${step} (lr ${config.lr})`);
+      }
+    }
+    opt.zeroGrad();
+    losses.backward(new Tensor(new Float32Array(I).fill(1), [I]));
+    noGrad(() => opt.step(lrFactor(config.schedule ?? 'constant', step, config.steps)));
+    if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
+    onStep?.(step, losses.data);
+  }
+  return { model, finalLosses, tailSteps };
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../../src/autograd/tensor.ts';
+import { createRng } from '../../src/random.ts';
+import { sampleBatch } from '../../src/toy/data.ts';
+import { featureMetrics } from '../../src/toy/metrics.ts';
+import { initStd, ToyModel } from '../../src/toy/model.ts';
+import { Adam, AdamW } from '../../src/toy/optim.ts';
+import { lrFactor, train } from '../../src/toy/train.ts';
+import { maxAbsDiff } from '../helpers.ts';
+
+const golden = JSON.parse(readFileSync(new URL('../fixtures/torch_golden.json', import.meta.url), 'utf8'));
+
+describe('Adam and AdamW match torch.optim step by step', () => {
+  it.each([
+    ['adam_lr1e-3', () => (p: Tensor) => new Adam([p], { lr: 1e-3 })],
+    ['adamw_lr1e-3_wd1e-2', () => (p: Tensor) => new AdamW([p], { lr: 1e-3, weightDecay: 1e-2 })],
+    ['adamw_lr1e-2_wd1e-2', () => (p: Tensor) => new AdamW([p], { lr: 1e-2, weightDecay: 1e-2 })],
+    ['adamw_default', () => (p: Tensor) => new AdamW([p])],
+  ])('%s', (key, make) => {
+    const g = golden[key];
+    const p = new Tensor(Float32Array.from(g.p0), [g.p0.length], true);
+    const opt = make()(p);
+    g.grads.forEach((grad: number[], k: number) => {
+      p.grad = new Tensor(Float32Array.from(grad), [grad.length]);
+      opt.step();
+      // float32 storage, float64 arithmetic per element: within a few float32 ulps of torch's float32 ops.
+      expect(maxAbsDiff(p.data, g.after_each_step[k])).toBeLessThan(3e-7);
+    });
+  });
+
+  it('Adam with weight decay adds the L2 term to the gradient (differs from AdamW)', () => {
+    const run = (opt: (p: Tensor) => Adam) => {
+      const p = new Tensor(Float32Array.of(2), [1], true);
+      const o = opt(p);
+      p.grad = new Tensor(Float32Array.of(0), [1]);
+      o.step();
+      return p.data[0];
+    };
+    // Zero gradient: Adam+L2 sees g = wd*p > 0 and moves by lr (normalised step); AdamW only decays p by lr*wd*p.
+    expect(run((p) => new Adam([p], { lr: 0.1, weightDecay: 0.5 }))).toBeCloseTo(2 - 0.1, 6);
+    expect(run((p) => new AdamW([p], { lr: 0.1, weightDecay: 0.5 }))).toBeCloseTo(2 * (1 - 0.05), 6);
+  });
+});
+
+describe('toy model', () => {
+  it('reproduces the notebook model loss and gradients (PyTorch golden)', () => {
+    const g = golden.tied_relu_output;
+    const [I, , n] = g.shapes.x;
+    const model = new ToyModel({ kind: 'relu-output', instances: I, features: n, hidden: g.shapes.W[2] }, createRng(0));
+    model.W.data.set(g.W);
+    model.b.data.set(g.b);
+    const loss = model.loss(new Tensor(Float32Array.from(g.x), g.shapes.x), new Tensor(Float32Array.from(g.importance), [n]));
+    loss.backward();
+    expect(loss.item()).toBeCloseTo(g.loss, 6);
+    expect(maxAbsDiff(model.W.grad!.data, g.dW)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(model.b.grad!.data, g.db)).toBeLessThan(1e-6);
+  });
+
+  it('initial std: per-instance Xavier and the notebook 3-D fan (torch values)', () => {
+    for (const [key, v] of Object.entries<{ std: number; per_instance_std: number }>(golden.xavier_normal_std_3d)) {
+      const [I, n, m] = JSON.parse(key);
+      expect(initStd({ kind: 'relu-output', instances: I, features: n, hidden: m, init: 'notebook' })).toBeCloseTo(v.std, 12);
+      expect(initStd({ kind: 'relu-output', instances: I, features: n, hidden: m })).toBeCloseTo(v.per_instance_std, 12);
+    }
+  });
+
+  it('the |x| model computes relu(W2 relu(W1 x) + b) against |x|', () => {
+    const model = new ToyModel({ kind: 'abs', instances: 1, features: 1, hidden: 2 }, createRng(0));
+    model.W.data.set([1, -1]); // h = (relu(x), relu(-x))
+    model.W2!.data.set([1, 1]); // y = relu(x) + relu(-x) = |x|
+    const x = new Tensor(Float32Array.of(-0.5, 0.25, 0), [1, 3, 1]);
+    expect([...model.forward(x).data]).toEqual([0.5, 0.25, 0]);
+    expect(model.loss(x, new Tensor(Float32Array.of(1), [1])).item()).toBe(0);
+  });
+});
+
+describe('data', () => {
+  it('each feature is active with the instance density, uniform on [0,1) when active', () => {
+    const density = [1, 0.3, 0.05];
+    const batch = 20_000;
+    const x = sampleBatch({ instances: 3, batch, features: 5, density }, createRng(1));
+    density.forEach((p, i) => {
+      const slice = x.subarray(i * batch * 5, (i + 1) * batch * 5);
+      const active = slice.filter((v) => v !== 0);
+      const se = Math.sqrt((p * (1 - p)) / slice.length);
+      expect(Math.abs(active.length / slice.length - p)).toBeLessThanOrEqual(5 * se + 1e-12);
+      const meanActive = active.reduce((a, b) => a + b, 0) / active.length;
+      expect(Math.abs(meanActive - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / active.length));
+      expect(Math.max(...active)).toBeLessThan(1);
+    });
+  });
+
+  it('rejects a density outside [0, 1], naming the instance', () => {
+    expect(() => sampleBatch({ instances: 2, batch: 1, features: 1, density: [0.5, 1.5] }, createRng(0))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
+  });
+});
+
+describe('metrics: closed forms of the paper geometry', () => {
+  it('an antipodal pair has D = 1/2 and superposition 1; an unlearned feature 0', () => {
+    const W = Float32Array.from([1, 0, -1, 0, 0, 0]); // 3 features in 2 dims
+    const f = featureMetrics(W, 0, 3, 2);
+    expect(f.dimensionality[0]).toBeCloseTo(0.5, 4);
+    expect(f.dimensionality[2]).toBe(0);
+    expect(f.superposition[0]).toBeCloseTo(1, 4);
+    expect(f.dimensionsPerFeature).toBeCloseTo(1, 6); // m / ||W||_F^2 = 2 / 2
+  });
+
+  it('a regular pentagon has D_i = 2/5 and D* = 2/5', () => {
+    const W = new Float32Array(10);
+    for (let i = 0; i < 5; i++) {
+      W[2 * i] = Math.cos((2 * Math.PI * i) / 5);
+      W[2 * i + 1] = Math.sin((2 * Math.PI * i) / 5);
+    }
+    const f = featureMetrics(W, 0, 5, 2);
+    for (const d of f.dimensionality) expect(d).toBeCloseTo(0.4, 4);
+    expect(f.dimensionsPerFeature).toBeCloseTo(0.4, 5);
+  });
+});
+
+describe('trainer', () => {
+  const config = {
+    model: { kind: 'relu-output' as const, instances: 2, features: 3, hidden: 2 },
+    importance: [1, 0.9, 0.81],
+    density: [1, 0.1],
+    batch: 64,
+    steps: 30,
+    lr: 1e-2,
+    optimizer: 'adamw' as const,
+    seed: 11,
+  };
+
+  it('the same seed gives the same bytes; another seed does not', () => {
+    const bytes = (seed: number) => Buffer.from(train({ ...config, seed }).model.W.data.buffer);
+    expect(bytes(11)).toEqual(bytes(11));
+    expect(bytes(11)).not.toEqual(bytes(12));
+  });
+
+  it('training lowers the loss', () => {
+    const before = train({ ...config, steps: 1 }).finalLosses;
+    const after = train({ ...config, steps: 300 }).finalLosses;
+    for (let i = 0; i < 2; i++) expect(after[i]).toBeLessThan(before[i]);
+  });
+
+  it('a diverging run names the run and the step', () => {
+    expect(() => train({ ...config, lr: 1e30, name: 'blow-up' })).toThrow(/training run 'blow-up': loss of instance \d is (NaN|Infinity) at step \d+/);
+  });
+
+  it('learning-rate schedules are the notebook formulas', () => {
+    expect(lrFactor('linear', 25, 100)).toBe(0.75);
+    expect(lrFactor('cosine', 99, 100)).toBeCloseTo(0, 12);
+    expect(lrFactor('cosine', 0, 100)).toBe(1);
+    expect(lrFactor('constant', 50, 100)).toBe(1);
+  });
+});
