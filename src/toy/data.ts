@@ -15,19 +15,25 @@ export interface BatchSpec {
   values?: 'unit' | 'signed';
 }
 
-/** Fill `out` ([instances, batch, features], row-major) with a fresh batch. Draws two uniforms per entry. */
-export function sampleBatch(spec: BatchSpec, rng: Rng, out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
+/**
+ * Fill `out` ([instances, batch, features], row-major) with a fresh batch. Draws two uniforms per entry. With one
+ * Rng per instance, instance i's values come from rngs[i] alone, so they do not depend on which other instances
+ * share the batch.
+ */
+export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
   const { instances, batch, features, density } = spec;
   const signed = spec.values === 'signed';
   if (density.length !== instances) throw new RangeError(`sampleBatch: ${density.length} densities for ${instances} instances`);
+  if (Array.isArray(rng) && rng.length !== instances) throw new RangeError(`sampleBatch: ${rng.length} generators for ${instances} instances`);
   let k = 0;
   for (let i = 0; i < instances; i++) {
+    const gen = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
     const p = density[i];
     if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
     for (let r = 0; r < batch * features; r++, k++) {
       // As the notebook: where(rand <= p, value, 0); draw the value first so both draws are always consumed.
-      const value = rng.float32();
-      const gate = rng.float32();
+      const value = gen.float32();
+      const gate = gen.float32();
       out[k] = gate < p ? (signed ? 2 * value - 1 : value) : 0;
     }
   }

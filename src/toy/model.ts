@@ -43,16 +43,22 @@ export class ToyModel {
   readonly W2: Tensor | null;
   readonly b: Tensor;
 
-  constructor(readonly spec: ToyModelSpec, rng: Rng) {
+  /** With one Rng per instance, instance i's weights come from rngs[i] alone (W, then W2). */
+  constructor(readonly spec: ToyModelSpec, rng: Rng | readonly Rng[]) {
     const { instances: I, features: n, hidden: m } = spec;
     for (const [name, v] of Object.entries({ instances: I, features: n, hidden: m })) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`ToyModel: ${name} = ${v}, expected an integer >= 1`);
     }
+    if (Array.isArray(rng) && rng.length !== I) throw new RangeError(`ToyModel: ${rng.length} generators for ${I} instances`);
     const std = initStd(spec);
-    const normal = (shape: number[], s: number) => new Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, s), shape, true);
-    this.W = normal([I, n, m], std);
-    this.W2 = spec.kind === 'abs' ? normal([I, m, n], std) : null;
+    this.W = new Tensor(new Float32Array(I * n * m), [I, n, m], true);
+    this.W2 = spec.kind === 'abs' ? new Tensor(new Float32Array(I * m * n), [I, m, n], true) : null;
     this.b = new Tensor(new Float32Array(I * n), [I, n], true);
+    for (let i = 0; i < I; i++) {
+      const r = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
+      r.fillNormal(this.W.data.subarray(i * n * m, (i + 1) * n * m), 0, std);
+      if (this.W2) r.fillNormal(this.W2.data.subarray(i * m * n, (i + 1) * m * n), 0, std);
+    }
   }
 
   get parameters(): Tensor[] {

@@ -25,6 +25,12 @@ export interface TrainConfig {
   weightDecay?: number;
   schedule?: Schedule;
   seed: number | string;
+  /**
+   * One seed per instance (a sweep derives them from its cell and seed index). Default: derived from `seed` and
+   * the instance index. Each instance draws its weights and data from its own streams, so its result does not
+   * depend on which instances are trained beside it.
+   */
+  instanceSeeds?: readonly string[];
   /** Names the run in errors and logs. */
   name?: string;
 }
@@ -64,8 +70,10 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
   for (const [flag, v] of Object.entries({ batch: config.batch, steps: config.steps })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`train: ${flag} = ${v}, expected an integer >= 1`);
   }
-  const model = new ToyModel(config.model, createRng(deriveSeed(config.seed, 0)));
-  const dataRng = createRng(deriveSeed(config.seed, 1));
+  const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
+  if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
+  const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+  const dataRng = seeds.map((s) => createRng(deriveSeed(s, 1)));
   const importance = importanceTensor(config.importance, I, n);
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);

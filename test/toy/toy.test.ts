@@ -153,3 +153,21 @@ describe('trainer', () => {
     expect(lrFactor('constant', 50, 100)).toBe(1);
   });
 });
+
+describe('batching independence', () => {
+  it('an instance trained alone gives the same bytes as inside a larger batch of instances', () => {
+    const base = {
+      importance: [1, 0.5],
+      batch: 32,
+      steps: 20,
+      lr: 1e-2,
+      optimizer: 'adamw' as const,
+      seed: 'unused',
+    };
+    const seeds = ['cell-a', 'cell-b', 'cell-c'];
+    const together = train({ ...base, model: { kind: 'relu-output', instances: 3, features: 2, hidden: 1 }, density: [0.3, 0.1, 0.05], instanceSeeds: seeds });
+    const alone = train({ ...base, model: { kind: 'relu-output', instances: 1, features: 2, hidden: 1 }, density: [0.1], instanceSeeds: [seeds[1]] });
+    expect(Buffer.from(alone.model.W.data.buffer)).toEqual(Buffer.from(together.model.W.data.slice(2, 4).buffer));
+    expect(alone.finalLosses[0]).toBe(together.finalLosses[1]);
+  });
+});
