@@ -4,7 +4,8 @@
  * norm ||W_i|| and superposition, and how many features the model represents; at density 1 it should keep the
  * 2 most important features, at 0.05 all 5 (the pentagon).
  *
- *   npx tsx scripts/intro.ts [--steps 3000] [--seed 0] [--optimizer adamw|adam] [--init per-instance|notebook]
+ *   npx tsx scripts/intro.ts [--steps 3000] [--lr 1e-2] [--seed 0] [--optimizer adamw|adam] [--init per-instance|notebook]
+ *   npx tsx scripts/intro.ts --steps 10000 --lr 1e-3     # the notebook's exact setting
  */
 import { parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
@@ -13,9 +14,9 @@ import { featureMetrics } from '../src/toy/metrics.ts';
 import { train } from '../src/toy/train.ts';
 
 const flags = parseFlags(process.argv.slice(2), {
-  steps: { kind: 'number', default: 3000, min: 1, max: 1e7, integer: true, help: 'training steps (the notebook uses 10000)' },
+  steps: { kind: 'number', default: 3000, min: 1, max: 1e7, integer: true, help: 'training steps (the notebook: 10000)' },
   batch: { kind: 'number', default: 1024, min: 1, max: 1 << 20, integer: true, help: 'batch size' },
-  lr: { kind: 'number', default: 1e-3, min: 1e-7, max: 10, help: 'learning rate' },
+  lr: { kind: 'number', default: 1e-2, min: 1e-7, max: 10, help: 'learning rate (the notebook: 1e-3; the dense models need its 10000 steps then)' },
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'seed for weights and data' },
   optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'optimiser (the notebook uses AdamW, wd 1e-2)' },
   init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: 'Xavier fan of the initial W' },
