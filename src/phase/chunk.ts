@@ -1,0 +1,53 @@
+/**
+ * Training one chunk of a sweep: a set of (cell, seed) runs trained as the instances of one batched model.
+ * Used in the main thread and inside worker threads alike, so both produce the same bytes.
+ */
+import { train } from '../toy/train.ts';
+import { SHAPES, type SweepConfig } from './experiments.ts';
+
+export interface ChunkRun {
+  cell: number;
+  k: number;
+  density: number;
+  /** Importance of every feature in this run. */
+  importance: number[];
+  seed: string;
+}
+
+export interface RunOutput {
+  cell: number;
+  k: number;
+  /** Mean training loss over the last steps (the notebook's per-instance loss). */
+  loss: number;
+  /** This instance's W (features x hidden), W2 for the |x| model, and b. */
+  W: Float32Array;
+  W2: Float32Array | null;
+  b: Float32Array;
+}
+
+export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[]): RunOutput[] {
+  const shape = SHAPES[config.experiment];
+  const { features: n, hidden: m } = shape;
+  const I = runs.length;
+  const result = train({
+    model: { kind: shape.kind, instances: I, features: n, hidden: m, init: config.init },
+    importance: runs.map((r) => r.importance),
+    density: runs.map((r) => r.density),
+    batch: config.batch,
+    steps: config.steps,
+    lr: config.lr,
+    optimizer: config.optimizer,
+    seed: config.seed,
+    instanceSeeds: runs.map((r) => r.seed),
+    name: `${config.experiment} cells ${runs[0].cell}..${runs[I - 1].cell}`,
+  });
+  const { W, W2, b } = result.model;
+  return runs.map((r, i) => ({
+    cell: r.cell,
+    k: r.k,
+    loss: result.finalLosses[i],
+    W: W.data.slice(i * n * m, (i + 1) * n * m),
+    W2: W2 ? W2.data.slice(i * m * n, (i + 1) * m * n) : null,
+    b: b.data.slice(i * n, (i + 1) * n),
+  }));
+}

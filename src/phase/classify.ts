@@ -1,0 +1,95 @@
+/**
+ * Regime labels read off trained weights, and their aggregation over seeds.
+ *
+ * The paper gives no numeric classifier; we use the rule its figures imply (tms-facts 7): the extra feature is
+ * "not-represented" when ||W_e|| < normThreshold, else "dedicated" when its superposition
+ * sum_{j != e} (W^_e . W_j)^2 < superpositionThreshold, else "superposition". Both defaults are 0.5: a
+ * represented feature has norm ~1, an antipodal partner gives superposition ~1 and an orthogonal one ~0.
+ */
+import { featureMetrics } from '../toy/metrics.ts';
+import type { FeatureRegime } from './theory.ts';
+
+export interface FeatureThresholds {
+  normThreshold: number;
+  superpositionThreshold: number;
+}
+export const DEFAULT_FEATURE_THRESHOLDS: FeatureThresholds = { normThreshold: 0.5, superpositionThreshold: 0.5 };
+
+export interface FeatureRun {
+  seed: number;
+  loss: number;
+  regime: FeatureRegime;
+  /** ||W_e|| and superposition of the extra feature. */
+  norm: number;
+  superposition: number;
+  /** W (features x hidden, row-major) and b of this run. */
+  W: number[];
+  b: number[];
+}
+
+/** The extra (last) feature's regime in one instance's W (n x m at `offset`). */
+export function classifyExtraFeature(W: Float32Array, offset: number, n: number, m: number, t: FeatureThresholds = DEFAULT_FEATURE_THRESHOLDS): { regime: FeatureRegime; norm: number; superposition: number } {
+  const f = featureMetrics(W, offset, n, m);
+  const norm = f.norms[n - 1];
+  const superposition = f.superposition[n - 1];
+  const regime: FeatureRegime = norm < t.normThreshold ? 'not-represented' : superposition < t.superpositionThreshold ? 'dedicated' : 'superposition';
+  return { regime, norm, superposition };
+}
+
+/**
+ * One label per cell: drop the worst-loss run (when there are at least 3), then the majority regime of the rest;
+ * a tie goes to the regime of the lowest-loss run. Never averages weights (W and -W are the same solution).
+ */
+export function aggregateRuns(runs: readonly FeatureRun[]): { regime: FeatureRegime; loss: number; kept: number[] } {
+  const byLoss = [...runs].sort((a, b) => a.loss - b.loss || a.seed - b.seed);
+  const kept = runs.length >= 3 ? byLoss.slice(0, -1) : byLoss;
+  const votes = new Map<FeatureRegime, number>();
+  for (const r of kept) votes.set(r.regime, (votes.get(r.regime) ?? 0) + 1);
+  const top = Math.max(...votes.values());
+  const regime = kept.find((r) => votes.get(r.regime) === top)!.regime; // kept is loss-sorted: ties go to the best run
+  return { regime, loss: kept.reduce((s, r) => s + r.loss, 0) / kept.length, kept: kept.map((r) => r.seed) };
+}
+
+// --- neurons ----------------------------------------------------------------------------------------------------
+
+export type NeuronRegime = 'monosemantic' | 'polysemantic' | 'dead';
+
+export interface NeuronThresholds {
+  /** A neuron is monosemantic when max_f |W_fn| / ||W_.n|| exceeds this (ARENA's 0.99 rule). */
+  monosemanticity: number;
+  /** A neuron whose weight norm is below this is dead (it carries nothing). */
+  deadNorm: number;
+  /** A feature uses a neuron when |W_fn| is at least this fraction of the feature's largest weight. */
+  usage: number;
+}
+export const DEFAULT_NEURON_THRESHOLDS: NeuronThresholds = { monosemanticity: 0.99, deadNorm: 0.1, usage: 0.1 };
+
+export interface NeuronLabel {
+  regime: NeuronRegime;
+  /** max_f |W_fn| / ||W_.n||. */
+  monosemanticity: number;
+  /** The feature with the largest |weight| on this neuron. */
+  topFeature: number;
+  /** W_.n: this neuron's weight from every feature. */
+  weights: number[];
+}
+
+/** Label each of the m neurons (columns) of W (n x m at `offset`), and list the neurons each feature uses. */
+export function labelNeurons(W: Float32Array, offset: number, n: number, m: number, t: NeuronThresholds = DEFAULT_NEURON_THRESHOLDS): { neurons: NeuronLabel[]; featureNeurons: number[][] } {
+  const neurons: NeuronLabel[] = [];
+  for (let j = 0; j < m; j++) {
+    const weights = Array.from({ length: n }, (_, f) => W[offset + f * m + j]);
+    const norm = Math.hypot(...weights);
+    let topFeature = 0;
+    for (let f = 1; f < n; f++) if (Math.abs(weights[f]) > Math.abs(weights[topFeature])) topFeature = f;
+    const monosemanticity = norm > 0 ? Math.abs(weights[topFeature]) / norm : 0;
+    const regime: NeuronRegime = norm < t.deadNorm ? 'dead' : monosemanticity > t.monosemanticity ? 'monosemantic' : 'polysemantic';
+    neurons.push({ regime, monosemanticity, topFeature, weights });
+  }
+  const featureNeurons = Array.from({ length: n }, (_, f) => {
+    const row = Array.from({ length: m }, (_, j) => Math.abs(W[offset + f * m + j]));
+    const top = Math.max(...row);
+    return top < t.deadNorm ? [] : row.flatMap((v, j) => (v >= t.usage * top ? [j] : []));
+  });
+  return { neurons, featureNeurons };
+}

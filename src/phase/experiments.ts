@@ -1,0 +1,71 @@
+/**
+ * The sweeps the toolkit knows: which model, which importances, which densities, and how a cell's runs are
+ * seeded. A run's seed is derived from (global seed, the cell's own coordinates, seed index), never from its
+ * position in the grid or in a batch, so a cell's result does not depend on grid order, batching or workers.
+ */
+import { deriveSeed } from '../random.ts';
+import type { ModelKind } from '../toy/model.ts';
+import type { FeatureExperiment } from './theory.ts';
+
+export type ExperimentName = FeatureExperiment | 'neuron' | 'computation';
+export const EXPERIMENTS: readonly ExperimentName[] = ['feature-2x1', 'feature-3x2', 'neuron', 'computation'];
+
+export interface SweepConfig {
+  experiment: ExperimentName;
+  /** Feature density (1 - S) values: the diagram's rows (feature experiments) or its x axis (neuron experiments). */
+  densities: number[];
+  /** Relative importance of the extra feature: the diagram's columns (feature experiments only). */
+  importances: number[];
+  seeds: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  optimizer: 'adamw' | 'adam';
+  seed: number;
+  /** Initial W: per-instance Xavier (default) or the notebook's 3-D fan. */
+  init: 'per-instance' | 'notebook';
+}
+
+export interface ExperimentShape {
+  kind: ModelKind;
+  features: number;
+  hidden: number;
+  /** Importance of each feature in a cell with extra-feature importance r (ignored by neuron experiments). */
+  importance(r: number): number[];
+}
+
+export const SHAPES: Record<ExperimentName, ExperimentShape> = {
+  'feature-2x1': { kind: 'relu-output', features: 2, hidden: 1, importance: (r) => [1, r] },
+  'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
+  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => Array.from({ length: 10 }, (_, i) => 0.75 ** i) },
+  computation: { kind: 'abs', features: 100, hidden: 40, importance: () => Array.from({ length: 100 }, (_, i) => 0.8 ** i) },
+};
+
+export const isFeatureExperiment = (e: ExperimentName): e is FeatureExperiment => e === 'feature-2x1' || e === 'feature-3x2';
+
+export function logspace(lo: number, hi: number, count: number): number[] {
+  if (count === 1) return [Math.sqrt(lo * hi)];
+  return Array.from({ length: count }, (_, i) => 10 ** (Math.log10(lo) + ((Math.log10(hi) - Math.log10(lo)) * i) / (count - 1)));
+}
+
+/** Densities of the neuron experiment: 1 to 0.01 through every regime the paper names (>= 0.5, 0.2-0.5, ~0.15, ~0.12, 0.05-0.08, <= 0.04). */
+export const NEURON_DENSITIES = [1, 0.7, 0.5, 0.35, 0.25, 0.15, 0.12, 0.08, 0.06, 0.04, 0.02, 0.01];
+/** Densities of the computation experiment (the paper's). */
+export const COMPUTATION_DENSITIES = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001];
+
+export interface Cell {
+  index: number;
+  density: number;
+  /** Extra-feature importance (feature experiments), else null. */
+  importance: number | null;
+}
+
+export function cellsOf(config: SweepConfig): Cell[] {
+  if (!isFeatureExperiment(config.experiment)) return config.densities.map((density, index) => ({ index, density, importance: null }));
+  return config.densities.flatMap((density, di) => config.importances.map((importance, ri) => ({ index: di * config.importances.length + ri, density, importance })));
+}
+
+/** The seed of run k of a cell, from the cell's coordinates (not its index). */
+export function runSeed(config: SweepConfig, cell: Cell, k: number): string {
+  return deriveSeed(`${config.seed}/${config.experiment}`, cell.density, cell.importance ?? -1, k);
+}

@@ -1,0 +1,235 @@
+/**
+ * Running a sweep: cells and seeds cut into chunks (whole cells, each trained as one batched run), chunks spread
+ * over worker threads, finished cells saved atomically as they arrive so an interrupted sweep resumes, and the
+ * outputs turned into labelled cells. Every run draws from its own seed, so the bytes of the results do not
+ * depend on chunking, the number of workers or interruptions.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { trainChunk, type ChunkRun, type RunOutput } from './chunk.ts';
+import { aggregateRuns, classifyExtraFeature, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, labelNeurons, type FeatureRun, type FeatureThresholds, type NeuronLabel, type NeuronThresholds } from './classify.ts';
+import { cellsOf, isFeatureExperiment, runSeed, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
+import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theory.ts';
+
+export interface FeatureCell {
+  density: number;
+  importance: number;
+  regime: FeatureRegime;
+  theory: FeatureRegime;
+  /** Mean loss of the runs kept after dropping the worst. */
+  loss: number;
+  /** Within one grid step of a theoretical boundary (a neighbouring grid point has another theoretical regime). */
+  nearBoundary: boolean;
+  runs: FeatureRun[];
+}
+
+export interface NeuronCell {
+  density: number;
+  /** The lowest-loss run's loss and seed index: the paper shows the best of many models per density. */
+  loss: number;
+  bestSeed: number;
+  neurons: Array<Pick<NeuronLabel, 'regime' | 'monosemanticity' | 'topFeature' | 'weights'>>;
+  monosemantic: number;
+  polysemantic: number;
+  /** For each feature, the neurons it uses. */
+  featureNeurons: number[][];
+  runs: Array<{ seed: number; loss: number; monosemantic: number }>;
+}
+
+export interface Agreement {
+  /** Share of all cells whose empirical regime equals the theory's. */
+  all: number;
+  /** The same over cells more than one grid step away from a theoretical boundary. */
+  awayFromBoundary: number;
+  cells: number;
+  cellsAway: number;
+}
+
+export interface SweepResults {
+  experiment: SweepConfig['experiment'];
+  config: SweepConfig & { thresholds: FeatureThresholds | NeuronThresholds };
+  cells: Array<FeatureCell | NeuronCell>;
+  agreement: Agreement | null;
+}
+
+export interface SweepOptions {
+  /** Where partial results are saved (and read back with resume). */
+  out?: string;
+  resume?: boolean;
+  workers?: number;
+  featureThresholds?: FeatureThresholds;
+  neuronThresholds?: NeuronThresholds;
+  /** Upper bound on instances per batched run (memory); default from batch and model size (~256 MB per chunk). */
+  maxInstancesPerChunk?: number;
+  onProgress?: (cellsDone: number, cellsTotal: number) => void;
+  /** Test hook: stop (throw) after this many chunks, as a crash would. */
+  crashAfterChunks?: number;
+}
+
+export function configHash(config: SweepConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+/** Write a file so that a reader sees the old or the new content, never a torn one. */
+export function writeAtomic(path: string, content: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
+}
+
+interface Partial {
+  configHash: string;
+  /** Outputs by cell index, as plain arrays. */
+  cells: Record<string, Array<{ k: number; loss: number; W: number[]; W2: number[] | null; b: number[] }>>;
+}
+
+function chunksOf(config: SweepConfig, cells: Cell[], workers: number, maxInstances: number): Cell[][] {
+  const perCell = config.seeds;
+  const cellsPerChunk = Math.max(1, Math.min(Math.floor(maxInstances / perCell), Math.ceil(cells.length / (2 * workers))));
+  const chunks: Cell[][] = [];
+  for (let i = 0; i < cells.length; i += cellsPerChunk) chunks.push(cells.slice(i, i + cellsPerChunk));
+  return chunks;
+}
+
+function runsOf(config: SweepConfig, cells: Cell[]): ChunkRun[] {
+  const shape = SHAPES[config.experiment];
+  return cells.flatMap((cell) =>
+    Array.from({ length: config.seeds }, (_, k) => ({ cell: cell.index, k, density: cell.density, importance: shape.importance(cell.importance ?? 1), seed: runSeed(config, cell, k) })),
+  );
+}
+
+/** Run the chunks on `workers` threads (in this thread when 1), calling onChunk as each finishes, in any order. */
+async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, onChunk: (outputs: RunOutput[]) => void): Promise<void> {
+  if (workers <= 1) {
+    for (const runs of chunks) onChunk(trainChunk(config, runs));
+    return;
+  }
+  const boot = new URL('./worker-boot.mjs', import.meta.url);
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const pool = Array.from({ length: Math.min(workers, chunks.length) }, () => new Worker(boot, { workerData: { entry } }));
+  let next = 0;
+  try {
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const send = (): void => {
+              if (next >= chunks.length) return resolve();
+              const id = next++;
+              worker.postMessage({ id, config, runs: chunks[id] });
+            };
+            worker.on('message', (msg: { id: number; outputs?: RunOutput[]; error?: string }) => {
+              if (msg.error !== undefined) return reject(new Error(msg.error));
+              try {
+                onChunk(msg.outputs!);
+              } catch (e) {
+                return reject(e);
+              }
+              send();
+            });
+            worker.on('error', reject);
+            send();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+export async function runSweep(config: SweepConfig, options: SweepOptions = {}): Promise<SweepResults> {
+  const workers = options.workers ?? os.availableParallelism();
+  const featureThresholds = options.featureThresholds ?? DEFAULT_FEATURE_THRESHOLDS;
+  const neuronThresholds = options.neuronThresholds ?? DEFAULT_NEURON_THRESHOLDS;
+  const shape = SHAPES[config.experiment];
+  const cells = cellsOf(config);
+  const hash = configHash(config);
+  const partialPath = options.out ? join(options.out, 'partial.json') : null;
+  let partial: Partial = { configHash: hash, cells: {} };
+  if (partialPath && options.resume && existsSync(partialPath)) {
+    const saved = JSON.parse(readFileSync(partialPath, 'utf8')) as Partial;
+    if (saved.configHash !== hash) {
+      throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${saved.configHash}, this one ${hash}); use another --out or run without --resume`);
+    }
+    partial = saved;
+  }
+  if (options.out) mkdirSync(options.out, { recursive: true });
+
+  const todo = cells.filter((c) => partial.cells[c.index] === undefined);
+  const perChunk = options.maxInstancesPerChunk ?? Math.max(config.seeds, Math.floor(256e6 / (config.batch * shape.features * 4 * 24)));
+  const chunks = chunksOf(config, todo, workers, perChunk).map((c) => runsOf(config, c));
+  let done = cells.length - todo.length;
+  let chunksDone = 0;
+  options.onProgress?.(done, cells.length);
+  await runChunks(config, chunks, workers, (outputs) => {
+    for (const o of outputs) {
+      (partial.cells[o.cell] ??= []).push({ k: o.k, loss: o.loss, W: [...o.W], W2: o.W2 ? [...o.W2] : null, b: [...o.b] });
+    }
+    done += new Set(outputs.map((o) => o.cell)).size;
+    if (partialPath) writeAtomic(partialPath, JSON.stringify(partial));
+    options.onProgress?.(done, cells.length);
+    if (options.crashAfterChunks !== undefined && ++chunksDone >= options.crashAfterChunks) throw new Error('simulated crash');
+  });
+
+  const thresholds = isFeatureExperiment(config.experiment) ? featureThresholds : neuronThresholds;
+  const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds }, cells: [], agreement: null };
+  for (const cell of cells) {
+    const runs = [...partial.cells[cell.index]].sort((a, b) => a.k - b.k);
+    if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, runs, featureThresholds));
+    else results.cells.push(neuronCell(cell, runs, shape.features, shape.hidden, neuronThresholds));
+  }
+  if (isFeatureExperiment(config.experiment)) results.agreement = agreementOf(results.cells as FeatureCell[]);
+  return results;
+}
+
+const round = (xs: readonly number[]): number[] => xs.map((v) => Number(v.toPrecision(7)));
+
+function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: Cell, runs: Partial['cells'][string], t: FeatureThresholds): FeatureCell {
+  const { features: n, hidden: m } = SHAPES[experiment];
+  const labelled: FeatureRun[] = runs.map((r) => ({
+    seed: r.k,
+    loss: r.loss,
+    ...classifyExtraFeature(Float32Array.from(r.W), 0, n, m, t),
+    W: round(r.W),
+    b: round(r.b),
+  }));
+  const agg = aggregateRuns(labelled);
+  const s = cell.density;
+  const r = cell.importance!;
+  // Neighbouring grid points one step away in log space (diagonals included), extrapolated at the edges.
+  const ds = stepRatio(config.densities);
+  const dr = stepRatio(config.importances);
+  const theory = theoryRegime(experiment, s, r);
+  let nearBoundary = false;
+  for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) if (theoryRegime(experiment, s * ds ** a, r * dr ** b) !== theory) nearBoundary = true;
+  return { density: s, importance: r, regime: agg.regime, theory, loss: agg.loss, nearBoundary, runs: labelled };
+}
+
+function stepRatio(values: readonly number[]): number {
+  return values.length > 1 ? values[1] / values[0] : 1;
+}
+
+function neuronCell(cell: Cell, runs: Partial['cells'][string], n: number, m: number, t: NeuronThresholds): NeuronCell {
+  const labelled = runs.map((r) => ({ r, labels: labelNeurons(Float32Array.from(r.W), 0, n, m, t) }));
+  const best = labelled.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
+  const count = (ls: NeuronLabel[], regime: string) => ls.filter((l) => l.regime === regime).length;
+  return {
+    density: cell.density,
+    loss: best.r.loss,
+    bestSeed: best.r.k,
+    neurons: best.labels.neurons.map((l) => ({ regime: l.regime, monosemanticity: Number(l.monosemanticity.toPrecision(7)), topFeature: l.topFeature, weights: round(l.weights) })),
+    monosemantic: count(best.labels.neurons, 'monosemantic'),
+    polysemantic: count(best.labels.neurons, 'polysemantic'),
+    featureNeurons: best.labels.featureNeurons,
+    runs: labelled.map(({ r, labels }) => ({ seed: r.k, loss: r.loss, monosemantic: count(labels.neurons, 'monosemantic') })),
+  };
+}
+
+export function agreementOf(cells: readonly FeatureCell[]): Agreement {
+  const share = (cs: readonly FeatureCell[]) => (cs.length === 0 ? NaN : cs.filter((c) => c.regime === c.theory).length / cs.length);
+  const away = cells.filter((c) => !c.nearBoundary);
+  return { all: share(cells), awayFromBoundary: share(away), cells: cells.length, cellsAway: away.length };
+}

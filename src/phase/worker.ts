@@ -1,0 +1,12 @@
+/** A sweep worker thread: trains the chunks it is sent and posts the outputs back. */
+import { parentPort } from 'node:worker_threads';
+import { trainChunk, type ChunkRun } from './chunk.ts';
+import type { SweepConfig } from './experiments.ts';
+
+parentPort!.on('message', (msg: { id: number; config: SweepConfig; runs: ChunkRun[] }) => {
+  try {
+    parentPort!.postMessage({ id: msg.id, outputs: trainChunk(msg.config, msg.runs) });
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });
+  }
+});
