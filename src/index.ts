@@ -11,3 +11,5 @@ export { toNdarray, fromNdarray } from './autograd/ndarray.ts';
 export { createRng, deriveSeed, type Rng } from './random.ts';
 export { setBackend, getBackend, listBackends, registerBackend, withBackend } from './kernels/registry.ts';
 export type { Kernels, MatmulSpec, UnaryOp, BinaryOp } from './kernels/types.ts';
+export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels, type UseBackendOptions } from './kernels/select.ts';
+export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';

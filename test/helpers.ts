@@ -1,5 +1,7 @@
 /** Shared test helpers: independent float64 references (index math, no kernels) and seeded value generators. */
 import fc from 'fast-check';
+import { afterAll, beforeAll } from 'vitest';
+import { setBackend } from '../src/kernels/registry.ts';
 import { createRng } from '../src/random.ts';
 import { Tensor } from '../src/autograd/tensor.ts';
 
@@ -62,4 +64,25 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/**
+ * The backends the op and gradient suites run on: the reference, and gpu.js's WebAssembly and cpu modes (the
+ * ones that start in Node without a GPU). Loaded before the suites are collected; a gpu.js mode that fails to
+ * start fails the suite (no silent skip). The browser suite (test/browser) covers gpu.js's WebGL backend.
+ */
+export async function nodeBackends(): Promise<string[]> {
+  const { useBackend } = await import('../src/kernels/select.ts');
+  const names = ['js', 'gpujs:webasm', 'gpujs:cpu'];
+  for (const name of names) await useBackend(name);
+  await useBackend('js');
+  return names;
+}
+
+/** Inside a describe block: run its tests with `backend` active, and restore the reference afterwards. */
+export function onBackend(backend: string): void {
+  beforeAll(() => {
+    if (setBackend(backend).name !== backend) throw new Error(`expected backend ${backend}`);
+  });
+  afterAll(() => void setBackend('js'));
 }

@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
-import { broadcastableTo, broadcastPair, dim, fcParams, leaf, maxAbsDiff, seedArb, shapeArb, valuesFor } from '../helpers.ts';
+import { broadcastableTo, broadcastPair, dim, fcParams, leaf, maxAbsDiff, nodeBackends, onBackend, seedArb, shapeArb, valuesFor } from '../helpers.ts';
+
+// The property-based checks and the PyTorch model run on every backend that starts in Node (see nodeBackends).
+const backends = await nodeBackends();
 
 function expectGrads(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], seed: number): void {
   const report = sl.gradcheck(f, inputs, { seed });
@@ -37,7 +40,8 @@ const binaryCases: Array<[string, (a: Tensor, b: Tensor) => Tensor, 'signed' | '
   ['div', sl.div, 'positive'],
 ];
 
-describe('gradcheck: every differentiable op, random shapes', () => {
+describe.each(backends)('gradcheck: every differentiable op, random shapes, on %s', (backend) => {
+  onBackend(backend);
   it.each(unaryCases)('%s', (_name, f, domain) => {
     fc.assert(fc.property(shapeArb(0, 3), seedArb, (s, seed) => expectGrads(f, [leaf(s, seed, domain)], seed)), fcParams);
   });
@@ -146,7 +150,8 @@ describe('gradcheck catches wrong rules', () => {
   });
 });
 
-describe('a two-layer model against PyTorch (torch_golden.json)', () => {
+describe.each(backends)('a two-layer model against PyTorch (torch_golden.json) on %s', (backend) => {
+  onBackend(backend);
   // The official notebook's tied ReLU-output model: out = relu((x W) W^T + b), loss = mean over batch and
   // features of importance * (x - out)^2, summed over instances. Values computed by PyTorch 1.13 in float32.
   const golden = JSON.parse(readFileSync(new URL('../fixtures/torch_golden.json', import.meta.url), 'utf8')).tied_relu_output;

@@ -3,14 +3,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
-import { broadcastIndex, broadcastPair, fcParams, leaf, maxAbsDiff, ravel, seedArb, shapeArb, sizeOfShape, unravel } from '../helpers.ts';
+import { broadcastIndex, broadcastPair, fcParams, leaf, maxAbsDiff, nodeBackends, onBackend, ravel, seedArb, shapeArb, sizeOfShape, unravel } from '../helpers.ts';
+
+// The forward and hand-worked gradient suites run on every backend that starts in Node (see nodeBackends).
+const backends = await nodeBackends();
 
 const outShapeOf = (a: readonly number[], b: readonly number[]): number[] => {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => Math.max(a[a.length - r + i] ?? 1, b[b.length - r + i] ?? 1));
 };
 
-describe('forward values', () => {
+describe.each(backends)('forward values on %s', (backend) => {
+  onBackend(backend);
   const binary: Array<[string, (a: Tensor, b: Tensor) => Tensor, (x: number, y: number) => number]> = [
     ['add', sl.add, (x, y) => x + y],
     ['sub', sl.sub, (x, y) => x - y],
@@ -113,7 +117,8 @@ describe('forward values', () => {
   });
 });
 
-describe('hand-worked gradients', () => {
+describe.each(backends)('hand-worked gradients on %s', (backend) => {
+  onBackend(backend);
   it('matmul [[1,2],[3,4]] x [[5],[6]]', () => {
     const a = sl.tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
     const b = sl.tensor([[5], [6]], undefined, { requiresGrad: true });

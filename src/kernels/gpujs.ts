@@ -1,0 +1,207 @@
+/**
+ * The gpu.js backend: batched matmul (both transpose flags, per-batch offsets) as gpu.js kernels; elementwise
+ * ops, sums and strided copies run on the reference backend (they are memory-bound and a round trip to the
+ * device would cost more than the work). The backend's name says so: 'gpujs:webasm' means "matmul on gpu.js's
+ * WebAssembly backend, the rest on js".
+ *
+ * What gpu.js does that this file works around (measured, see the README's GPU section):
+ * - 2-D/3-D outputs come back as nested arrays, 70-150x slower for skinny shapes: every kernel has a flat 1-D
+ *   output and does its own index math.
+ * - A loop bounded by an argument is silently cut at `loopMaxIterations` (default 1000): the inner dimension is
+ *   a constant of the kernel and `loopMaxIterations` is set to it.
+ * - Changing argument sizes between calls throws (webasm, GL) or silently gives wrong numbers (cpu with `Input`):
+ *   a kernel is built per (transpose flags, batch, m, k, n, operand lengths) and memoised, inputs are plain
+ *   Float32Arrays, never `Input`.
+ * - gpu.js falls back to other kernel classes with only a console.warn (webasm -> cpu) or silently ('gpu' in
+ *   Node without a GL context -> webasm): the kernel class that really ran is checked after each build.
+ * - GL backends silently degrade to 8-bit 'unsigned' precision without float textures: precision is forced to
+ *   'single' (gpu.js then throws instead of degrading) and checked.
+ *
+ * This file does not import gpu.js: the caller hands over the loaded module (Node: `await import('gpu.js')`
+ * in `useBackend`; a browser page: the `GPU` global of gpu-browser.js), so nothing loads until asked for.
+ */
+import { referenceKernels } from './reference.ts';
+import type { Kernels, MatmulSpec } from './types.ts';
+
+export type GpujsMode = 'gpu' | 'webgpu' | 'webasm' | 'cpu';
+export const GPUJS_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm', 'cpu'];
+
+/** The parts of gpu.js's module this backend uses (typed loosely: gpu.js's own typings are incomplete). */
+export interface GpujsModule {
+  GPU: new (settings: { mode: string }) => GpujsInstance;
+}
+interface GpujsInstance {
+  Kernel: { name: string } | null;
+  createKernel(source: string, settings: Record<string, unknown>): GpujsKernel;
+  destroy(): void;
+}
+interface GpujsKernel {
+  (...args: unknown[]): unknown;
+  kernel: { constructor: { name: string }; precision?: string; fallbackReason?: string; context?: unknown };
+  destroy?(removeCanvasReferences?: boolean): void;
+}
+
+/** Which gpu.js kernel classes count as each mode; anything else is a fallback and an error. */
+const EXPECTED_CLASSES: Record<GpujsMode, readonly string[]> = {
+  gpu: ['WebGL2Kernel', 'WebGLKernel', 'HeadlessGLKernel'],
+  webgpu: ['WebGPUKernel'],
+  webasm: ['WebAssemblyKernel'],
+  cpu: ['CPUKernel'],
+};
+
+/**
+ * GL shaders index with float32: integer indices are exact below 2^24, and the kernel's division of the thread
+ * index into (batch, row, column) is exact below 2^23 (see `matmulSource`). Larger problems are refused.
+ */
+const MAX_INDEX = 2 ** 23;
+
+/**
+ * The matmul kernel, one output element per thread over a flat [batch * m * n] output. A string, not a
+ * function: gpu.js parses `fn.toString()`, and tsx/esbuild rewrite nested named functions (`__name`) in ways
+ * gpu.js cannot parse. Everything shape-like is a constant (baked in at the first build, which is why kernels
+ * are memoised per shape); the loop bound is the constant k, with `loopMaxIterations` = k as well.
+ *
+ * The thread index t is split with floor((t + 0.5) / mn): t and mn are integers, so the quotient is at least
+ * 0.5/mn away from an integer, more than float32's rounding error while t < 2^23; on GL (float) backends a plain
+ * floor(t / mn) can land on the wrong side of an integer.
+ *
+ * A's element (i, p) is a[aOff + i*sai + p*sap] and B's (p, j) is b[bOff + p*sbp + j*sbj], so one source
+ * serves all four transpose variants.
+ */
+const matmulSource = `function (a, b, aOff, bOff) {
+  const mn = this.constants.m * this.constants.n;
+  const t = this.thread.x;
+  const q = Math.floor((t + 0.5) / mn);
+  const r = t - q * mn;
+  const i = Math.floor((r + 0.5) / this.constants.n);
+  const j = r - i * this.constants.n;
+  const ab = aOff[q] + i * this.constants.sai;
+  const bb = bOff[q] + j * this.constants.sbj;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) {
+    s += a[ab + p * this.constants.sap] * b[bb + p * this.constants.sbp];
+  }
+  return s;
+}`;
+
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+export interface GpujsKernels extends Kernels {
+  readonly mode: GpujsMode;
+  /** The gpu.js kernel class that ran matmul, e.g. 'WebAssemblyKernel' or 'WebGL2Kernel' (checked, not assumed). */
+  readonly kernelClass: string;
+  /** How many distinct matmul kernels are built (one per shape). */
+  readonly cachedKernels: number;
+  destroy(): void;
+}
+
+/**
+ * Create the gpu.js backend for `mode` from a loaded gpu.js module. Throws BackendUnavailableError, saying why,
+ * when the mode cannot run here; it never hands back a backend that would run somewhere else.
+ */
+export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKernels {
+  if (!GPUJS_MODES.includes(mode)) {
+    throw new BackendUnavailableError(`gpujs: unknown mode '${mode}' (allowed: ${GPUJS_MODES.join(', ')})`);
+  }
+  if (mode === 'webgpu') {
+    // gpu.js reads WebGPU results back only through Promises (GPUBuffer.mapAsync); the Kernels interface is
+    // synchronous, and blocking on a Promise is impossible in JavaScript. Refuse rather than fake it.
+    throw new BackendUnavailableError(
+      "gpujs:webgpu cannot run behind the synchronous kernels interface: gpu.js reads WebGPU results back only asynchronously (mapAsync). Use 'gpujs:gpu' (WebGL) in a browser; WebGPU needs the asynchronous pipeline, which is not implemented",
+    );
+  }
+  let gpu: GpujsInstance;
+  try {
+    gpu = new gpujs.GPU({ mode });
+  } catch (e) {
+    throw new BackendUnavailableError(`gpujs:${mode} cannot start: ${(e as Error).message}${modeHint(mode)}`);
+  }
+  const chosen = gpu.Kernel?.name ?? 'none';
+  if (!EXPECTED_CLASSES[mode].includes(chosen)) {
+    gpu.destroy();
+    throw new BackendUnavailableError(`gpujs:${mode} cannot start: gpu.js would run ${chosen}, not ${EXPECTED_CLASSES[mode].join(' or ')}${modeHint(mode)}`);
+  }
+
+  const cache = new Map<string, GpujsKernel>();
+  let kernelClass = chosen;
+
+  function kernelFor(s: MatmulSpec, aLen: number, bLen: number): GpujsKernel {
+    const key = `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}`;
+    let kernel = cache.get(key);
+    if (kernel) return kernel;
+    const size = s.batch * s.m * s.n;
+    if (size >= MAX_INDEX || aLen >= MAX_INDEX || bLen >= MAX_INDEX) {
+      throw new RangeError(`gpujs matmul: batch=${s.batch} m=${s.m} k=${s.k} n=${s.n} with operands of ${aLen} and ${bLen} elements exceeds the ${MAX_INDEX} elements float32 shader indexing handles exactly`);
+    }
+    kernel = gpu.createKernel(matmulSource, {
+      output: [size],
+      constants: {
+        m: s.m, n: s.n, k: s.k,
+        sai: s.transA ? 1 : s.k, sap: s.transA ? s.m : 1,
+        sbp: s.transB ? 1 : s.n, sbj: s.transB ? s.k : 1,
+      },
+      loopMaxIterations: Math.max(1, s.k),
+      precision: 'single',
+      tactic: 'precision',
+    });
+    cache.set(key, kernel);
+    return kernel;
+  }
+
+  function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+    const size = s.batch * s.m * s.n;
+    if (out.length < size) throw new RangeError(`gpujs matmul: output has ${out.length} elements, needs ${size} (batch=${s.batch} m=${s.m} n=${s.n})`);
+    if (size === 0) return;
+    if (s.k === 0) {
+      out.fill(0, 0, size);
+      return;
+    }
+    const kernel = kernelFor(s, a.length, b.length);
+    const fresh = !kernel.kernel || !(kernel.kernel as { built?: boolean }).built;
+    // Offsets go in as float32 (gpu.js's array arguments are float textures/buffers); exact below MAX_INDEX.
+    const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets)) as Float32Array;
+    if (fresh) verifyKernel(kernel);
+    out.set(result.length === size ? result : result.subarray(0, size));
+  }
+
+  /** After a kernel's first run: the class that really ran, and single precision on GL. */
+  function verifyKernel(kernel: GpujsKernel): void {
+    const ran = kernel.kernel.constructor.name;
+    if (!EXPECTED_CLASSES[mode].includes(ran)) {
+      const why = kernel.kernel.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : '';
+      throw new BackendUnavailableError(`gpujs:${mode}: gpu.js fell back to ${ran}${why}; refusing to report results from another backend`);
+    }
+    if (mode === 'gpu' && kernel.kernel.precision !== 'single') {
+      throw new BackendUnavailableError(`gpujs:gpu: the GL context gives precision '${kernel.kernel.precision}', not 'single' (no float textures); results would be 8-bit`);
+    }
+    kernelClass = ran;
+  }
+
+  return {
+    ...referenceKernels,
+    name: `gpujs:${mode}`,
+    mode,
+    matmul,
+    get kernelClass() {
+      return kernelClass;
+    },
+    get cachedKernels() {
+      return cache.size;
+    },
+    destroy() {
+      for (const k of cache.values()) k.destroy?.();
+      cache.clear();
+      gpu.destroy();
+    },
+  };
+}
+
+function modeHint(mode: GpujsMode): string {
+  if (mode !== 'gpu') return '';
+  // Node has `process` and no `window`; a browser page the other way round.
+  if ('window' in globalThis) return '. The browser gave no WebGL context with float textures';
+  const display = process.env.DISPLAY ? `'${process.env.DISPLAY}'` : 'unset';
+  return `. In Node, gpu.js's GPU mode needs the native 'gl' package (this package overrides it with an empty stub: it builds from source against X11 headers) and an X display (DISPLAY is ${display}); in a browser it needs WebGL with float textures`;
+}

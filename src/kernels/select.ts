@@ -1,0 +1,172 @@
+/**
+ * Choosing a backend by name, loading gpu.js only when a gpu.js backend is asked for:
+ *
+ *   js               the reference TypeScript backend
+ *   gpujs[:mode]     matmul on gpu.js; mode gpu (WebGL, the default), webgpu, webasm or cpu
+ *   auto             per matmul shape, whichever of js and the gpu.js modes that start here is fastest,
+ *                    decided by a one-time micro-benchmark per shape (cached for the process) and printed
+ *
+ * Asking for a backend that cannot start is an error saying why (no WebGL context, no display, package not
+ * installed, asynchronous-only readback); nothing falls back silently.
+ */
+import { referenceKernels } from './reference.ts';
+import { registerBackend, setBackend } from './registry.ts';
+import { BackendUnavailableError, createGpujsKernels, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
+import type { Kernels, MatmulSpec } from './types.ts';
+
+export const BACKEND_CHOICES = ['js', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
+
+/** The `--backend` flag every script declares (see src/cli.ts's parseFlags). */
+export const backendFlag = {
+  kind: 'string',
+  default: 'js',
+  choices: BACKEND_CHOICES,
+  help: "kernel backend: js, gpujs[:gpu|webgpu|webasm|cpu] (matmul on gpu.js), or auto (fastest per shape, measured once)",
+} as const;
+
+let gpujsModule: Promise<GpujsModule> | null = null;
+
+/**
+ * gpu.js itself: the page's `GPU` global where gpu-browser.js is loaded, otherwise the npm package, imported on
+ * first use (it takes ~100 ms to load and pulls in acorn; a js-only run never pays for it).
+ */
+function loadGpujs(): Promise<GpujsModule> {
+  const global = (globalThis as { GPU?: { prototype?: { createKernel?: unknown } } }).GPU;
+  if (global?.prototype?.createKernel) return Promise.resolve({ GPU: global as unknown as GpujsModule['GPU'] });
+  gpujsModule ??= import('gpu.js').then(
+    (m) => ((m as { GPU?: unknown }).GPU ? m : (m as { default: GpujsModule }).default) as GpujsModule,
+    (e: Error) => {
+      gpujsModule = null;
+      throw new BackendUnavailableError(`gpujs: the 'gpu.js' package cannot be loaded (${e.message}); install it with npm install gpu.js@2.24.1`);
+    },
+  );
+  return gpujsModule;
+}
+
+/** Backends this module started, by name: a second request hands back the same object (and its kernel cache). */
+const started = new Map<string, Kernels>();
+
+/** Start (or reuse) the gpu.js backend for `mode` and register it under 'gpujs:<mode>'. */
+export async function loadGpujsBackend(mode: GpujsMode): Promise<GpujsKernels> {
+  const name = `gpujs:${mode}`;
+  let kernels = started.get(name) as GpujsKernels | undefined;
+  if (!kernels) {
+    kernels = createGpujsKernels(await loadGpujs(), mode);
+    started.set(name, kernels);
+    registerBackend(kernels);
+  }
+  return kernels;
+}
+
+export interface UseBackendOptions {
+  /** Where `auto` prints its choices and the candidates it skipped (default console.log). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Make `name` (one of BACKEND_CHOICES) the active backend, loading gpu.js if needed. Rejects with the reason
+ * when it cannot start.
+ */
+export async function useBackend(name: string, options: UseBackendOptions = {}): Promise<Kernels> {
+  const log = options.log ?? console.log;
+  if (name === 'gpujs') name = 'gpujs:gpu';
+  let kernels: Kernels;
+  if (name === 'js') kernels = referenceKernels;
+  else if (name.startsWith('gpujs:')) {
+    const mode = name.slice('gpujs:'.length) as GpujsMode;
+    if (!GPUJS_MODES.includes(mode)) throw new RangeError(`useBackend: unknown gpu.js mode '${mode}' (allowed: ${GPUJS_MODES.join(', ')})`);
+    kernels = await loadGpujsBackend(mode);
+  } else if (name === 'auto') {
+    kernels = started.get('auto') ?? (await createAutoKernels(log));
+    started.set('auto', kernels);
+  } else {
+    throw new RangeError(`useBackend: unknown backend '${name}' (allowed: ${BACKEND_CHOICES.join(', ')})`);
+  }
+  registerBackend(kernels);
+  return setBackend(kernels.name);
+}
+
+// --- auto ---------------------------------------------------------------------------------------------------
+
+/**
+ * A candidate must beat the reference by this factor to be chosen: the micro-benchmark is a few calls on a
+ * possibly shared machine (timings there carry +-30% noise), and a backend that only ties is not worth its
+ * upload, build and risk. Below the margin the reference wins.
+ */
+export const AUTO_MARGIN = 1.2;
+
+export interface AutoKernels extends Kernels {
+  /** The backend chosen for each matmul shape seen so far, keyed like 'NT 10x1024x5x2'. */
+  readonly choices: ReadonlyMap<string, string>;
+  readonly candidates: readonly string[];
+}
+
+/** The gpu.js modes auto tries: the GPU ones, and webasm (which can beat the reference on some CPUs). cpu is for tests. */
+const AUTO_MODES: readonly GpujsMode[] = ['gpu', 'webasm'];
+
+export async function createAutoKernels(log: (line: string) => void = console.log): Promise<AutoKernels> {
+  const candidates: Kernels[] = [referenceKernels];
+  for (const mode of AUTO_MODES) {
+    try {
+      candidates.push(await loadGpujsBackend(mode));
+    } catch (e) {
+      log(`auto: not a candidate: ${(e as Error).message}`);
+    }
+  }
+  return autoKernels(candidates, log);
+}
+
+/** Seconds per call: one warm-up call (gpu.js builds its kernel there), then the best of up to 5 calls within ~50 ms. */
+function secondsPerCall(k: Kernels, a: Float32Array, b: Float32Array, out: Float32Array, spec: MatmulSpec): number {
+  k.matmul(a, b, out, spec);
+  let best = Infinity;
+  const start = performance.now();
+  for (let i = 0; i < 5 && (i < 2 || performance.now() - start < 50); i++) {
+    const t0 = performance.now();
+    k.matmul(a, b, out, spec);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best / 1000;
+}
+
+/**
+ * The auto backend over the given candidates; the first candidate is the reference the others must beat.
+ * `measure` times one candidate on one call's operands (tests pass a fake to check the choice without timing).
+ */
+export function autoKernels(
+  candidates: readonly Kernels[],
+  log: (line: string) => void = console.log,
+  measure: typeof secondsPerCall = secondsPerCall,
+): AutoKernels {
+  const [reference] = candidates;
+  const choices = new Map<string, string>();
+  const chosen = new Map<string, Kernels>();
+
+  function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+    const key = `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'} ${s.batch}x${s.m}x${s.k}x${s.n}`;
+    let k = chosen.get(key);
+    if (!k) {
+      k = reference;
+      if (candidates.length > 1) {
+        const scratch = new Float32Array(s.batch * s.m * s.n);
+        const times = candidates.map((c) => measure(c, a, b, scratch, s));
+        let best = 0;
+        for (let i = 1; i < candidates.length; i++) if (times[i] * AUTO_MARGIN < times[0] && times[i] < times[best]) best = i;
+        k = candidates[best];
+        const gflops = (t: number) => ((2 * s.batch * s.m * s.k * s.n) / t / 1e9).toFixed(2);
+        log(`auto: matmul ${key} -> ${k.name} (${candidates.map((c, i) => `${c.name} ${gflops(times[i])} GFLOP/s`).join(', ')})`);
+      }
+      chosen.set(key, k);
+      choices.set(key, k.name);
+    }
+    k.matmul(a, b, out, s);
+  }
+
+  return {
+    ...reference,
+    name: 'auto',
+    matmul,
+    choices,
+    candidates: candidates.map((c) => c.name),
+  };
+}
