@@ -1,0 +1,131 @@
+/**
+ * Vega-Lite specs of the phase diagrams, built from a results object. Colours follow Wattenberg's theory
+ * notebook: grey = the extra feature is not represented, red = superposition, blue = a dedicated dimension.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import { SHAPES } from './experiments.ts';
+import type { FeatureCell, NeuronCell, SweepResults } from './sweep.ts';
+import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
+
+const REGIME_COLORS = ['#cccccc', '#dd4444', '#2255bb'];
+const NEURON_COLORS = { domain: ['monosemantic', 'polysemantic', 'dead'], range: ['#2255bb', '#dd4444', '#cccccc'] };
+
+/** Geometric cell bounds for a log-spaced axis value list. */
+function bounds(values: readonly number[], v: number): [number, number] {
+  const ratio = values.length > 1 ? Math.sqrt(values[1] / values[0]) : 1.5;
+  return [v / ratio, v * ratio];
+}
+
+/** The empirical diagram and the theory's side by side, theory boundaries drawn over both. */
+export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
+  const experiment = results.experiment as FeatureExperiment;
+  const { densities, importances } = results.config;
+  const cells = (results.cells as FeatureCell[]).map((c) => {
+    const [x0, x1] = bounds(importances, c.importance);
+    const [y0, y1] = bounds(densities, c.density);
+    return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, disagrees: c.regime !== c.theory };
+  });
+  const [sMin, sMax] = [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]];
+  const [rMin, rMax] = [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]];
+  const curves = boundaryCurves(experiment, sMin, sMax).flatMap((c) => c.s.map((s, i) => ({ curve: c.name, density: s, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
+  const x = { scale: { type: 'log' as const, domain: [rMin, rMax], nice: false }, title: 'relative importance of the extra feature' };
+  const y = { scale: { type: 'log' as const, domain: [sMin, sMax], nice: false }, title: 'feature density (1 - S)' };
+  const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
+  const panel = (field: 'regime' | 'theory', title: string) => ({
+    title,
+    width: 320,
+    height: 320,
+    layer: [
+      {
+        data: { values: cells },
+        mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 },
+        encoding: {
+          x: { field: 'x0', type: 'quantitative' as const, ...x },
+          x2: { field: 'x1' },
+          y: { field: 'y0', type: 'quantitative' as const, ...y },
+          y2: { field: 'y1' },
+          color: color(field),
+          tooltip: [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }],
+        },
+      },
+      ...(field === 'regime'
+        ? [{
+            data: { values: cells.filter((c) => c.disagrees) },
+            mark: { type: 'point' as const, shape: 'cross', color: 'black', size: 30, filled: true },
+            encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y } },
+          }]
+        : []),
+      {
+        data: { values: curves },
+        mark: { type: 'line' as const, color: 'black', strokeWidth: 1.5, clip: true },
+        encoding: {
+          x: { field: 'importance', type: 'quantitative' as const, ...x },
+          y: { field: 'density', type: 'quantitative' as const, ...y },
+          detail: { field: 'curve', type: 'nominal' as const },
+          order: { field: 'order', type: 'quantitative' as const },
+        },
+      },
+    ],
+  });
+  const a = results.agreement!;
+  const { features: n, hidden: m } = SHAPES[experiment];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `${experiment}: ${n} features in ${m} dimension${m > 1 ? 's' : ''}, ${results.config.seeds} seeds per cell, ${results.config.steps} steps`,
+      subtitle: `agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${(100 * a.awayFromBoundary).toFixed(0)}% of the ${a.cellsAway} cells away from a boundary (crosses: disagreement; lines: theory boundaries)`,
+    },
+    hconcat: [panel('regime', 'experiment (trained models)'), panel('theory', 'theory (closed-form candidate losses)')],
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
+}
+
+/** The neuron-level phase diagram: monosemantic and polysemantic neuron counts against density. */
+export function neuronCountSpec(results: SweepResults): TopLevelSpec {
+  const values = (results.cells as NeuronCell[]).flatMap((c) => [
+    { density: c.density, kind: 'monosemantic', count: c.monosemantic },
+    { density: c.density, kind: 'polysemantic', count: c.polysemantic },
+  ]);
+  const m = SHAPES[results.experiment].hidden;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${results.experiment}: neurons by regime against density (best of ${results.config.seeds} models each)`, subtitle: 'sparser to the right' },
+    width: 480,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true }, title: 'feature density (1 - S)' },
+      y: { field: 'count', type: 'quantitative', scale: { domain: [0, m] }, title: 'neurons' },
+      color: { field: 'kind', type: 'nominal', scale: { domain: NEURON_COLORS.domain.slice(0, 2), range: NEURON_COLORS.range.slice(0, 2) }, title: null },
+    },
+  } as TopLevelSpec;
+}
+
+/**
+ * The paper's per-neuron stacked bars at the given densities: one column per neuron, one rectangle per feature,
+ * height |weight| (negative weights below the axis), colour by feature (importance order).
+ */
+export function neuronBarsSpec(results: SweepResults, densities: readonly number[]): TopLevelSpec {
+  const cells = (results.cells as NeuronCell[]).filter((c) => densities.some((d) => Math.abs(Math.log(c.density / d)) < 1e-9));
+  const values = cells.flatMap((c) =>
+    c.neurons.flatMap((neuron, j) => neuron.weights.map((w, f) => ({ density: `density ${c.density}`, neuron: `${j}${neuron.regime === 'monosemantic' ? ' mono' : neuron.regime === 'dead' ? ' dead' : ' poly'}`, feature: f, weight: w }))),
+  );
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${results.experiment}: weights into each neuron of the best model (stacked by feature)` },
+    data: { values },
+    facet: { column: { field: 'density', type: 'nominal', sort: densities.map((d) => `density ${d}`), title: null } },
+    spec: {
+      width: 140,
+      height: 220,
+      mark: { type: 'bar', stroke: 'white', strokeWidth: 0.3 },
+      encoding: {
+        x: { field: 'neuron', type: 'nominal', title: 'neuron', axis: { labelAngle: -45 } },
+        y: { field: 'weight', type: 'quantitative', stack: 'zero', title: 'weight from each feature' },
+        color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' }, title: 'feature (by importance)' },
+      },
+    },
+    resolve: { scale: { x: 'independent' } },
+  } as TopLevelSpec;
+}
