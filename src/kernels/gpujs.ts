@@ -92,6 +92,8 @@ export interface GpujsKernels extends Kernels {
   readonly mode: GpujsMode;
   /** The gpu.js kernel class that ran matmul, e.g. 'WebAssemblyKernel' or 'WebGL2Kernel' (checked, not assumed). */
   readonly kernelClass: string;
+  /** The precision gpu.js gave the kernels ('single' is required on GL). */
+  readonly precision: string;
   /** How many distinct matmul kernels are built (one per shape). */
   readonly cachedKernels: number;
   destroy(): void;
@@ -126,6 +128,7 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
 
   const cache = new Map<string, GpujsKernel>();
   let kernelClass = chosen;
+  let precision = 'single';
 
   function kernelFor(s: MatmulSpec, aLen: number, bLen: number): GpujsKernel {
     const key = `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}`;
@@ -177,6 +180,7 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
       throw new BackendUnavailableError(`gpujs:gpu: the GL context gives precision '${kernel.kernel.precision}', not 'single' (no float textures); results would be 8-bit`);
     }
     kernelClass = ran;
+    precision = kernel.kernel.precision ?? precision;
   }
 
   return {
@@ -186,6 +190,9 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     matmul,
     get kernelClass() {
       return kernelClass;
+    },
+    get precision() {
+      return precision;
     },
     get cachedKernels() {
       return cache.size;
