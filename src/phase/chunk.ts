@@ -37,6 +37,7 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[]): RunO
     steps: config.steps,
     lr: config.lr,
     optimizer: config.optimizer,
+    schedule: config.schedule,
     seed: config.seed,
     instanceSeeds: runs.map((r) => r.seed),
     name: `${config.experiment} cells ${runs[0].cell}..${runs[I - 1].cell}`,

@@ -5,6 +5,7 @@
  */
 import { deriveSeed } from '../random.ts';
 import type { ModelKind } from '../toy/model.ts';
+import type { Schedule } from '../toy/train.ts';
 import type { FeatureExperiment } from './theory.ts';
 
 export type ExperimentName = FeatureExperiment | 'neuron' | 'computation';
@@ -21,6 +22,8 @@ export interface SweepConfig {
   batch: number;
   lr: number;
   optimizer: 'adamw' | 'adam';
+  /** Learning-rate schedule (the notebook's constant, linear or cosine decay). */
+  schedule: Schedule;
   seed: number;
   /** Initial W: per-instance Xavier (default) or the notebook's 3-D fan. */
   init: 'per-instance' | 'notebook';

@@ -1,0 +1,94 @@
+/** Sweeps end to end: determinism across workers and interruptions, agreement with theory, the neuron regimes. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
+import { writeReport } from '../../src/phase/report.ts';
+import { runSweep, type FeatureCell, type NeuronCell } from '../../src/phase/sweep.ts';
+
+const tiny: SweepConfig = {
+  experiment: 'feature-2x1',
+  densities: logspace(0.05, 1, 3),
+  importances: logspace(0.2, 5, 3),
+  seeds: 2,
+  steps: 40,
+  batch: 32,
+  lr: 1e-2,
+  optimizer: 'adamw',
+  schedule: 'constant',
+  seed: 7,
+  init: 'per-instance',
+};
+const bytes = (x: unknown): string => JSON.stringify(x);
+
+describe('sweep determinism', () => {
+  it('one worker, two workers and other chunkings give the same bytes', async () => {
+    const one = await runSweep(tiny, { workers: 1 });
+    const two = await runSweep(tiny, { workers: 2, maxInstancesPerChunk: 2 });
+    const inProcessSmallChunks = await runSweep(tiny, { workers: 1, maxInstancesPerChunk: 4 });
+    expect(bytes(two)).toBe(bytes(one));
+    expect(bytes(inProcessSmallChunks)).toBe(bytes(one));
+    expect(one.cells).toHaveLength(9);
+  });
+
+  it('a crashed sweep resumes and ends with the same results as an uninterrupted one', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'sweep-'));
+    const straight = await runSweep(tiny, { workers: 1 });
+    await expect(runSweep(tiny, { workers: 1, out, maxInstancesPerChunk: 2, crashAfterChunks: 2 })).rejects.toThrow('simulated crash');
+    const saved = JSON.parse(readFileSync(join(out, 'partial.json'), 'utf8'));
+    expect(Object.keys(saved.cells)).toHaveLength(2); // two chunks of one cell each were saved before the crash
+    const resumed = await runSweep(tiny, { workers: 2, out, resume: true, maxInstancesPerChunk: 2 });
+    expect(bytes(resumed)).toBe(bytes(straight));
+    await expect(runSweep({ ...tiny, steps: 41 }, { out, resume: true })).rejects.toThrow(/belongs to a different sweep/);
+  });
+});
+
+describe('the default feature-2x1 sweep (end to end, ~40 s)', () => {
+  it('agrees with the closed-form theory on at least 90% of cells away from boundaries, and writes the report', async () => {
+    // The same configuration as `npx tsx scripts/phase-diagram.ts` with no flags.
+    const config: SweepConfig = { ...tiny, densities: logspace(0.01, 1, 8), importances: logspace(0.1, 10, 8), seeds: 3, steps: 2000, batch: 256, seed: 0 };
+    const results = await runSweep(config, { workers: 2 });
+    expect(results.agreement!.cellsAway).toBeGreaterThanOrEqual(20);
+    expect(results.agreement!.awayFromBoundary).toBeGreaterThanOrEqual(0.9);
+    const cells = results.cells as FeatureCell[];
+    // Dense and unimportant: not represented; dense and important: dedicated; sparse: superposition.
+    expect(cells.find((c) => c.density === 1 && c.importance === 0.1)!.regime).toBe('not-represented');
+    expect(cells.find((c) => c.density === 1 && c.importance === 10)!.regime).toBe('dedicated');
+    for (const c of cells.filter((c) => c.density === 0.01 && c.importance > 0.3 && c.importance < 3)) expect(c.regime).toBe('superposition');
+
+    const out = mkdtempSync(join(tmpdir(), 'report-'));
+    await writeReport(results, out);
+    for (const f of ['results.json', 'index.html', 'phase-diagram.svg', 'phase-diagram.png', 'phase-diagram.vl.json', 'phase-diagram.vg.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(statSync(join(out, 'phase-diagram.png')).size).toBeGreaterThan(20_000);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(Object.keys(json)).toEqual(expect.arrayContaining(['experiment', 'config', 'cells', 'agreement', 'manifest']));
+    expect(Object.keys(json.cells[0])).toEqual(expect.arrayContaining(['density', 'importance', 'regime', 'theory', 'loss', 'runs']));
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // opens offline: no scripts, no remote resources
+  }, 180_000);
+});
+
+describe('neuron experiment', () => {
+  it('finds all five neurons monosemantic at density >= 0.5', async () => {
+    const results = await runSweep({ ...tiny, experiment: 'neuron', densities: [1, 0.5], importances: [], seeds: 2, steps: 8000, batch: 128, schedule: 'cosine' }, { workers: 2 });
+    for (const cell of results.cells as NeuronCell[]) {
+      expect(cell.monosemantic, `density ${cell.density}`).toBe(5);
+      expect(cell.neurons.map((n) => n.topFeature).sort()).toEqual([0, 1, 2, 3, 4]); // the five most important features
+    }
+  }, 180_000);
+});
+
+describe('phase-diagram.ts flags', () => {
+  it('rejects bad input naming the flag, the value and the allowed range, without writing anything', () => {
+    const out = mkdtempSync(join(tmpdir(), 'flags-'));
+    const run = (...args: string[]) => spawnSync('npx', ['tsx', 'scripts/phase-diagram.ts', '--out', out, ...args], { encoding: 'utf8' });
+    const bad = run('--grid', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--grid 0: expected an integer in 1..200');
+    expect(run('--experiment', 'feature-9x9').stderr).toContain('--experiment feature-9x9: expected one of feature-2x1, feature-3x2, neuron, computation');
+    expect(existsSync(join(out, 'results.json'))).toBe(false);
+  }, 60_000);
+});
