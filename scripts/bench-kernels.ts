@@ -3,39 +3,45 @@
  * against a textbook i-j-k loop run in the same process (the ratio is what to compare across machines).
  * Then ndarray-ops against the hand-written elementwise loop, the measurement behind using our own loops.
  *
- *   npx tsx scripts/bench-kernels.ts [--backend js] [--min-ms 300]
+ * With another backend (or `all`: every backend that starts here, and auto), one table of GFLOP/s per backend
+ * and shape, each with its ratio to the reference measured in the same process; backends that cannot start
+ * are listed with the reason.
+ *
+ *   npx tsx scripts/bench-kernels.ts [--backend js|gpujs[:mode]|auto|all] [--min-ms 300]
  */
 import os from 'node:os';
 import ndarray from 'ndarray';
 import ops from 'ndarray-ops';
-import { getBackend, setBackend } from '../src/kernels/registry.ts';
-import type { MatmulSpec } from '../src/kernels/types.ts';
+import { referenceKernels } from '../src/kernels/reference.ts';
+import { BACKEND_CHOICES, backendFlag, useBackend, type AutoKernels } from '../src/kernels/select.ts';
+import type { Kernels, MatmulSpec } from '../src/kernels/types.ts';
 import { createRng } from '../src/random.ts';
 import { parseFlags } from '../src/cli.ts';
 
 const flags = parseFlags(process.argv.slice(2), {
-  backend: { kind: 'string', default: 'js', help: 'kernel backend to measure' },
+  backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, side by side` },
   'min-ms': { kind: 'number', default: 300, min: 10, max: 60_000, help: 'time each measurement for at least this long' },
 });
-setBackend(flags.backend);
-const kernels = getBackend();
 const rng = createRng('bench-kernels');
+
+/** Seconds per call over one round that repeats the call for at least minMs. */
+function secondsPerCall(fn: () => void, minMs: number): number {
+  let calls = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    fn();
+    calls++;
+    elapsed = performance.now() - start;
+  } while (elapsed < minMs);
+  return elapsed / calls / 1000;
+}
 
 /** Best-of-3 seconds per call, each round repeating the call for at least minMs. */
 function time(fn: () => void, minMs: number): number {
   fn(); // warm up (JIT)
   let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    let calls = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    do {
-      fn();
-      calls++;
-      elapsed = performance.now() - start;
-    } while (elapsed < minMs);
-    best = Math.min(best, elapsed / calls / 1000);
-  }
+  for (let round = 0; round < 3; round++) best = Math.min(best, secondsPerCall(fn, minMs));
   return best;
 }
 
@@ -88,53 +94,116 @@ const shapes: Array<[string, number, number, number, number]> = [
   ['1024x1024x1024', 1, 1024, 1024, 1024],
 ];
 
-console.log(`bench-kernels: backend ${kernels.name}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`);
-console.log('GFLOP/s of one batched matmul call (best of 3), single-threaded. Baselines in the same process: "naive" is an');
-console.log('i-j-k dot-product loop; "ikj4" is the one-row i-k-j loop with k unrolled 4x (NN only) that the 3 GFLOP/s target cites.\n');
-console.log('| shape | variant | ms/call | GFLOP/s | naive GFLOP/s | x naive | ikj4 GFLOP/s | x ikj4 |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const [label, batch, m, k, n] of shapes) {
-  const a = rng.fillNormal(new Float32Array(batch * m * k));
-  const b = rng.fillNormal(new Float32Array(batch * k * n));
-  const out = new Float32Array(batch * m * n);
-  const flops = 2 * batch * m * k * n;
-  for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-    const spec: MatmulSpec = {
-      batch, m, k, n, transA, transB,
-      aOffsets: Int32Array.from({ length: batch }, (_, q) => q * m * k),
-      bOffsets: Int32Array.from({ length: batch }, (_, q) => q * k * n),
-    };
-    const t = time(() => kernels.matmul(a, b, out, spec), flags['min-ms']);
-    // The naive loop on 1024^3 takes seconds a call: measure it once, briefly.
-    const tn = time(() => naiveMatmul(a, b, out, spec), m * k * n > 1e8 ? 1 : flags['min-ms']);
-    const variant = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
-    const gf = flops / t / 1e9;
-    const gfn = flops / tn / 1e9;
-    let ikj = '| - | -';
-    if (!transA && !transB) {
-      const gfi = flops / time(() => ikj4Matmul(a, b, out, spec), flags['min-ms']) / 1e9;
-      ikj = `| ${gfi.toFixed(2)} | ${(gf / gfi).toFixed(2)}x`;
-    }
-    console.log(`| ${label} | ${variant} | ${(t * 1e3).toFixed(3)} | ${gf.toFixed(2)} | ${gfn.toFixed(2)} | ${(gf / gfn).toFixed(2)}x ${ikj} |`);
-  }
+const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`;
+
+const variants = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+function specOf(batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulSpec {
+  return {
+    batch, m, k, n, transA, transB,
+    aOffsets: Int32Array.from({ length: batch }, (_, q) => q * m * k),
+    bOffsets: Int32Array.from({ length: batch }, (_, q) => q * k * n),
+  };
 }
 
-// ndarray-ops against a plain loop, on the elementwise work an optimiser step does (1M floats).
-const size = 1 << 20;
-const x = rng.fillNormal(new Float32Array(size));
-const y = rng.fillNormal(new Float32Array(size));
-const z = new Float32Array(size);
-const [nx, ny, nz] = [ndarray(x), ndarray(y), ndarray(z)];
-const elementwise: Array<[string, () => void, () => void]> = [
-  ['z = x + y', () => ops.add(nz, nx, ny), () => kernels.binary('add', x, [1], y, [1], z, [size])],
-  ['z = x * y', () => ops.mul(nz, nx, ny), () => kernels.binary('mul', x, [1], y, [1], z, [size])],
-  ['z = max(x, 0)', () => ops.maxs(nz, nx, 0), () => kernels.unary('relu', x, z)],
-];
-console.log('\nElementwise on 1M floats: ndarray-ops against the backend\'s own loop (ratio > 1: the loop is faster).\n');
-console.log('| op | ndarray-ops ms | loop ms | ratio |');
-console.log('|---|---|---|---|');
-for (const [name, viaNdarray, viaLoop] of elementwise) {
-  const tn = time(viaNdarray, flags['min-ms']);
-  const tl = time(viaLoop, flags['min-ms']);
-  console.log(`| ${name} | ${(tn * 1e3).toFixed(3)} | ${(tl * 1e3).toFixed(3)} | ${(tn / tl).toFixed(2)}x |`);
+if (flags.backend === 'js') await benchReference(referenceKernels);
+else await compareBackends(flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'js' && b !== 'gpujs') : [flags.backend]);
+
+/**
+ * GFLOP/s of each backend against the reference, in this process. Backends that cannot start are listed with
+ * the reason; an explicitly requested one that cannot start is an error (useBackend throws).
+ */
+async function compareBackends(names: readonly string[]): Promise<void> {
+  const started: Kernels[] = [];
+  const skipped: string[] = [];
+  const autoLines: string[] = [];
+  for (const name of names) {
+    try {
+      started.push(await useBackend(name, { log: (l) => autoLines.push(l) }));
+    } catch (e) {
+      if (names.length === 1) throw e;
+      skipped.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  console.log(`bench-kernels: backends js, ${started.map((k) => k.name).join(', ')}; ${machine}`);
+  for (const line of skipped) console.log(`  not run: ${line}`);
+  console.log('GFLOP/s of one batched matmul call (best of 3; inputs uploaded and results read back on every call), and the ratio to js');
+  console.log('in this process. auto\'s first call per shape runs its micro-benchmark; the warm-up call absorbs it.\n');
+  const heads = started.map((k) => k.name);
+  console.log(`| shape | variant | js GFLOP/s | ${heads.map((h) => `${h} GFLOP/s | x js`).join(' | ')} |`);
+  console.log(`|---|---|---|${heads.map(() => '---|---|').join('')}`);
+  for (const [label, batch, m, k, n] of shapes) {
+    const a = rng.fillNormal(new Float32Array(batch * m * k));
+    const b = rng.fillNormal(new Float32Array(batch * k * n));
+    const out = new Float32Array(batch * m * n);
+    const flops = 2 * batch * m * k * n;
+    // Seconds-long calls: one call a round is enough to time them.
+    const minMs = flops > 1e9 ? 1 : flags['min-ms'];
+    for (const [transA, transB] of variants) {
+      const spec = specOf(batch, m, k, n, transA, transB);
+      // Rounds interleave the backends (js, b1, b2, ..., js, b1, ...) so that load from other jobs on a shared
+      // machine hits all of them alike; each keeps its best round.
+      const all = [referenceKernels, ...started];
+      const best = all.map(() => Infinity);
+      for (const kernels of all) kernels.matmul(a, b, out, spec); // warm up: JIT, gpu.js builds, auto's choice
+      for (let round = 0; round < 3; round++)
+        all.forEach((kernels, i) => (best[i] = Math.min(best[i], secondsPerCall(() => kernels.matmul(a, b, out, spec), minMs))));
+      const [base, ...rest] = best.map((t) => flops / t / 1e9);
+      const cells = rest.map((g, i) => {
+        const auto = (started[i] as AutoKernels).choices?.get(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${batch}x${m}x${k}x${n}`);
+        return `${g.toFixed(2)}${auto ? ` (${auto})` : ''} | ${(g / base).toFixed(2)}x`;
+      });
+      console.log(`| ${label} | ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} | ${base.toFixed(2)} | ${cells.join(' | ')} |`);
+    }
+  }
+  if (autoLines.length) console.log(`\n${autoLines.join('\n')}`);
+}
+
+async function benchReference(kernels: Kernels): Promise<void> {
+  console.log(`bench-kernels: backend ${kernels.name}, ${machine}`);
+  console.log('GFLOP/s of one batched matmul call (best of 3), single-threaded. Baselines in the same process: "naive" is an');
+  console.log('i-j-k dot-product loop; "ikj4" is the one-row i-k-j loop with k unrolled 4x (NN only) that the 3 GFLOP/s target cites.\n');
+  console.log('| shape | variant | ms/call | GFLOP/s | naive GFLOP/s | x naive | ikj4 GFLOP/s | x ikj4 |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [label, batch, m, k, n] of shapes) {
+    const a = rng.fillNormal(new Float32Array(batch * m * k));
+    const b = rng.fillNormal(new Float32Array(batch * k * n));
+    const out = new Float32Array(batch * m * n);
+    const flops = 2 * batch * m * k * n;
+    for (const [transA, transB] of variants) {
+      const spec = specOf(batch, m, k, n, transA, transB);
+      const t = time(() => kernels.matmul(a, b, out, spec), flags['min-ms']);
+      // The naive loop on 1024^3 takes seconds a call: measure it once, briefly.
+      const tn = time(() => naiveMatmul(a, b, out, spec), m * k * n > 1e8 ? 1 : flags['min-ms']);
+      const variant = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+      const gf = flops / t / 1e9;
+      const gfn = flops / tn / 1e9;
+      let ikj = '| - | -';
+      if (!transA && !transB) {
+        const gfi = flops / time(() => ikj4Matmul(a, b, out, spec), flags['min-ms']) / 1e9;
+        ikj = `| ${gfi.toFixed(2)} | ${(gf / gfi).toFixed(2)}x`;
+      }
+      console.log(`| ${label} | ${variant} | ${(t * 1e3).toFixed(3)} | ${gf.toFixed(2)} | ${gfn.toFixed(2)} | ${(gf / gfn).toFixed(2)}x ${ikj} |`);
+    }
+  }
+
+  // ndarray-ops against a plain loop, on the elementwise work an optimiser step does (1M floats).
+  const size = 1 << 20;
+  const x = rng.fillNormal(new Float32Array(size));
+  const y = rng.fillNormal(new Float32Array(size));
+  const z = new Float32Array(size);
+  const [nx, ny, nz] = [ndarray(x), ndarray(y), ndarray(z)];
+  const elementwise: Array<[string, () => void, () => void]> = [
+    ['z = x + y', () => ops.add(nz, nx, ny), () => kernels.binary('add', x, [1], y, [1], z, [size])],
+    ['z = x * y', () => ops.mul(nz, nx, ny), () => kernels.binary('mul', x, [1], y, [1], z, [size])],
+    ['z = max(x, 0)', () => ops.maxs(nz, nx, 0), () => kernels.unary('relu', x, z)],
+  ];
+  console.log('\nElementwise on 1M floats: ndarray-ops against the backend\'s own loop (ratio > 1: the loop is faster).\n');
+  console.log('| op | ndarray-ops ms | loop ms | ratio |');
+  console.log('|---|---|---|---|');
+  for (const [name, viaNdarray, viaLoop] of elementwise) {
+    const tn = time(viaNdarray, flags['min-ms']);
+    const tl = time(viaLoop, flags['min-ms']);
+    console.log(`| ${name} | ${(tn * 1e3).toFixed(3)} | ${(tl * 1e3).toFixed(3)} | ${(tn / tl).toFixed(2)}x |`);
+  }
 }

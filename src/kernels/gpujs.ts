@@ -88,7 +88,23 @@ export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError';
 }
 
+/**
+ * A matmul operand or result that may live on the device: a Float32Array (uploaded on use) or a gpu.js
+ * texture/buffer from a pipelined kernel (GL: GLTextureFloat; webasm and cpu return plain arrays).
+ */
+export type DeviceArray = Float32Array | { toArray(): unknown; delete(): void };
+
 export interface GpujsKernels extends Kernels {
+  /**
+   * matmul in gpu.js pipeline mode: the result stays on the device (a texture on GL) and can feed the next
+   * product without a read-back; `readBack` copies it to the host. Results are immutable (a pipelined kernel
+   * otherwise reuses its output texture on the next call, which would overwrite activations a backward pass
+   * still needs); free them with `.delete()` when done.
+   */
+  matmulOnDevice(a: DeviceArray, b: DeviceArray, spec: MatmulSpec, aLength: number, bLength: number): DeviceArray;
+  readBack(x: DeviceArray): Float32Array;
+  /** Upload once: a device copy of `x` (weights, a batch) that pipelined products read without re-uploading. */
+  toDevice(x: Float32Array): DeviceArray;
   readonly mode: GpujsMode;
   /** The gpu.js kernel class that ran matmul, e.g. 'WebAssemblyKernel' or 'WebGL2Kernel' (checked, not assumed). */
   readonly kernelClass: string;
@@ -130,8 +146,8 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
   let kernelClass = chosen;
   let precision = 'single';
 
-  function kernelFor(s: MatmulSpec, aLen: number, bLen: number): GpujsKernel {
-    const key = `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}`;
+  function kernelFor(s: MatmulSpec, aLen: number, bLen: number, pipeline = false): GpujsKernel {
+    const key = `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}${pipeline ? ':pipeline' : ''}`;
     let kernel = cache.get(key);
     if (kernel) return kernel;
     const size = s.batch * s.m * s.n;
@@ -148,6 +164,7 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
       loopMaxIterations: Math.max(1, s.k),
       precision: 'single',
       tactic: 'precision',
+      ...(pipeline ? { pipeline: true, immutable: true } : {}),
     });
     cache.set(key, kernel);
     return kernel;
@@ -162,11 +179,33 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
       return;
     }
     const kernel = kernelFor(s, a.length, b.length);
-    const fresh = !kernel.kernel || !(kernel.kernel as { built?: boolean }).built;
+    const fresh = !(kernel.kernel as { built?: boolean }).built;
     // Offsets go in as float32 (gpu.js's array arguments are float textures/buffers); exact below MAX_INDEX.
     const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets)) as Float32Array;
     if (fresh) verifyKernel(kernel);
     out.set(result.length === size ? result : result.subarray(0, size));
+  }
+
+  function matmulOnDevice(a: DeviceArray, b: DeviceArray, s: MatmulSpec, aLength: number, bLength: number): DeviceArray {
+    const kernel = kernelFor(s, aLength, bLength, true);
+    const fresh = !(kernel.kernel as { built?: boolean }).built;
+    const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets)) as DeviceArray;
+    if (fresh) verifyKernel(kernel);
+    return result;
+  }
+
+  const uploads = new Map<number, GpujsKernel>();
+  function toDevice(x: Float32Array): DeviceArray {
+    let kernel = uploads.get(x.length);
+    if (!kernel) {
+      kernel = gpu.createKernel('function (x) { return x[this.thread.x]; }', { output: [x.length], precision: 'single', pipeline: true, immutable: true });
+      uploads.set(x.length, kernel);
+    }
+    return kernel(x) as DeviceArray;
+  }
+
+  function readBack(x: DeviceArray): Float32Array {
+    return x instanceof Float32Array ? x : (x.toArray() as Float32Array);
   }
 
   /** After a kernel's first run: the class that really ran, and single precision on GL. */
@@ -188,6 +227,9 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     name: `gpujs:${mode}`,
     mode,
     matmul,
+    matmulOnDevice,
+    readBack,
+    toDevice,
     get kernelClass() {
       return kernelClass;
     },
@@ -198,8 +240,9 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
       return cache.size;
     },
     destroy() {
-      for (const k of cache.values()) k.destroy?.();
+      for (const k of [...cache.values(), ...uploads.values()]) k.destroy?.();
       cache.clear();
+      uploads.clear();
       gpu.destroy();
     },
   };

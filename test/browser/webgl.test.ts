@@ -71,4 +71,11 @@ describe.skipIf(!CHROMIUM)('gpu.js WebGL backend in headless Chromium', () => {
       expect(report.results.filter((r) => r.title.startsWith(suite)).length, suite).toBeGreaterThan(0);
     expect(report.results.length).toBeGreaterThan(50);
   });
+
+  it('pipeline mode keeps a training step\'s products on the device, with the same results', () => {
+    const p = report.pipeline;
+    console.log(`test/browser: one training step's 5 matmuls (${p.shape}) on ${report.renderer}: ${p.perOpMs.toFixed(1)} ms uploading and reading back every product, ${p.onDeviceMs.toFixed(1)} ms kept on the device (${(p.perOpMs / p.onDeviceMs).toFixed(2)}x)`);
+    // The same shaders on the same inputs: only where the data lives differs.
+    expect(p.maxDiff).toBe(0);
+  });
 });
