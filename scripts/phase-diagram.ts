@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
   const out = resolve(flags.out || `out/${experiment}`);
   const cellCount = isFeatureExperiment(experiment) ? flags.grid ** 2 : densities.length;
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${getBackend().name}`);
-  const bar = progress('cells', cellCount);
+  const bar = progress('training', 1000, { counts: false });
   const started = performance.now();
   const results = await runSweep(config, {
     out,
@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     workers: flags.workers,
     featureThresholds: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'] },
     neuronThresholds: { ...DEFAULT_NEURON_THRESHOLDS, monosemanticity: flags.monosemanticity },
-    onProgress: (done) => bar.update(done),
+    onProgress: (p) => bar.update(Math.floor((1000 * p.runSteps) / p.runStepsTotal), `(cells done ${p.cellsDone}/${p.cellsTotal})`),
   });
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);
   const files = await writeReport(results, out);

@@ -14,7 +14,8 @@ function duration(seconds: number): string {
   return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+/** counts: print "done/total" (true) or only the percentage (for fractional work such as run-steps). */
+export function progress(label: string, total: number, { counts = true, stream = process.stderr }: { counts?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
   const start = performance.now();
   const tty = stream.isTTY === true;
   let lastPrint = -Infinity;
@@ -24,7 +25,7 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
     const pct = total > 0 ? done / total : 1;
     const width = 24;
     const bar = tty ? `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '.')}] ` : '';
-    return `${label} ${bar}${done}/${total} (${(pct * 100).toFixed(0)}%) elapsed ${duration(elapsed)} eta ${duration(eta)}${note ? ` ${note}` : ''}`;
+    return `${label} ${bar}${counts ? `${done}/${total} ` : ''}(${(pct * 100).toFixed(0)}%) elapsed ${duration(elapsed)} eta ${duration(eta)}${note ? ` ${note}` : ''}`;
   };
   return {
     update(done, note = '') {

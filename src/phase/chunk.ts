@@ -25,7 +25,8 @@ export interface RunOutput {
   b: Float32Array;
 }
 
-export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[]): RunOutput[] {
+/** Train the runs as one batched model; onSteps(n) reports n more steps done (every 50 steps, for progress). */
+export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSteps?: (steps: number) => void): RunOutput[] {
   const shape = SHAPES[config.experiment];
   const { features: n, hidden: m } = shape;
   const I = runs.length;
@@ -41,7 +42,7 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[]): RunO
     seed: config.seed,
     instanceSeeds: runs.map((r) => r.seed),
     name: `${config.experiment} cells ${runs[0].cell}..${runs[I - 1].cell}`,
-  });
+  }, onSteps && ((step) => (step + 1) % 50 === 0 && onSteps(50)));
   const { W, W2, b } = result.model;
   return runs.map((r, i) => ({
     cell: r.cell,

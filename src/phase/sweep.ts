@@ -64,7 +64,8 @@ export interface SweepOptions {
   neuronThresholds?: NeuronThresholds;
   /** Upper bound on instances per batched run (memory); default from batch and model size (~256 MB per chunk). */
   maxInstancesPerChunk?: number;
-  onProgress?: (cellsDone: number, cellsTotal: number) => void;
+  /** Progress in run-steps (one run trained one step), with finished cells; called often from every worker. */
+  onProgress?: (p: { runSteps: number; runStepsTotal: number; cellsDone: number; cellsTotal: number }) => void;
   /** Test hook: stop (throw) after this many chunks, as a crash would. */
   crashAfterChunks?: number;
 }
@@ -101,10 +102,13 @@ function runsOf(config: SweepConfig, cells: Cell[]): ChunkRun[] {
   );
 }
 
-/** Run the chunks on `workers` threads (in this thread when 1), calling onChunk as each finishes, in any order. */
-async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, onChunk: (outputs: RunOutput[]) => void): Promise<void> {
+/**
+ * Run the chunks on `workers` threads (in this thread when 1), calling onChunk as each finishes (in any order)
+ * and onRunSteps as training advances.
+ */
+async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
   if (workers <= 1) {
-    for (const runs of chunks) onChunk(trainChunk(config, runs));
+    for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length)));
     return;
   }
   const boot = new URL('./worker-boot.mjs', import.meta.url);
@@ -121,8 +125,9 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
               const id = next++;
               worker.postMessage({ id, config, runs: chunks[id] });
             };
-            worker.on('message', (msg: { id: number; outputs?: RunOutput[]; error?: string }) => {
+            worker.on('message', (msg: { id: number; outputs?: RunOutput[]; steps?: number; error?: string }) => {
               if (msg.error !== undefined) return reject(new Error(msg.error));
+              if (msg.steps !== undefined) return onRunSteps(msg.steps * chunks[msg.id].length);
               try {
                 onChunk(msg.outputs!);
               } catch (e) {
@@ -163,15 +168,21 @@ export async function runSweep(config: SweepConfig, options: SweepOptions = {}):
   const chunks = chunksOf(config, todo, workers, perChunk).map((c) => runsOf(config, c));
   let done = cells.length - todo.length;
   let chunksDone = 0;
-  options.onProgress?.(done, cells.length);
+  const runStepsTotal = cells.length * config.seeds * config.steps;
+  let runSteps = done * config.seeds * config.steps;
+  const report = (): void => options.onProgress?.({ runSteps, runStepsTotal, cellsDone: done, cellsTotal: cells.length });
+  report();
   await runChunks(config, chunks, workers, (outputs) => {
     for (const o of outputs) {
       (partial.cells[o.cell] ??= []).push({ k: o.k, loss: o.loss, W: [...o.W], W2: o.W2 ? [...o.W2] : null, b: [...o.b] });
     }
     done += new Set(outputs.map((o) => o.cell)).size;
     if (partialPath) writeAtomic(partialPath, JSON.stringify(partial));
-    options.onProgress?.(done, cells.length);
+    report();
     if (options.crashAfterChunks !== undefined && ++chunksDone >= options.crashAfterChunks) throw new Error('simulated crash');
+  }, (n) => {
+    runSteps += n;
+    report();
   });
 
   const thresholds = isFeatureExperiment(config.experiment) ? featureThresholds : neuronThresholds;

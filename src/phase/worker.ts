@@ -5,7 +5,8 @@ import type { SweepConfig } from './experiments.ts';
 
 parentPort!.on('message', (msg: { id: number; config: SweepConfig; runs: ChunkRun[] }) => {
   try {
-    parentPort!.postMessage({ id: msg.id, outputs: trainChunk(msg.config, msg.runs) });
+    const outputs = trainChunk(msg.config, msg.runs, (steps) => parentPort!.postMessage({ id: msg.id, steps }));
+    parentPort!.postMessage({ id: msg.id, outputs });
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });
   }
