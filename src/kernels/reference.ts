@@ -7,26 +7,31 @@ import { sizeOf, type Shape } from './shape.ts';
 import type { BinaryOp, Kernels, MatmulSpec, UnaryOp } from './types.ts';
 
 /**
- * Visit every innermost row of `shape`: fn gets the row's offset in a contiguous array of that shape, its
- * offsets in two strided arrays, the row length and the two innermost strides.
+ * Visit `shape` in 2-D blocks made of its two innermost axes (so short rows, such as the 2 features of a 2->1
+ * model, do not cost a call each). fn gets the block's offset in a contiguous array of that shape (rows of
+ * `len`), its offsets in two strided arrays, the block's rows and row length, and the two arrays' strides along
+ * those rows (ra, rb) and within them (ia, ib).
  */
-export function forEachRow(
+export function forEachBlock(
   shape: Shape,
   sa: readonly number[],
   sb: readonly number[],
-  fn: (o: number, a: number, b: number, len: number, ia: number, ib: number) => void,
+  fn: (o: number, a: number, b: number, rows: number, len: number, ra: number, ia: number, rb: number, ib: number) => void,
 ): void {
   const r = shape.length;
-  if (r === 0) return fn(0, 0, 0, 1, 0, 0);
-  const len = shape[r - 1];
+  if (r === 0) return fn(0, 0, 0, 1, 1, 0, 0, 0, 0);
   if (sizeOf(shape) === 0) return;
-  const rows = sizeOf(shape) / len;
-  const idx = new Array<number>(r - 1).fill(0);
+  const len = shape[r - 1];
+  const rows = r >= 2 ? shape[r - 2] : 1;
+  const [ra, rb] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
+  const outer = r - 2; // axes walked by the counter below
+  const blocks = sizeOf(shape) / (rows * len);
+  const idx = new Array<number>(Math.max(0, outer)).fill(0);
   let a = 0;
   let b = 0;
-  for (let row = 0, o = 0; row < rows; row++, o += len) {
-    fn(o, a, b, len, sa[r - 1], sb[r - 1]);
-    for (let d = r - 2; d >= 0; d--) {
+  for (let k = 0, o = 0; k < blocks; k++, o += rows * len) {
+    fn(o, a, b, rows, len, ra, sa[r - 1], rb, sb[r - 1]);
+    for (let d = outer - 1; d >= 0; d--) {
       idx[d]++;
       a += sa[d];
       b += sb[d];
@@ -100,6 +105,11 @@ function binaryRow(op: BinaryOp, a: Float32Array, ao: number, ia: number, b: Flo
  * 2x the plain i-k-j loop in V8; see scripts/bench-kernels.ts). Every element of C is summed in the same order
  * whatever the blocking, so results do not depend on m's parity. A's element (i, p) is a[aOff + i*sai + p*sap],
  * so the same loop serves A and A^T; B is k x n row-major.
+ *
+ * Blocks of A that are all zero are skipped: the paper's inputs are mostly zeros at the densities that matter
+ * (x W and x^T dh both read x as A). For finite B this changes no bit (adding 0 * b leaves a sum unchanged);
+ * an Inf or NaN in B meeting a zero of A no longer turns the output into NaN, which the trainer's NaN check
+ * catches earlier anyway, at the loss.
  */
 function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number, m: number, k: number, n: number): void {
   out.fill(0, oOff, oOff + m * n);
@@ -115,6 +125,7 @@ function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float3
       const e0 = a[r1], e1 = a[r1 + sap], e2 = a[r1 + 2 * sap], e3 = a[r1 + 3 * sap];
       r0 += 4 * sap;
       r1 += 4 * sap;
+      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0 && e0 === 0 && e1 === 0 && e2 === 0 && e3 === 0) continue;
       const b0 = bOff + p * n;
       const b1 = b0 + n;
       const b2 = b1 + n;
@@ -130,6 +141,7 @@ function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float3
       const e0 = a[r1];
       r0 += sap;
       r1 += sap;
+      if (a0 === 0 && e0 === 0) continue;
       const bp = bOff + p * n;
       for (let j = 0; j < n; j++) {
         out[o0 + j] += a0 * b[bp + j];
@@ -146,6 +158,7 @@ function gemmRow(a: Float32Array, r: number, sap: number, b: Float32Array, bOff:
   for (; p + 4 <= k; p += 4) {
     const a0 = a[r], a1 = a[r + sap], a2 = a[r + 2 * sap], a3 = a[r + 3 * sap];
     r += 4 * sap;
+    if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
     const b0 = bOff + p * n;
     const b1 = b0 + n;
     const b2 = b1 + n;
@@ -155,6 +168,7 @@ function gemmRow(a: Float32Array, r: number, sap: number, b: Float32Array, bOff:
   for (; p < k; p++) {
     const av = a[r];
     r += sap;
+    if (av === 0) continue;
     const bp = bOff + p * n;
     for (let j = 0; j < n; j++) out[o + j] += av * b[bp + j];
   }
@@ -231,13 +245,15 @@ function binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: F
     }
     return;
   }
-  forEachRow(shape, aStrides, bStrides, (o, ao, bo, len, ia, ib) => binaryRow(op, a, ao, ia, b, bo, ib, out, o, len));
+  forEachBlock(shape, aStrides, bStrides, (o, ao, bo, rows, len, ra, ia, rb, ib) => {
+    for (let q = 0; q < rows; q++) binaryRow(op, a, ao + q * ra, ia, b, bo + q * rb, ib, out, o + q * len, len);
+  });
 }
 
 function copyStrided(x: Float32Array, xStrides: readonly number[], out: Float32Array, shape: Shape): void {
   if (isContiguous(shape, xStrides)) return out.set(x.subarray(0, out.length));
-  forEachRow(shape, xStrides, zeros(shape.length), (o, xo, _b, len, ix) => {
-    for (let t = 0; t < len; t++) out[o + t] = x[xo + t * ix];
+  forEachBlock(shape, xStrides, zeros(shape.length), (o, xo, _b, rows, len, rx, ix) => {
+    for (let q = 0; q < rows; q++) for (let t = 0; t < len; t++) out[o + q * len + t] = x[xo + q * rx + t * ix];
   });
 }
 
@@ -250,8 +266,8 @@ function sum(x: Float32Array, xShape: Shape, out: Float32Array, outStrides: read
     return;
   }
   const acc = new Float64Array(out.length);
-  forEachRow(xShape, outStrides, zeros(xShape.length), (xo, oo, _b, len, io) => {
-    for (let t = 0; t < len; t++) acc[oo + t * io] += x[xo + t];
+  forEachBlock(xShape, outStrides, zeros(xShape.length), (xo, oo, _b, rows, len, ro, io) => {
+    for (let q = 0; q < rows; q++) for (let t = 0; t < len; t++) acc[oo + q * ro + t * io] += x[xo + q * len + t];
   });
   for (let i = 0; i < out.length; i++) out[i] = acc[i];
 }

@@ -15,6 +15,8 @@ export interface BatchSpec {
   values?: 'unit' | 'signed';
 }
 
+let scratch = new Float32Array(0);
+
 /**
  * Fill `out` ([instances, batch, features], row-major) with a fresh batch. Draws two uniforms per entry. With one
  * Rng per instance, instance i's values come from rngs[i] alone, so they do not depend on which other instances
@@ -25,17 +27,18 @@ export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = ne
   const signed = spec.values === 'signed';
   if (density.length !== instances) throw new RangeError(`sampleBatch: ${density.length} densities for ${instances} instances`);
   if (Array.isArray(rng) && rng.length !== instances) throw new RangeError(`sampleBatch: ${rng.length} generators for ${instances} instances`);
-  let k = 0;
+  const perInstance = batch * features;
+  // Draw each instance's uniforms in one bulk fill (a tight loop inside the generator), then gate them.
+  if (scratch.length < 2 * perInstance) scratch = new Float32Array(2 * perInstance);
   for (let i = 0; i < instances; i++) {
     const gen = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
     const p = density[i];
     if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
-    for (let r = 0; r < batch * features; r++, k++) {
-      // As the notebook: where(rand <= p, value, 0); draw the value first so both draws are always consumed.
-      const value = gen.float32();
-      const gate = gen.float32();
-      out[k] = gate < p ? (signed ? 2 * value - 1 : value) : 0;
-    }
+    const u = gen.fillUniform(scratch.subarray(0, 2 * perInstance));
+    const base = i * perInstance;
+    // As the notebook: where(rand <= p, value, 0); the value is drawn first, so both draws are always consumed.
+    if (signed) for (let r = 0; r < perInstance; r++) out[base + r] = u[2 * r + 1] < p ? 2 * u[2 * r] - 1 : 0;
+    else for (let r = 0; r < perInstance; r++) out[base + r] = u[2 * r + 1] < p ? u[2 * r] : 0;
   }
   return out;
 }

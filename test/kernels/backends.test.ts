@@ -11,3 +11,4 @@ describe.each(await nodeBackends())('kernels on backend %s', (name) => {
   const k = withBackend(name, getBackend);
   it.each(kernelContract.map((c) => [c.name, c] as const))('%s', (_name, check) => check.run(k));
 });
+

@@ -75,6 +75,20 @@ export const kernelContract: Check[] = [
     },
   })),
   {
+    // The reference skips all-zero blocks of A (most of x at the paper's densities): results must not change.
+    name: "matmul of a mostly-zero A (the paper's sparse batches), A plain and transposed",
+    run(k) {
+      const [batch, m, kk, n] = [3, 37, 21, 5];
+      for (const [tA, density] of [[false, 0.1], [true, 0.1], [false, 0.01], [true, 0]] as const) {
+        const a = valuesFor([batch, m, kk], 5).map((v, i) => (((i * 2654435761) >>> 0) / 2 ** 32 < density ? v : 0));
+        const b = valuesFor([batch, kk, n], 6);
+        const out = new Float32Array(batch * m * n).fill(NaN);
+        k.matmul(a, b, out, { batch, m, k: kk, n, transA: tA, transB: false, aOffsets: offsets(batch, m * kk), bOffsets: offsets(batch, kk * n) });
+        atMost(`sparse matmul density ${density} ${tA ? 'TN' : 'NN'}`, maxAbsDiff(out, refMatmul(a, b, batch, m, kk, n, tA, false)), matmulBound(a, b, kk));
+      }
+    },
+  },
+  {
     name: 'matmul reads shared (broadcast) matrices through repeated offsets',
     run(k) {
       const a = valuesFor([4, 3], 1);
