@@ -12,7 +12,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
-import { DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from '../src/phase/classify.ts';
+import { AGGREGATIONS, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type Aggregation } from '../src/phase/classify.ts';
 import { COMPUTATION_DENSITIES, EXPERIMENTS, isFeatureExperiment, logspace, NEURON_DENSITIES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
 import { writeReport } from '../src/phase/report.ts';
 import { runSweep } from '../src/phase/sweep.ts';
@@ -24,7 +24,7 @@ import type { Schedule } from '../src/toy/train.ts';
 // (any small rotation of the top-5 subspace costs almost nothing), so 3000 constant-lr steps stop before the
 // neurons align with features.
 const DEFAULTS: Record<ExperimentName, { grid: number; seeds: number; steps: number; batch: number; lr: number; schedule: Schedule }> = {
-  'feature-2x1': { grid: 8, seeds: 3, steps: 2000, batch: 256, lr: 1e-2, schedule: 'constant' },
+  'feature-2x1': { grid: 10, seeds: 5, steps: 2000, batch: 256, lr: 1e-2, schedule: 'constant' },
   'feature-3x2': { grid: 8, seeds: 5, steps: 3000, batch: 256, lr: 1e-2, schedule: 'constant' },
   neuron: { grid: NEURON_DENSITIES.length, seeds: 4, steps: 8000, batch: 128, lr: 1e-2, schedule: 'cosine' },
   computation: { grid: COMPUTATION_DENSITIES.length, seeds: 2, steps: 5000, batch: 128, lr: 1e-2, schedule: 'cosine' },
@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
     'norm-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.normThreshold, min: 0, max: 10, help: 'extra feature not represented below this ||W_e||' },
     'superposition-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.superpositionThreshold, min: 0, max: 10, help: 'superposition at or above this sum_j (W^_e.W_j)^2, else dedicated' },
+    aggregate: { kind: 'string', default: DEFAULT_FEATURE_THRESHOLDS.aggregation, choices: AGGREGATIONS, help: "a cell's label: the lowest-loss run's, or the majority after dropping the worst" },
     monosemanticity: { kind: 'number', default: DEFAULT_NEURON_THRESHOLDS.monosemanticity, min: 0, max: 1, help: 'a neuron is monosemantic above this max|W_fn|/||W_.n||' },
   });
   const experiment = flags.experiment as ExperimentName;
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
     out,
     resume: flags.resume,
     workers: flags.workers,
-    featureThresholds: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'] },
+    featureThresholds: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'], aggregation: flags.aggregate as Aggregation },
     neuronThresholds: { ...DEFAULT_NEURON_THRESHOLDS, monosemanticity: flags.monosemanticity },
     onProgress: (p) => bar.update(Math.floor((1000 * p.runSteps) / p.runStepsTotal), `(cells done ${p.cellsDone}/${p.cellsTotal})`),
   });

@@ -1,8 +1,11 @@
 /**
  * Seeded random numbers. Every draw in the toolkit comes from an `Rng` passed down explicitly from a seed;
- * nothing reads Math.random. The generator is seedrandom's xor4096 (the fastest of its generators, with a
- * 4096-bit state), and per-purpose streams are derived by hashing (seed, keys...) so that a result never depends
- * on the order in which other streams were used.
+ * nothing reads Math.random. seedrandom turns the seed (any string) into the initial state: its xor4096
+ * generator, the fastest of its family, supplies the four 32-bit words of a xoshiro128** generator, which then
+ * makes every draw. xoshiro128** is used for the draws because batches need millions of uniforms per step and a
+ * bulk fill of it with the state held in locals runs several times faster than calling seedrandom's generator
+ * per number (profiled: sampling was a fifth of a 2->1 sweep step). Per-purpose streams are derived by hashing
+ * (seed, keys...) so that a result never depends on the order in which other streams were used.
  */
 import seedrandom from 'seedrandom';
 
@@ -29,14 +32,32 @@ const TWO_POW_M32 = 2 ** -32;
 
 export function createRng(seed: number | string): Rng {
   const seedText = String(seed);
-  const gen = seedrandom.xor4096(seedText);
+  const init = seedrandom.xor4096(seedText);
+  return rngFromState(seedText, [init.int32(), init.int32(), init.int32(), init.int32()]);
+}
+
+/** A generator from an explicit xoshiro128** state (four 32-bit words, not all zero). */
+export function rngFromState(seedText: string, state: readonly [number, number, number, number]): Rng {
+  let [s0, s1, s2, s3] = state.map((v) => v | 0);
+  if ((s0 | s1 | s2 | s3) === 0) s0 = 1; // the all-zero state is the one xoshiro cannot leave
   let spare = NaN;
-  const uint32 = (): number => gen.int32() >>> 0;
+  // xoshiro128** (Blackman and Vigna, 2018): one 32-bit output per call.
+  const uint32 = (): number => {
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    return result;
+  };
   const normal = (): number => {
     if (spare === spare) {
-      const s = spare;
+      const z = spare;
       spare = NaN;
-      return s;
+      return z;
     }
     // (u + 0.5) / 2^32 lies strictly inside (0, 1), so the log is finite.
     const u1 = (uint32() + 0.5) * TWO_POW_M32;
@@ -51,7 +72,23 @@ export function createRng(seed: number | string): Rng {
     float32: () => (uint32() >>> 8) * TWO_POW_M24,
     normal,
     fillUniform(out) {
-      for (let i = 0; i < out.length; i++) out[i] = (gen.int32() >>> 8) * TWO_POW_M24;
+      // The same steps as uint32(), with the state in locals: the hot loop of every batch.
+      let a = s0, b = s1, c = s2, d = s3;
+      for (let i = 0; i < out.length; i++) {
+        const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+        const t = b << 9;
+        c ^= a;
+        d ^= b;
+        b ^= c;
+        a ^= d;
+        c ^= t;
+        d = rotl(d, 11);
+        out[i] = (result >>> 8) * TWO_POW_M24;
+      }
+      s0 = a;
+      s1 = b;
+      s2 = c;
+      s3 = d;
       return out;
     },
     fillNormal(out, mean = 0, std = 1) {
@@ -59,6 +96,10 @@ export function createRng(seed: number | string): Rng {
       return out;
     },
   };
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
 }
 
 /**

@@ -19,7 +19,7 @@ export interface FeatureCell {
   importance: number;
   regime: FeatureRegime;
   theory: FeatureRegime;
-  /** Mean loss of the runs kept after dropping the worst. */
+  /** Loss behind the label: the best run's ('best'), or the mean of the runs kept ('majority'). */
   loss: number;
   /** Within one grid step of a theoretical boundary (a neighbouring grid point has another theoretical regime). */
   nearBoundary: boolean;
@@ -207,7 +207,7 @@ function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: C
     W: round(r.W),
     b: round(r.b),
   }));
-  const agg = aggregateRuns(labelled);
+  const agg = aggregateRuns(labelled, t.aggregation);
   const s = cell.density;
   const r = cell.importance!;
   // Neighbouring grid points one step away in log space (diagonals included), extrapolated at the edges.

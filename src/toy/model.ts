@@ -12,6 +12,7 @@
 import { add, matmul, mean, mul, relu, reshape, square, sub, sum, abs as absOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import type { Rng } from '../random.ts';
+import { biasRelu, importanceMse } from './fused.ts';
 
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
@@ -29,6 +30,11 @@ export interface ToyModelSpec {
   features: number;
   hidden: number;
   init?: InitScheme;
+  /**
+   * Use the fused bias+ReLU and loss primitives (default): the same functions as the plain op compositions,
+   * in fewer passes over the batch. false builds the model from the primitive ops alone.
+   */
+  fused?: boolean;
 }
 
 export function initStd(spec: ToyModelSpec): number {
@@ -68,12 +74,13 @@ export class ToyModel {
   /** x: [instances, batch, features] -> [instances, batch, features]. */
   forward(x: Tensor): Tensor {
     const { instances: I, features: n, kind } = this.spec;
-    const bias = reshape(this.b, [I, 1, n]);
-    if (kind === 'abs') return relu(add(matmul(relu(matmul(x, this.W)), this.W2!), bias));
+    const fused = this.spec.fused ?? true;
+    const outputRelu = (pre: Tensor): Tensor => (fused ? biasRelu(pre, this.b) : relu(add(pre, reshape(this.b, [I, 1, n]))));
+    if (kind === 'abs') return outputRelu(matmul(relu(matmul(x, this.W)), this.W2!));
     let h = matmul(x, this.W); // [I, B, m]
     if (kind === 'relu-hidden') h = relu(h);
-    const out = add(matmul(h, this.W, { transposeB: true }), bias);
-    return kind === 'linear' ? out : relu(out);
+    const pre = matmul(h, this.W, { transposeB: true });
+    return kind === 'linear' ? add(pre, reshape(this.b, [I, 1, n])) : outputRelu(pre);
   }
 
   /** The target the model should reproduce: x itself, or |x| for the computation model. */
@@ -86,6 +93,7 @@ export class ToyModel {
    * notebook's reduction; the paper's sum over features is n times this). importance: [features] or [instances, features].
    */
   instanceLosses(x: Tensor, importance: Tensor): Tensor {
+    if (this.spec.fused ?? true) return importanceMse(this.forward(x), this.target(x), importance);
     const imp = importance.rank === 2 ? reshape(importance, [this.spec.instances, 1, this.spec.features]) : importance;
     return mean(mul(imp, square(sub(this.target(x), this.forward(x)))), [1, 2]);
   }

@@ -92,11 +92,13 @@ describe('classifiers on hand-built weights', () => {
     expect(extra([[1, 0], [0, 1], [0.1, 0.2]])).toBe('not-represented');
   });
 
-  it('aggregation drops the worst run, takes the majority, and breaks ties by the best run', () => {
+  it("aggregation 'best' takes the lowest-loss run; 'majority' drops the worst, votes, and breaks ties by loss", () => {
     const run = (seed: number, loss: number, regime: FeatureRun['regime']): FeatureRun => ({ seed, loss, regime, norm: 1, superposition: 0, W: [], b: [] });
-    expect(aggregateRuns([run(0, 1, 'dedicated'), run(1, 2, 'superposition'), run(2, 3, 'superposition'), run(3, 9, 'dedicated')]).regime).toBe('superposition');
+    const runs = [run(0, 1, 'dedicated'), run(1, 2, 'superposition'), run(2, 3, 'superposition'), run(3, 9, 'dedicated')];
+    expect(aggregateRuns(runs)).toEqual({ regime: 'dedicated', loss: 1, kept: [0] });
+    expect(aggregateRuns(runs, 'majority').regime).toBe('superposition');
     // After dropping the worst (seed 2), one dedicated and one superposition remain: the better run (seed 1) wins.
-    const tie = aggregateRuns([run(0, 5, 'dedicated'), run(1, 4, 'superposition'), run(2, 9, 'dedicated')]);
+    const tie = aggregateRuns([run(0, 5, 'dedicated'), run(1, 4, 'superposition'), run(2, 9, 'dedicated')], 'majority');
     expect(tie.regime).toBe('superposition');
     expect(tie.kept).toEqual([1, 0]);
     expect(tie.loss).toBe(4.5);

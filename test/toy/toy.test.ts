@@ -171,3 +171,34 @@ describe('batching independence', () => {
     expect(alone.finalLosses[0]).toBe(together.finalLosses[1]);
   });
 });
+
+describe('fused primitives', () => {
+  const kinds = ['linear', 'relu-output', 'relu-hidden', 'abs'] as const;
+  it.each(kinds)('%s: the fused model gives the plain composition\'s loss and gradients', (kind) => {
+    const run = (fused: boolean) => {
+      const model = new ToyModel({ kind, instances: 3, features: 4, hidden: 2, fused }, createRng(5));
+      const x = new Tensor(sampleBatch({ instances: 3, batch: 16, features: 4, density: [1, 0.5, 0.2], values: kind === 'abs' ? 'signed' : 'unit' }, createRng(6)), [3, 16, 4]);
+      const loss = model.loss(x, new Tensor(Float32Array.of(1, 0.9, 0.8, 0.7, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5), [3, 4]));
+      loss.backward();
+      return { loss: loss.item(), grads: model.parameters.map((p) => p.grad!.data) };
+    };
+    const [plain, fused] = [run(false), run(true)];
+    expect(fused.loss).toBeCloseTo(plain.loss, 6);
+    fused.grads.forEach((g, i) => expect(maxAbsDiff(g, plain.grads[i])).toBeLessThan(1e-6));
+  });
+
+  it('gradcheck passes on both fused primitives (random shapes, off the ReLU kink)', async () => {
+    const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
+    const { biasRelu, importanceMse } = await import('../../src/toy/fused.ts');
+    const rng = createRng(9);
+    const awayFromKink = (size: number) => Float32Array.from({ length: size }, () => (rng.float32() < 0.5 ? -1 : 1) * (0.2 + rng.float32()));
+    for (const [I, B, n] of [[1, 1, 1], [2, 3, 4], [3, 5, 2]]) {
+      const pre = new Tensor(awayFromKink(I * B * n), [I, B, n]);
+      const b = new Tensor(new Float32Array(I * n), [I, n]); // zero bias keeps pre + b off the kink
+      expect(gradcheck(biasRelu, [pre, b], { seed: I }).ok).toBe(true);
+      const target = new Tensor(awayFromKink(I * B * n), [I, B, n]);
+      const imp = new Tensor(Float32Array.from({ length: n }, (_, f) => 0.9 ** f), [n]);
+      expect(gradcheck((p, t) => importanceMse(p, t, imp), [pre, target], { seed: B }).ok).toBe(true);
+    }
+  });
+});
