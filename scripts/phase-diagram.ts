@@ -7,15 +7,18 @@
  *   npx tsx scripts/phase-diagram.ts --experiment neuron               # neuron-level phase change (n=10, m=5)
  *   npx tsx scripts/phase-diagram.ts --experiment computation          # the |x| model (n=100, m=40)
  *   npx tsx scripts/phase-diagram.ts --resume --out out/feature-2x1    # continue an interrupted sweep
+ *   npx tsx scripts/phase-diagram.ts --shard 0/4 --out shards           # one shard of four (or from Slurm/Kubernetes env)
+ *   npx tsx scripts/phase-diagram.ts merge shards --out out/feature-2x1 # the four shards -> what one machine writes
  */
 import os from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
 import { AGGREGATIONS, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type Aggregation } from '../src/phase/classify.ts';
 import { COMPUTATION_DENSITIES, EXPERIMENTS, isFeatureExperiment, logspace, NEURON_DENSITIES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
 import { writeReport } from '../src/phase/report.ts';
-import { runSweep } from '../src/phase/sweep.ts';
+import { findShardFiles, mergeShards, resolveShard, writeShard } from '../src/phase/shards.ts';
+import { assembleResults, configHash, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
 import type { Schedule } from '../src/toy/train.ts';
 
@@ -31,6 +34,7 @@ const DEFAULTS: Record<ExperimentName, { grid: number; seeds: number; steps: num
 };
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'merge') return merge(argv.slice(1));
   const at = argv.findIndex((a) => a === '--experiment' || a.startsWith('--experiment='));
   const named = at === -1 ? 'feature-2x1' : argv[at].includes('=') ? argv[at].split('=')[1] : argv[at + 1];
   const d = DEFAULTS[named as ExperimentName] ?? DEFAULTS['feature-2x1'];
@@ -48,6 +52,8 @@ async function main(argv: string[]): Promise<void> {
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
+    shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
+    'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
     'norm-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.normThreshold, min: 0, max: 10, help: 'extra feature not represented below this ||W_e||' },
     'superposition-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.superpositionThreshold, min: 0, max: 10, help: 'superposition at or above this sum_j (W^_e.W_j)^2, else dedicated' },
     aggregate: { kind: 'string', default: DEFAULT_FEATURE_THRESHOLDS.aggregation, choices: AGGREGATIONS, help: "a cell's label: the lowest-loss run's, or the majority after dropping the worst" },
@@ -76,19 +82,42 @@ async function main(argv: string[]): Promise<void> {
     init: flags.init as 'per-instance' | 'notebook',
   };
   const out = resolve(flags.out || `out/${experiment}`);
+  const thresholds = {
+    feature: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'], aggregation: flags.aggregate as Aggregation },
+    neuron: { ...DEFAULT_NEURON_THRESHOLDS, monosemanticity: flags.monosemanticity },
+  };
+  let sharding: ReturnType<typeof resolveShard>;
+  try {
+    sharding = resolveShard(flags.shard, flags['shard-count']);
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
   const cellCount = isFeatureExperiment(experiment) ? flags.grid ** 2 : densities.length;
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${getBackend().name}`);
+  if (sharding) {
+    const { index: K, count: N } = sharding.shard;
+    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);
+  }
   const bar = progress('training', 1000, { counts: false });
   const started = performance.now();
-  const results = await runSweep(config, {
-    out,
+  const runs = await trainSweep(config, {
+    out: sharding ? join(out, `partial-${sharding.shard.index}-of-${sharding.shard.count}`) : out,
     resume: flags.resume,
     workers: flags.workers,
-    featureThresholds: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'], aggregation: flags.aggregate as Aggregation },
-    neuronThresholds: { ...DEFAULT_NEURON_THRESHOLDS, monosemanticity: flags.monosemanticity },
+    shard: sharding?.shard,
     onProgress: (p) => bar.update(Math.floor((1000 * p.runSteps) / p.runStepsTotal), `(cells done ${p.cellsDone}/${p.cellsTotal})`),
   });
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (sharding) {
+    const path = writeShard(out, config, sharding.shard, thresholds, runs);
+    console.log(`wrote ${path}; once all ${sharding.shard.count} shards are done: npx tsx scripts/phase-diagram.ts merge ${out}`);
+    return;
+  }
+  await report(assembleResults(config, runs, thresholds), out);
+}
+
+/** Write results, plots and report, and print where they are and the headline numbers. */
+async function report(results: SweepResults, out: string): Promise<void> {
   const files = await writeReport(results, out);
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
   if (results.agreement) {
@@ -100,11 +129,34 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** `merge DIR... [--out DIR]`: combine the shard files of one sweep into what a single run writes. */
+async function merge(argv: string[]): Promise<void> {
+  const paths: string[] = [];
+  let out = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log('usage: npx tsx scripts/phase-diagram.ts merge DIR_OR_SHARD_FILE... [--out DIR]   (default --out: out/<experiment>)');
+      return;
+    }
+    if (a === '--out') out = argv[++i] ?? '';
+    else if (a.startsWith('--out=')) out = a.slice(6);
+    else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, and --out DIR)`);
+    else paths.push(a);
+  }
+  if (paths.length === 0) throw new FlagError('merge: give the folders (or files) holding shard-K-of-N.json');
+  const files = findShardFiles(paths);
+  const { config, thresholds, runs } = mergeShards(files);
+  console.log(`merge: ${files.length} shards of the ${config.experiment} sweep (config hash ${configHash(config)})`);
+  await report(assembleResults(config, runs, thresholds), resolve(out || `out/${config.experiment}`));
+}
+
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof FlagError) {
     console.error(`phase-diagram: ${e.message}`);
     process.exit(2);
   }
-  console.error(e instanceof Error ? `phase-diagram: ${e.stack ?? e.message}` : e);
+  // Expected failures (a missing shard, a resume into another sweep) read best as one line; DEBUG=1 shows where.
+  console.error(e instanceof Error ? `phase-diagram: ${process.env.DEBUG ? e.stack : e.message}` : e);
   process.exit(1);
 });

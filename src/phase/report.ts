@@ -2,7 +2,7 @@
  * Everything a sweep leaves in its output folder: results.json (with a manifest), each plot as SVG, PNG and its
  * Vega spec, and an index.html that opens offline (plots inlined as SVG, no scripts, no CDN).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getBackend } from '../kernels/registry.ts';
 import { renderVegaLite } from '../viz/render.ts';
@@ -34,6 +34,7 @@ const escape = (s: string): string => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;'
 
 /** Write results.json, the plots and index.html into `out`; returns the files written. */
 export async function writeReport(results: SweepResults, out: string): Promise<string[]> {
+  mkdirSync(out, { recursive: true });
   const written: string[] = [];
   const put = (name: string, content: string | Uint8Array): void => {
     writeAtomic(join(out, name), content);

@@ -145,12 +145,27 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
   }
 }
 
-export async function runSweep(config: SweepConfig, options: SweepOptions = {}): Promise<SweepResults> {
+/** Which cells a shard trains: shard K of N takes the cells whose index is K modulo N (spreads rows evenly). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export function inShard(cell: Cell, shard: Shard | undefined): boolean {
+  return shard === undefined || cell.index % shard.count === shard.index;
+}
+
+/** The raw outputs of a sweep (or of one shard of it): every run's loss and weights by cell index. */
+export type SweepRuns = Partial['cells'];
+
+/**
+ * Train the cells of the sweep (those of `shard` only, when given), resuming from --out's partial.json when
+ * asked, and return every run's raw output by cell.
+ */
+export async function trainSweep(config: SweepConfig, options: SweepOptions & { shard?: Shard } = {}): Promise<SweepRuns> {
   const workers = options.workers ?? os.availableParallelism();
-  const featureThresholds = options.featureThresholds ?? DEFAULT_FEATURE_THRESHOLDS;
-  const neuronThresholds = options.neuronThresholds ?? DEFAULT_NEURON_THRESHOLDS;
   const shape = SHAPES[config.experiment];
-  const cells = cellsOf(config);
+  const cells = cellsOf(config).filter((c) => inShard(c, options.shard));
   const hash = configHash(config);
   const partialPath = options.out ? join(options.out, 'partial.json') : null;
   let partial: Partial = { configHash: hash, cells: {} };
@@ -184,16 +199,32 @@ export async function runSweep(config: SweepConfig, options: SweepOptions = {}):
     runSteps += n;
     report();
   });
+  const runs: SweepRuns = {};
+  for (const c of cells) runs[c.index] = [...partial.cells[c.index]].sort((a, b) => a.k - b.k);
+  return runs;
+}
 
-  const thresholds = isFeatureExperiment(config.experiment) ? featureThresholds : neuronThresholds;
-  const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds }, cells: [], agreement: null };
-  for (const cell of cells) {
-    const runs = [...partial.cells[cell.index]].sort((a, b) => a.k - b.k);
-    if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, runs, featureThresholds));
-    else results.cells.push(neuronCell(cell, runs, shape.features, shape.hidden, neuronThresholds));
+/** Label every cell from the raw runs (all cells of the sweep must be present) and score agreement with theory. */
+export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds: { feature?: FeatureThresholds; neuron?: NeuronThresholds } = {}): SweepResults {
+  const featureThresholds = thresholds.feature ?? DEFAULT_FEATURE_THRESHOLDS;
+  const neuronThresholds = thresholds.neuron ?? DEFAULT_NEURON_THRESHOLDS;
+  const shape = SHAPES[config.experiment];
+  const isFeature = isFeatureExperiment(config.experiment);
+  const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds: isFeature ? featureThresholds : neuronThresholds }, cells: [], agreement: null };
+  for (const cell of cellsOf(config)) {
+    const cellRuns = runs[cell.index];
+    if (cellRuns === undefined) throw new Error(`assembleResults: no runs for cell ${cell.index} (density ${cell.density}${cell.importance === null ? '' : `, importance ${cell.importance}`})`);
+    if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, cellRuns, featureThresholds));
+    else results.cells.push(neuronCell(cell, cellRuns, shape.features, shape.hidden, neuronThresholds));
   }
-  if (isFeatureExperiment(config.experiment)) results.agreement = agreementOf(results.cells as FeatureCell[]);
+  if (isFeature) results.agreement = agreementOf(results.cells as FeatureCell[]);
   return results;
+}
+
+/** Train a whole sweep and label it. */
+export async function runSweep(config: SweepConfig, options: SweepOptions = {}): Promise<SweepResults> {
+  const runs = await trainSweep(config, options);
+  return assembleResults(config, runs, { feature: options.featureThresholds, neuron: options.neuronThresholds });
 }
 
 const round = (xs: readonly number[]): number[] => xs.map((v) => Number(v.toPrecision(7)));
