@@ -1,0 +1,67 @@
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from '../../src/phase/classify.ts';
+import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
+import { findShardFiles, mergeShards, parseShard, resolveShard, shardFileName, writeShard } from '../../src/phase/shards.ts';
+import { assembleResults, runSweep, trainSweep } from '../../src/phase/sweep.ts';
+
+const config: SweepConfig = {
+  experiment: 'feature-2x1',
+  densities: logspace(0.05, 1, 3),
+  importances: logspace(0.2, 5, 3),
+  seeds: 2,
+  steps: 30,
+  batch: 32,
+  lr: 1e-2,
+  optimizer: 'adamw',
+  schedule: 'constant',
+  seed: 3,
+  init: 'per-instance',
+};
+const thresholds = { feature: DEFAULT_FEATURE_THRESHOLDS, neuron: DEFAULT_NEURON_THRESHOLDS };
+
+async function shardsInto(dir: string, count: number, cfg = config): Promise<void> {
+  for (let index = 0; index < count; index++) writeShard(dir, cfg, { index, count }, thresholds, await trainSweep(cfg, { workers: 1, shard: { index, count } }));
+}
+
+describe('shards', () => {
+  it('merged shards give exactly the single-machine results', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    await shardsInto(dir, 4);
+    const merged = mergeShards(findShardFiles([dir]));
+    const single = await runSweep(config, { workers: 1 });
+    expect(JSON.stringify(assembleResults(merged.config, merged.runs, merged.thresholds))).toBe(JSON.stringify(single));
+  });
+
+  it('shard K of N holds the cells with index K mod N', async () => {
+    const runs = await trainSweep(config, { workers: 1, shard: { index: 1, count: 4 } });
+    expect(Object.keys(runs)).toEqual(['1', '5']);
+  });
+
+  it('merge lists missing shards, refuses duplicates and shards of another sweep', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    await shardsInto(dir, 3);
+    const files = findShardFiles([dir]);
+    expect(() => mergeShards(files.filter((f) => !f.endsWith(shardFileName({ index: 1, count: 3 }))))).toThrow('merge: 1 of 3 shards missing: shard-1-of-3.json');
+    const copy = mkdtempSync(join(tmpdir(), 'dup-'));
+    copyFileSync(files[0], join(copy, shardFileName({ index: 0, count: 3 })));
+    expect(() => mergeShards([...files, join(copy, shardFileName({ index: 0, count: 3 }))])).toThrow(/duplicated shards: shard 0 in/);
+    const other = mkdtempSync(join(tmpdir(), 'other-'));
+    writeShard(other, { ...config, steps: 31 }, { index: 1, count: 3 }, thresholds, await trainSweep({ ...config, steps: 31 }, { workers: 1, shard: { index: 1, count: 3 } }));
+    expect(() => mergeShards([files[0], files[2], join(other, shardFileName({ index: 1, count: 3 }))])).toThrow(/belongs to another sweep/);
+  });
+
+  it('the shard comes from --shard, else Slurm, else Kubernetes; bad values name their source', () => {
+    expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
+    expect(() => parseShard('5/5')).toThrow('--shard 5/5: expected K/N with N >= 1 and 0 <= K < N (K is 0-based)');
+    expect(resolveShard('', 0, {})).toBeNull();
+    expect(resolveShard('1/2', 0, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '4' })!.shard).toEqual({ index: 1, count: 2 });
+    // An array submitted as --array=1-4 has MIN 1: task 3 is shard 2 of 4.
+    expect(resolveShard('', 0, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '1' })!.shard).toEqual({ index: 2, count: 4 });
+    expect(resolveShard('', 6, { JOB_COMPLETION_INDEX: '5' })!.shard).toEqual({ index: 5, count: 6 });
+    expect(() => resolveShard('', 0, { JOB_COMPLETION_INDEX: '5' })).toThrow(/--shard-count is not/);
+    expect(() => resolveShard('', 4, { JOB_COMPLETION_INDEX: '4' })).toThrow('JOB_COMPLETION_INDEX/--shard-count 4/4');
+  });
+});
