@@ -9,6 +9,7 @@
  */
 import { parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
+import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { progress } from '../src/progress.ts';
 import { featureMetrics } from '../src/toy/metrics.ts';
 import { train } from '../src/toy/train.ts';
@@ -20,7 +21,9 @@ const flags = parseFlags(process.argv.slice(2), {
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'seed for weights and data' },
   optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'optimiser (the notebook uses AdamW, wd 1e-2)' },
   init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: 'Xavier fan of the initial W' },
+  backend: backendFlag,
 });
+await useBackend(flags.backend);
 
 const instances = 10;
 const n = 5;

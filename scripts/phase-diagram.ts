@@ -14,6 +14,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
+import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { AGGREGATIONS, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type Aggregation } from '../src/phase/classify.ts';
 import { COMPUTATION_DENSITIES, EXPERIMENTS, isFeatureExperiment, logspace, NEURON_DENSITIES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
 import { writeReport } from '../src/phase/report.ts';
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<void> {
     optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'AdamW (wd 1e-2, the notebook) or Adam' },
     schedule: { kind: 'string', default: d.schedule, choices: ['constant', 'linear', 'cosine'], help: "learning-rate schedule (the notebook's)" },
     init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: "initial W: per-instance Xavier or the notebook's 3-D fan" },
+    backend: backendFlag,
     seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'global seed (runs derive theirs from it and their cell)' },
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
     monosemanticity: { kind: 'number', default: DEFAULT_NEURON_THRESHOLDS.monosemanticity, min: 0, max: 1, help: 'a neuron is monosemantic above this max|W_fn|/||W_.n||' },
   });
   const experiment = flags.experiment as ExperimentName;
+  await useBackend(flags.backend);
   const gridGiven = argv.some((a) => a === '--grid' || a.startsWith('--grid='));
   const densities = isFeatureExperiment(experiment)
     ? logspace(0.01, 1, flags.grid)
@@ -105,6 +108,7 @@ async function main(argv: string[]): Promise<void> {
     resume: flags.resume,
     workers: flags.workers,
     shard: sharding?.shard,
+    backend: flags.backend,
     onProgress: (p) => bar.update(Math.floor((1000 * p.runSteps) / p.runStepsTotal), `(cells done ${p.cellsDone}/${p.cellsTotal})`),
   });
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);

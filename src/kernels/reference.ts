@@ -112,6 +112,23 @@ function binaryRow(op: BinaryOp, a: Float32Array, ao: number, ia: number, b: Flo
  * catches earlier anyway, at the loss.
  */
 function gemm(a: Float32Array, aOff: number, sai: number, sap: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number, m: number, k: number, n: number): void {
+  // The toy models' skinny products (a 2->1 model's x W has n = 1, h W^T has k = 1) spend their time in loop
+  // set-up in the blocked loop below: a dot product per row, or an outer product, does them directly.
+  if (n === 1) {
+    for (let i = 0; i < m; i++) {
+      let acc = 0;
+      for (let p = 0, r = aOff + i * sai; p < k; p++, r += sap) acc += a[r] * b[bOff + p];
+      out[oOff + i] = acc;
+    }
+    return;
+  }
+  if (k === 1) {
+    for (let i = 0; i < m; i++) {
+      const av = a[aOff + i * sai];
+      for (let j = 0; j < n; j++) out[oOff + i * n + j] = av * b[bOff + j];
+    }
+    return;
+  }
   out.fill(0, oOff, oOff + m * n);
   let i = 0;
   for (; i + 2 <= m; i += 2) {

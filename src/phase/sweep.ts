@@ -66,6 +66,8 @@ export interface SweepOptions {
   maxInstancesPerChunk?: number;
   /** Progress in run-steps (one run trained one step), with finished cells; called often from every worker. */
   onProgress?: (p: { runSteps: number; runStepsTotal: number; cellsDone: number; cellsTotal: number }) => void;
+  /** Kernel backend for worker threads (the main thread's is set by the caller); default 'js'. */
+  backend?: string;
   /** Test hook: stop (throw) after this many chunks, as a crash would. */
   crashAfterChunks?: number;
 }
@@ -106,7 +108,7 @@ function runsOf(config: SweepConfig, cells: Cell[]): ChunkRun[] {
  * Run the chunks on `workers` threads (in this thread when 1), calling onChunk as each finishes (in any order)
  * and onRunSteps as training advances.
  */
-async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
+async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, backend: string, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
   if (workers <= 1) {
     for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length)));
     return;
@@ -123,7 +125,7 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
             const send = (): void => {
               if (next >= chunks.length) return resolve();
               const id = next++;
-              worker.postMessage({ id, config, runs: chunks[id] });
+              worker.postMessage({ id, config, runs: chunks[id], backend });
             };
             worker.on('message', (msg: { id: number; outputs?: RunOutput[]; steps?: number; error?: string }) => {
               if (msg.error !== undefined) return reject(new Error(msg.error));
@@ -187,7 +189,7 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   let runSteps = done * config.seeds * config.steps;
   const report = (): void => options.onProgress?.({ runSteps, runStepsTotal, cellsDone: done, cellsTotal: cells.length });
   report();
-  await runChunks(config, chunks, workers, (outputs) => {
+  await runChunks(config, chunks, workers, options.backend ?? 'js', (outputs) => {
     for (const o of outputs) {
       (partial.cells[o.cell] ??= []).push({ k: o.k, loss: o.loss, W: [...o.W], W2: o.W2 ? [...o.W2] : null, b: [...o.b] });
     }

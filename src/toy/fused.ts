@@ -20,13 +20,14 @@ export const biasRelu = customOp('biasRelu', {
     const out = new Float32Array(pre.size);
     const p = pre.data;
     const bias = b.data;
+    // One flat loop per instance with a wrapping feature counter: with n = 2 a nested feature loop is mostly
+    // loop overhead.
     for (let i = 0; i < I; i++) {
-      for (let r = 0; r < B; r++) {
-        const o = (i * B + r) * n;
-        for (let f = 0; f < n; f++) {
-          const v = p[o + f] + bias[i * n + f];
-          out[o + f] = v > 0 ? v : 0;
-        }
+      const end = (i + 1) * B * n;
+      for (let o = i * B * n, f = i * n, f0 = i * n, f1 = (i + 1) * n; o < end; o++) {
+        const v = p[o] + bias[f];
+        out[o] = v > 0 ? v : 0;
+        if (++f === f1) f = f0;
       }
     }
     return out;
@@ -42,15 +43,18 @@ export const biasRelu = customOp('biasRelu', {
       dB = new Float32Array(I * n);
       const gd = g.data;
       const od = out.data;
+      // dB sums over the batch in float64, then rounds once.
+      const acc = new Float64Array(n);
       for (let i = 0; i < I; i++) {
-        for (let r = 0; r < B; r++) {
-          const o = (i * B + r) * n;
-          for (let f = 0; f < n; f++) {
-            const v = od[o + f] > 0 ? gd[o + f] : 0;
-            dPre[o + f] = v;
-            dB[i * n + f] += v;
-          }
+        acc.fill(0);
+        const end = (i + 1) * B * n;
+        for (let o = i * B * n, f = 0; o < end; o++) {
+          const v = od[o] > 0 ? gd[o] : 0;
+          dPre[o] = v;
+          acc[f] += v;
+          if (++f === n) f = 0;
         }
+        for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];
       }
     };
     return [
@@ -78,12 +82,11 @@ export const importanceMse = customOp('importanceMse', {
     for (let i = 0; i < I; i++) {
       const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
       let acc = 0; // float64 accumulation over the batch, as the reference sum kernel does
-      for (let r = 0; r < B; r++) {
-        const o = (i * B + r) * n;
-        for (let f = 0; f < n; f++) {
-          const e = target.data[o + f] - pred.data[o + f];
-          acc += w[f] * e * e;
-        }
+      const end = (i + 1) * B * n;
+      for (let o = i * B * n, f = 0; o < end; o++) {
+        const e = target.data[o] - pred.data[o];
+        acc += w[f] * e * e;
+        if (++f === n) f = 0;
       }
       out[i] = acc / (B * n);
     }
@@ -97,9 +100,10 @@ export const importanceMse = customOp('importanceMse', {
       for (let i = 0; i < I; i++) {
         const scale = (sign * 2 * g.data[i]) / (B * n);
         const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
-        for (let r = 0; r < B; r++) {
-          const o = (i * B + r) * n;
-          for (let f = 0; f < n; f++) d[o + f] = scale * w[f] * (pred.data[o + f] - target.data[o + f]);
+        const end = (i + 1) * B * n;
+        for (let o = i * B * n, f = 0; o < end; o++) {
+          d[o] = scale * w[f] * (pred.data[o] - target.data[o]);
+          if (++f === n) f = 0;
         }
       }
       return new Tensor(d, pred.shape);
