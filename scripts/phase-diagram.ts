@@ -15,87 +15,36 @@ import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
-import { AGGREGATIONS, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type Aggregation } from '../src/phase/classify.ts';
-import { COMPUTATION_DENSITIES, EXPERIMENTS, isFeatureExperiment, logspace, NEURON_DENSITIES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
+import { cellsOf } from '../src/phase/experiments.ts';
+import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { writeReport } from '../src/phase/report.ts';
 import { findShardFiles, mergeShards, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { assembleResults, configHash, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
-import type { Schedule } from '../src/toy/train.ts';
-
-/** Defaults per experiment, chosen so each finishes in minutes on a 2-core machine and matches the paper. */
-// The neuron models need the longer cosine-decayed run: at density 1 the ReLU barely privileges the hidden basis
-// (any small rotation of the top-5 subspace costs almost nothing), so 3000 constant-lr steps stop before the
-// neurons align with features.
-const DEFAULTS: Record<ExperimentName, { grid: number; seeds: number; steps: number; batch: number; lr: number; schedule: Schedule }> = {
-  'feature-2x1': { grid: 10, seeds: 5, steps: 2000, batch: 256, lr: 1e-2, schedule: 'constant' },
-  'feature-3x2': { grid: 8, seeds: 5, steps: 3000, batch: 256, lr: 1e-2, schedule: 'constant' },
-  neuron: { grid: NEURON_DENSITIES.length, seeds: 4, steps: 8000, batch: 128, lr: 1e-2, schedule: 'cosine' },
-  computation: { grid: COMPUTATION_DENSITIES.length, seeds: 2, steps: 5000, batch: 128, lr: 1e-2, schedule: 'cosine' },
-};
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'merge') return merge(argv.slice(1));
-  const at = argv.findIndex((a) => a === '--experiment' || a.startsWith('--experiment='));
-  const named = at === -1 ? 'feature-2x1' : argv[at].includes('=') ? argv[at].split('=')[1] : argv[at + 1];
-  const d = DEFAULTS[named as ExperimentName] ?? DEFAULTS['feature-2x1'];
+  const sweep = sweepFlags(argv);
   const flags = parseFlags(argv, {
-    experiment: { kind: 'string', default: 'feature-2x1', choices: EXPERIMENTS, help: 'which sweep' },
-    grid: { kind: 'number', default: d.grid, min: 1, max: 200, integer: true, help: 'cells per axis (feature sweeps: grid x grid; neuron sweeps: densities, log-spaced 1..0.01 when set)' },
-    seeds: { kind: 'number', default: d.seeds, min: 1, max: 1000, integer: true, help: 'models trained per cell' },
-    steps: { kind: 'number', default: d.steps, min: 1, max: 1e7, integer: true, help: 'training steps' },
-    batch: { kind: 'number', default: d.batch, min: 1, max: 1 << 16, integer: true, help: 'batch size' },
-    lr: { kind: 'number', default: d.lr, min: 1e-7, max: 10, help: 'learning rate' },
-    optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'AdamW (wd 1e-2, the notebook) or Adam' },
-    schedule: { kind: 'string', default: d.schedule, choices: ['constant', 'linear', 'cosine'], help: "learning-rate schedule (the notebook's)" },
-    init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: "initial W: per-instance Xavier or the notebook's 3-D fan" },
+    ...sweep,
     backend: backendFlag,
-    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'global seed (runs derive theirs from it and their cell)' },
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
-    'norm-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.normThreshold, min: 0, max: 10, help: 'extra feature not represented below this ||W_e||' },
-    'superposition-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.superpositionThreshold, min: 0, max: 10, help: 'superposition at or above this sum_j (W^_e.W_j)^2, else dedicated' },
-    aggregate: { kind: 'string', default: DEFAULT_FEATURE_THRESHOLDS.aggregation, choices: AGGREGATIONS, help: "a cell's label: the lowest-loss run's, or the majority after dropping the worst" },
-    monosemanticity: { kind: 'number', default: DEFAULT_NEURON_THRESHOLDS.monosemanticity, min: 0, max: 1, help: 'a neuron is monosemantic above this max|W_fn|/||W_.n||' },
   });
-  const experiment = flags.experiment as ExperimentName;
   await useBackend(flags.backend);
-  const gridGiven = argv.some((a) => a === '--grid' || a.startsWith('--grid='));
-  const densities = isFeatureExperiment(experiment)
-    ? logspace(0.01, 1, flags.grid)
-    : gridGiven
-      ? logspace(0.01, 1, flags.grid).reverse()
-      : experiment === 'neuron'
-        ? NEURON_DENSITIES
-        : COMPUTATION_DENSITIES;
-  const config: SweepConfig = {
-    experiment,
-    densities,
-    importances: isFeatureExperiment(experiment) ? logspace(0.1, 10, flags.grid) : [],
-    seeds: flags.seeds,
-    steps: flags.steps,
-    batch: flags.batch,
-    lr: flags.lr,
-    optimizer: flags.optimizer as 'adamw' | 'adam',
-    schedule: flags.schedule as Schedule,
-    seed: flags.seed,
-    init: flags.init as 'per-instance' | 'notebook',
-  };
+  const { config, thresholds } = sweepFromFlags(flags, argv);
+  const experiment = config.experiment;
   const out = resolve(flags.out || `out/${experiment}`);
-  const thresholds = {
-    feature: { normThreshold: flags['norm-threshold'], superpositionThreshold: flags['superposition-threshold'], aggregation: flags.aggregate as Aggregation },
-    neuron: { ...DEFAULT_NEURON_THRESHOLDS, monosemanticity: flags.monosemanticity },
-  };
   let sharding: ReturnType<typeof resolveShard>;
   try {
     sharding = resolveShard(flags.shard, flags['shard-count']);
   } catch (e) {
     throw new FlagError((e as Error).message);
   }
-  const cellCount = isFeatureExperiment(experiment) ? flags.grid ** 2 : densities.length;
+  const cellCount = cellsOf(config).length;
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${getBackend().name}`);
   if (sharding) {
     const { index: K, count: N } = sharding.shard;
@@ -127,6 +76,9 @@ async function report(results: SweepResults, out: string): Promise<void> {
   if (results.agreement) {
     const a = results.agreement;
     console.log(`agreement with theory: ${(100 * a.all).toFixed(1)}% of ${a.cells} cells, ${(100 * a.awayFromBoundary).toFixed(1)}% of the ${a.cellsAway} cells away from a boundary`);
+  } else if (results.experiment === 'intro') {
+    const cells = results.cells as Array<{ density: number; represented: number }>;
+    console.log(`features represented by density: ${cells.map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`);
   } else {
     const cells = results.cells as Array<{ density: number; monosemantic: number; polysemantic: number }>;
     console.log(`monosemantic neurons by density: ${cells.map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`);

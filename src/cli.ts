@@ -2,12 +2,12 @@
  * Flag parsing for the scripts: `--name value` or `--name=value`, each flag declared with its kind, default,
  * range and help. A bad value is an error naming the flag, the value and what is allowed; `--help` prints the table.
  */
-type FlagSpec =
+export type FlagSpec =
   | { kind: 'number'; default: number; min?: number; max?: number; integer?: boolean; help: string }
   | { kind: 'string'; default: string; choices?: readonly string[]; help: string }
   | { kind: 'boolean'; default: boolean; help: string };
 
-type Values<S extends Record<string, FlagSpec>> = {
+export type Values<S extends Record<string, FlagSpec>> = {
   [K in keyof S]: S[K] extends { kind: 'number' } ? number : S[K] extends { kind: 'boolean' } ? boolean : string;
 };
 

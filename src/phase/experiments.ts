@@ -8,8 +8,8 @@ import type { ModelKind } from '../toy/model.ts';
 import type { Schedule } from '../toy/train.ts';
 import type { FeatureExperiment } from './theory.ts';
 
-export type ExperimentName = FeatureExperiment | 'neuron' | 'computation';
-export const EXPERIMENTS: readonly ExperimentName[] = ['feature-2x1', 'feature-3x2', 'neuron', 'computation'];
+export type ExperimentName = FeatureExperiment | 'neuron' | 'computation' | 'intro';
+export const EXPERIMENTS: readonly ExperimentName[] = ['feature-2x1', 'feature-3x2', 'neuron', 'computation', 'intro'];
 
 export interface SweepConfig {
   experiment: ExperimentName;
@@ -42,6 +42,7 @@ export const SHAPES: Record<ExperimentName, ExperimentShape> = {
   'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
   neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => Array.from({ length: 10 }, (_, i) => 0.75 ** i) },
   computation: { kind: 'abs', features: 100, hidden: 40, importance: () => Array.from({ length: 100 }, (_, i) => 0.8 ** i) },
+  intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => Array.from({ length: 5 }, (_, i) => 0.9 ** i) },
 };
 
 export const isFeatureExperiment = (e: ExperimentName): e is FeatureExperiment => e === 'feature-2x1' || e === 'feature-3x2';
@@ -53,6 +54,8 @@ export function logspace(lo: number, hi: number, count: number): number[] {
 
 /** Densities of the neuron experiment: 1 to 0.01 through every regime the paper names (>= 0.5, 0.2-0.5, ~0.15, ~0.12, 0.05-0.08, <= 0.04). */
 export const NEURON_DENSITIES = [1, 0.7, 0.5, 0.35, 0.25, 0.15, 0.12, 0.08, 0.06, 0.04, 0.02, 0.01];
+/** Densities of the intro figure: the official notebook's 20^-linspace(0, 1, 10), from 1 to 0.05. */
+export const INTRO_DENSITIES = Array.from({ length: 10 }, (_, i) => 20 ** -(i / 9));
 /** Densities of the computation experiment (the paper's). */
 export const COMPUTATION_DENSITIES = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001];
 

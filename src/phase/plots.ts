@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { SHAPES } from './experiments.ts';
-import type { FeatureCell, NeuronCell, SweepResults } from './sweep.ts';
+import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './sweep.ts';
 import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
 
 const REGIME_COLORS = ['#cccccc', '#dd4444', '#2255bb'];
@@ -127,5 +127,28 @@ export function neuronBarsSpec(results: SweepResults, densities: readonly number
       },
     },
     resolve: { scale: { x: 'independent' } },
+  } as TopLevelSpec;
+}
+
+/** The intro sweep: features represented by the best model, and its dimensions per feature, against density. */
+export function geometrySpec(results: SweepResults): TopLevelSpec {
+  const cells = results.cells as GeometryCell[];
+  const values = cells.flatMap((c) => [
+    { density: c.density, measure: 'features represented', value: c.represented },
+    { density: c.density, measure: 'features per dimension (1/D*)', value: 1 / c.dimensionsPerFeature },
+  ]);
+  const { features: n, hidden: m } = SHAPES[results.experiment];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${results.experiment}: ${n} features in ${m} dimensions, best of ${results.config.seeds} models per density`, subtitle: 'sparser to the right' },
+    width: 480,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true }, title: 'feature density (1 - S)' },
+      y: { field: 'value', type: 'quantitative', scale: { domain: [0, n] }, title: null },
+      color: { field: 'measure', type: 'nominal', title: null },
+    },
   } as TopLevelSpec;
 }

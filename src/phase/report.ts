@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { getBackend } from '../kernels/registry.ts';
 import { renderVegaLite } from '../viz/render.ts';
 import { isFeatureExperiment } from './experiments.ts';
-import { featurePhaseSpec, neuronBarsSpec, neuronCountSpec } from './plots.ts';
-import { configHash, writeAtomic, type NeuronCell, type SweepResults } from './sweep.ts';
+import { featurePhaseSpec, geometrySpec, neuronBarsSpec, neuronCountSpec } from './plots.ts';
+import { configHash, writeAtomic, type GeometryCell, type NeuronCell, type SweepResults } from './sweep.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
@@ -44,7 +44,9 @@ export async function writeReport(results: SweepResults, out: string): Promise<s
 
   const specs: Array<[string, string, ReturnType<typeof featurePhaseSpec>]> = isFeatureExperiment(results.experiment)
     ? [['phase-diagram', 'Phase diagram: experiment beside theory', featurePhaseSpec(results)]]
-    : [
+    : results.experiment === 'intro'
+      ? [['geometry', 'Features represented against density', geometrySpec(results)]]
+      : [
         ['neuron-counts', 'Neuron-level phase diagram', neuronCountSpec(results)],
         ['neuron-bars', 'Per-neuron weights at selected densities', neuronBarsSpec(results, barDensities(results.cells as NeuronCell[]))],
       ];
@@ -58,7 +60,9 @@ export async function writeReport(results: SweepResults, out: string): Promise<s
     figures.push(`<h2>${escape(title)}</h2>\n<figure>${r.svg}</figure>\n<p class="files">${name}.svg · ${name}.png · ${name}.vl.json (Vega-Lite) · ${name}.vg.json (Vega)</p>`);
   }
   const a = results.agreement;
-  const summary = a
+  const summary = results.experiment === 'intro'
+    ? `<p>Features represented by density (best model of each): ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}.</p>`
+    : a
     ? `<p>Agreement with the closed-form theory: <b>${(100 * a.all).toFixed(1)}%</b> of ${a.cells} cells; <b>${(100 * a.awayFromBoundary).toFixed(1)}%</b> of the ${a.cellsAway} cells more than one grid step from a theoretical boundary.</p>`
     : `<p>Monosemantic neurons by density (best model of each): ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}.</p>`;
   const html = `<!doctype html>

@@ -13,6 +13,7 @@ import { trainChunk, type ChunkRun, type RunOutput } from './chunk.ts';
 import { aggregateRuns, classifyExtraFeature, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, labelNeurons, type FeatureRun, type FeatureThresholds, type NeuronLabel, type NeuronThresholds } from './classify.ts';
 import { cellsOf, isFeatureExperiment, runSeed, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theory.ts';
+import { featureMetrics } from '../toy/metrics.ts';
 
 export interface FeatureCell {
   density: number;
@@ -39,6 +40,20 @@ export interface NeuronCell {
   runs: Array<{ seed: number; loss: number; monosemantic: number }>;
 }
 
+/** A density cell of the intro model (5 features in 2 dims): how many features the best model represents. */
+export interface GeometryCell {
+  density: number;
+  loss: number;
+  bestSeed: number;
+  /** Features with ||W_i|| above the norm threshold, in the best model. */
+  represented: number;
+  /** D* = m / ||W||_F^2 of the best model. */
+  dimensionsPerFeature: number;
+  norms: number[];
+  superposition: number[];
+  runs: Array<{ seed: number; loss: number; represented: number }>;
+}
+
 export interface Agreement {
   /** Share of all cells whose empirical regime equals the theory's. */
   all: number;
@@ -51,7 +66,7 @@ export interface Agreement {
 export interface SweepResults {
   experiment: SweepConfig['experiment'];
   config: SweepConfig & { thresholds: FeatureThresholds | NeuronThresholds };
-  cells: Array<FeatureCell | NeuronCell>;
+  cells: Array<FeatureCell | NeuronCell | GeometryCell>;
   agreement: Agreement | null;
 }
 
@@ -212,11 +227,13 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
   const neuronThresholds = thresholds.neuron ?? DEFAULT_NEURON_THRESHOLDS;
   const shape = SHAPES[config.experiment];
   const isFeature = isFeatureExperiment(config.experiment);
-  const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds: isFeature ? featureThresholds : neuronThresholds }, cells: [], agreement: null };
+  const usesFeatureThresholds = isFeature || config.experiment === 'intro';
+  const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds: usesFeatureThresholds ? featureThresholds : neuronThresholds }, cells: [], agreement: null };
   for (const cell of cellsOf(config)) {
     const cellRuns = runs[cell.index];
     if (cellRuns === undefined) throw new Error(`assembleResults: no runs for cell ${cell.index} (density ${cell.density}${cell.importance === null ? '' : `, importance ${cell.importance}`})`);
     if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, cellRuns, featureThresholds));
+    else if (config.experiment === 'intro') results.cells.push(geometryCell(cell, cellRuns, shape.features, shape.hidden, featureThresholds));
     else results.cells.push(neuronCell(cell, cellRuns, shape.features, shape.hidden, neuronThresholds));
   }
   if (isFeature) results.agreement = agreementOf(results.cells as FeatureCell[]);
@@ -269,6 +286,22 @@ function neuronCell(cell: Cell, runs: Partial['cells'][string], n: number, m: nu
     polysemantic: count(best.labels.neurons, 'polysemantic'),
     featureNeurons: best.labels.featureNeurons,
     runs: labelled.map(({ r, labels }) => ({ seed: r.k, loss: r.loss, monosemantic: count(labels.neurons, 'monosemantic') })),
+  };
+}
+
+function geometryCell(cell: Cell, runs: Partial['cells'][string], n: number, m: number, t: FeatureThresholds): GeometryCell {
+  const measured = runs.map((r) => ({ r, f: featureMetrics(Float32Array.from(r.W), 0, n, m) }));
+  const count = (norms: number[]) => norms.filter((v) => v >= t.normThreshold).length;
+  const best = measured.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
+  return {
+    density: cell.density,
+    loss: best.r.loss,
+    bestSeed: best.r.k,
+    represented: count(best.f.norms),
+    dimensionsPerFeature: Number(best.f.dimensionsPerFeature.toPrecision(7)),
+    norms: round(best.f.norms),
+    superposition: round(best.f.superposition),
+    runs: measured.map(({ r, f }) => ({ seed: r.k, loss: r.loss, represented: count(f.norms) })),
   };
 }
 
