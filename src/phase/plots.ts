@@ -3,6 +3,7 @@
  * notebook: grey = the extra feature is not represented, red = superposition, blue = a dedicated dimension.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import type { Comparison } from './compare.ts';
 import { SHAPES } from './experiments.ts';
 import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './sweep.ts';
 import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
@@ -150,5 +151,63 @@ export function geometrySpec(results: SweepResults): TopLevelSpec {
       y: { field: 'value', type: 'quantitative', scale: { domain: [0, n] }, title: null },
       color: { field: 'measure', type: 'nominal', title: null },
     },
+  } as TopLevelSpec;
+}
+
+/**
+ * A comparison's difference map: for feature sweeps, the mean paired loss difference (B - A) per cell on the
+ * sweep's grid, crosses where the label changed; for density sweeps, the difference with its bootstrap interval.
+ */
+export function differenceSpec(c: Comparison): TopLevelSpec {
+  const title = { text: `${c.experiment}: B (${c.b.label || 'defaults'}) minus A (${c.a.label || 'defaults'})`, subtitle: `loss difference paired by seed, 95% bootstrap intervals; ${c.summary.changed} of ${c.summary.cells} cells change label` };
+  const values = c.cells.map((cell) => ({ ...cell, diff: cell.lossDiff.mean, low: cell.lossDiff.low, high: cell.lossDiff.high }));
+  if (c.cells[0].importance !== null) {
+    const { densities, importances } = c.a.config;
+    const rows = values.map((v) => {
+      const [x0, x1] = bounds(importances, v.importance!);
+      const [y0, y1] = bounds(densities, v.density);
+      return { ...v, x0, x1, y0, y1 };
+    });
+    const extent = Math.max(1e-12, ...rows.map((r) => Math.abs(r.diff)));
+    const x = { scale: { type: 'log' as const, nice: false }, title: 'relative importance of the extra feature' };
+    const y = { scale: { type: 'log' as const, nice: false }, title: 'feature density (1 - S)' };
+    return {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title,
+      width: 360,
+      height: 360,
+      data: { values: rows },
+      layer: [
+        {
+          mark: { type: 'rect', stroke: 'white', strokeWidth: 0.5 },
+          encoding: {
+            x: { field: 'x0', type: 'quantitative', ...x },
+            x2: { field: 'x1' },
+            y: { field: 'y0', type: 'quantitative', ...y },
+            y2: { field: 'y1' },
+            color: { field: 'diff', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-extent, extent] }, title: 'loss B - A' },
+            tooltip: [{ field: 'density' }, { field: 'importance' }, { field: 'labelA' }, { field: 'labelB' }, { field: 'diff', format: '.3e' }, { field: 'low', format: '.3e' }, { field: 'high', format: '.3e' }],
+          },
+        },
+        {
+          transform: [{ filter: 'datum.changed' }],
+          mark: { type: 'point', shape: 'cross', color: 'black', size: 40, filled: true },
+          encoding: { x: { field: 'importance', type: 'quantitative', ...x }, y: { field: 'density', type: 'quantitative', ...y } },
+        },
+      ],
+    } as TopLevelSpec;
+  }
+  const x = { field: 'density', type: 'quantitative' as const, scale: { type: 'log' as const, reverse: true }, title: 'feature density (1 - S)' };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 480,
+    height: 260,
+    data: { values },
+    layer: [
+      { mark: { type: 'rule', color: '#999' }, encoding: { y: { datum: 0, type: 'quantitative' } } },
+      { mark: { type: 'errorbar' }, encoding: { x, y: { field: 'low', type: 'quantitative', title: 'loss B - A' }, y2: { field: 'high' } } },
+      { mark: { type: 'point', filled: true }, encoding: { x, y: { field: 'diff', type: 'quantitative' }, shape: { field: 'changed', type: 'nominal', title: 'label changed' } } },
+    ],
   } as TopLevelSpec;
 }

@@ -1,0 +1,79 @@
+/**
+ * Does a choice change the result? Train two variants of a sweep on the same seeds (and, where the variants
+ * allow it, the same initial weights and data), then report paired differences: labels side by side, loss
+ * differences with bootstrap intervals over seeds, final-weight differences, a difference map and a report.
+ *
+ *   npx tsx scripts/compare.ts --experiment intro --a "--optimizer adamw" --b "--optimizer adam"
+ *   npx tsx scripts/compare.ts --experiment feature-2x1 --grid 6 --seeds 5 --a "" --b "--init notebook"
+ *   npx tsx scripts/compare.ts --verify out/compare-intro     # re-run a saved result (of compare.ts or phase-diagram.ts)
+ *
+ * --a and --b take phase-diagram.ts's training and labelling flags (--optimizer, --lr, --batch, --steps,
+ * --schedule, --init, thresholds...), separated by spaces; --experiment, --grid, --seeds and --seed apply to both.
+ */
+import os from 'node:os';
+import { resolve } from 'node:path';
+import { FlagError, parseFlags } from '../src/cli.ts';
+import { getBackend } from '../src/kernels/registry.ts';
+import { backendFlag, useBackend } from '../src/kernels/select.ts';
+import { compare, type Variant } from '../src/phase/compare.ts';
+import { EXPERIMENTS } from '../src/phase/experiments.ts';
+import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
+import { writeComparison } from '../src/phase/report.ts';
+import { verifyResults } from '../src/phase/verify.ts';
+import { progress } from '../src/progress.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, {
+    experiment: { kind: 'string', default: 'intro', choices: EXPERIMENTS, help: 'which sweep (intro: the 5->2 model over 10 densities)' },
+    a: { kind: 'string', default: '', help: 'flags of variant A, e.g. "--optimizer adamw"' },
+    b: { kind: 'string', default: '', help: 'flags of variant B, e.g. "--optimizer adam"' },
+    grid: { kind: 'number', default: 0, min: 0, max: 200, integer: true, help: "cells per axis for both (0: the experiment's default)" },
+    seeds: { kind: 'number', default: 0, min: 0, max: 1000, integer: true, help: "seeds per cell for both (0: the experiment's default)" },
+    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'global seed for both' },
+    resamples: { kind: 'number', default: 2000, min: 100, max: 1e6, integer: true, help: 'bootstrap resamples per interval' },
+    out: { kind: 'string', default: '', help: 'output folder (default out/compare-<experiment>)' },
+    workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
+    backend: backendFlag,
+    verify: { kind: 'string', default: '', help: 're-run the result saved in this folder and report whether it matches bit for bit' },
+  });
+  await useBackend(flags.backend);
+
+  if (flags.verify) {
+    const v = await verifyResults(resolve(flags.verify), { workers: flags.workers });
+    console.log(`verify ${flags.verify}: file ${v.intact ? 'intact' : 'CHANGED since written'}; re-run ${v.reproduced ? 'reproduces the recorded results bit for bit' : 'DIFFERS from the recorded results'}`);
+    for (const d of v.details) console.log(`  ${d}`);
+    return v.intact && v.reproduced ? 0 : 1;
+  }
+
+  const common = ['--experiment', flags.experiment, '--seed', String(flags.seed), ...(flags.grid ? ['--grid', String(flags.grid)] : []), ...(flags.seeds ? ['--seeds', String(flags.seeds)] : [])];
+  const variant = (label: string, which: string): Variant => {
+    const own = label.split(/\s+/).filter(Boolean);
+    const args = [...common, ...own];
+    try {
+      return { label, ...sweepFromFlags(parseFlags(args, sweepFlags(args)), args) };
+    } catch (e) {
+      throw new FlagError(`--${which} "${label}": ${(e as Error).message}`);
+    }
+  };
+  const a = variant(flags.a, 'a');
+  const b = variant(flags.b, 'b');
+  console.log(`compare: ${flags.experiment}, A = "${flags.a}", B = "${flags.b}", backend ${getBackend().name}`);
+  const bar = progress('training A then B', 1000, { counts: false });
+  const c = await compare(a, b, { workers: flags.workers, resamples: flags.resamples, onProgress: (which, f) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) });
+  bar.finish();
+  for (const note of c.shared.notes) console.log(`  ${note}`);
+  const out = resolve(flags.out || `out/compare-${flags.experiment}`);
+  const files = await writeComparison(c, out);
+  const d = c.summary.lossDiff;
+  console.log(`${c.summary.changed} of ${c.summary.cells} cells change label; mean loss B - A ${d.mean.toExponential(3)} (95% bootstrap interval ${d.low.toExponential(3)} .. ${d.high.toExponential(3)}, ${d.n} seeds)`);
+  console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`compare: ${e instanceof Error ? (process.env.DEBUG ? e.stack : e.message) : String(e)}`);
+    process.exit(e instanceof FlagError ? 2 : 1);
+  },
+);

@@ -1,0 +1,51 @@
+/**
+ * The reproducibility manifest written with every result: what made it (package, git commit, backend, Node),
+ * the configuration's hash, and a content hash of the results, so a second run can be checked to reproduce
+ * the first bit for bit (scripts/compare.ts --verify DIR).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { getBackend } from './kernels/registry.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+export interface Manifest {
+  package: string;
+  /** The checkout's commit, with "+changes" when the working tree differs from it; null outside git. */
+  gitCommit: string | null;
+  backend: string;
+  node: string;
+  /** sha256 of the configuration (what was asked for). */
+  configHash: string;
+  /** sha256 of the results without this manifest (what came out). */
+  resultsHash: string;
+}
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+let commit: string | null | undefined;
+function gitCommit(): string | null {
+  if (commit !== undefined) return commit;
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    commit = dirty ? `${head}+changes` : head;
+  } catch {
+    commit = null;
+  }
+  return commit;
+}
+
+export function manifestOf(results: object, config: object): Manifest {
+  return {
+    package: `${pkg.name}@${pkg.version}`,
+    gitCommit: gitCommit(),
+    backend: getBackend().name,
+    node: process.version,
+    configHash: sha256(JSON.stringify(config)),
+    resultsHash: sha256(JSON.stringify(results)),
+  };
+}
