@@ -31,7 +31,7 @@ console.log(`bench-phase: 2x1 sweep ${G}x${G} cells x ${seeds} seeds = ${G * G *
 
 const t0 = performance.now();
 await runSweep(
-  { experiment: 'feature-2x1', densities: logspace(0.01, 1, G), importances: logspace(0.1, 10, G), seeds, steps, batch, lr: 1e-3, optimizer: 'adamw', schedule: 'constant', seed: 0, init: 'per-instance' },
+  { experiment: 'feature-2x1', densities: logspace(0.01, 1, G), importances: logspace(0.1, 10, G), seeds, steps, batch, lr: 1e-3, optimizer: 'adamw', schedule: 'constant', seed: 0, init: 'per-instance', evalBatch: 0 },
   { workers: flags.workers },
 );
 const ours = (performance.now() - t0) / 1000;

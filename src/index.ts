@@ -1,4 +1,4 @@
-/** superposition-lab: the public API. */
+/** superposition-lab: the public API that runs anywhere (Node and browsers). Sweeps, reports and files: ./node.ts. */
 export { Tensor, tensor, zeros, ones, full, rand, randn, type NestedArray, type TensorOptions } from './autograd/tensor.ts';
 export {
   add, sub, mul, div, maximum, neg, relu, abs, exp, log, pow, square,
@@ -13,3 +13,12 @@ export { setBackend, getBackend, listBackends, registerBackend, withBackend } fr
 export type { Kernels, MatmulSpec, UnaryOp, BinaryOp } from './kernels/types.ts';
 export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels, type UseBackendOptions } from './kernels/select.ts';
 export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
+export { ToyModel, MODEL_KINDS, initStd, type ModelKind, type ToyModelSpec, type InitScheme } from './toy/model.ts';
+export { sampleBatch, type BatchSpec } from './toy/data.ts';
+export { Adam, AdamW, type AdamOptions } from './toy/optim.ts';
+export { train, lrFactor, TrainingDivergedError, type TrainConfig, type TrainResult, type Schedule } from './toy/train.ts';
+export { featureMetrics, type FeatureMetrics } from './toy/metrics.ts';
+export { biasRelu, importanceMse } from './toy/fused.ts';
+export { EXPERIMENTS, SHAPES, INTRO_DENSITIES, NEURON_DENSITIES, COMPUTATION_DENSITIES, logspace, cellsOf, runSeed, type ExperimentName, type SweepConfig } from './phase/experiments.ts';
+export { theoryRegime, theoryOptimum, boundaryCurves, CANDIDATES, TRIPLE_DENSITY, type FeatureRegime, type FeatureExperiment } from './phase/theory.ts';
+export { classifyExtraFeature, aggregateRuns, labelNeurons, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type FeatureThresholds, type NeuronThresholds } from './phase/classify.ts';

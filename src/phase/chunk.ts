@@ -17,7 +17,7 @@ export interface ChunkRun {
 export interface RunOutput {
   cell: number;
   k: number;
-  /** Mean training loss over the last steps (the notebook's per-instance loss). */
+  /** Loss on the evaluation batch, or the mean training loss over the last steps when evalBatch is 0. */
   loss: number;
   /** This instance's W (features x hidden), W2 for the |x| model, and b. */
   W: Float32Array;
@@ -41,13 +41,14 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSte
     schedule: config.schedule,
     seed: config.seed,
     instanceSeeds: runs.map((r) => r.seed),
+    evalBatch: config.evalBatch,
     name: `${config.experiment} cells ${runs[0].cell}..${runs[I - 1].cell}`,
   }, onSteps && ((step) => (step + 1) % 50 === 0 && onSteps(50)));
   const { W, W2, b } = result.model;
   return runs.map((r, i) => ({
     cell: r.cell,
     k: r.k,
-    loss: result.finalLosses[i],
+    loss: result.evalLosses ? result.evalLosses[i] : result.finalLosses[i],
     W: W.data.slice(i * n * m, (i + 1) * n * m),
     W2: W2 ? W2.data.slice(i * m * n, (i + 1) * m * n) : null,
     b: b.data.slice(i * n, (i + 1) * n),

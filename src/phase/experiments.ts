@@ -27,6 +27,11 @@ export interface SweepConfig {
   seed: number;
   /** Initial W: per-instance Xavier (default) or the notebook's 3-D fan. */
   init: 'per-instance' | 'notebook';
+  /**
+   * Each run's loss (which picks a cell's best run and feeds comparisons) is measured on a fresh batch of this
+   * size; 0 uses the mean training loss of the last 100 steps instead.
+   */
+  evalBatch: number;
 }
 
 export interface ExperimentShape {

@@ -6,6 +6,7 @@ import { noGrad } from '../autograd/engine.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
 import { sampleBatch } from './data.ts';
+import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
 import { ToyModel, type ToyModelSpec } from './model.ts';
 import { Adam, AdamW } from './optim.ts';
 
@@ -33,6 +34,13 @@ export interface TrainConfig {
   instanceSeeds?: readonly string[];
   /** Names the run in errors and logs. */
   name?: string;
+  /**
+   * When set, each instance's final loss is also measured on this many fresh samples (from its own evaluation
+   * stream, so identical for every variant that shares the seed): stratified over activity patterns for models
+   * of up to 8 features (see expected.ts), a plain batch otherwise. Far less noisy than training losses at low
+   * density, where a training batch holds only a handful of co-active features.
+   */
+  evalBatch?: number;
 }
 
 export interface TrainResult {
@@ -40,6 +48,8 @@ export interface TrainResult {
   /** Mean per-instance loss over the last `tailSteps` steps (fresh batches each, so an unbiased estimate). */
   finalLosses: Float64Array;
   tailSteps: number;
+  /** Loss of the final model on a fresh batch of `evalBatch` per instance (when asked for). */
+  evalLosses: Float64Array | null;
 }
 
 export class TrainingDivergedError extends Error {
@@ -96,5 +106,16 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
     onStep?.(step, losses.data);
   }
-  return { model, finalLosses, tailSteps };
+  let evalLosses: Float64Array | null = null;
+  if (config.evalBatch) {
+    const evalRng = seeds.map((s) => createRng(deriveSeed(s, 2)));
+    if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs') {
+      // The same samples, spread evenly over activity patterns and weighted by their probability.
+      evalLosses = stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
+    } else {
+      const x = new Tensor(sampleBatch({ ...spec, batch: config.evalBatch }, evalRng), [I, config.evalBatch, n]);
+      evalLosses = Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
+    }
+  }
+  return { model, finalLosses, tailSteps, evalLosses };
 }

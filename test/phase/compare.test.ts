@@ -24,6 +24,7 @@ const tiny: SweepConfig = {
   schedule: 'constant',
   seed: 1,
   init: 'per-instance',
+  evalBatch: 512,
 };
 const variant = (config: SweepConfig, label = ''): Variant => ({ label, config, thresholds });
 

@@ -19,6 +19,7 @@ const config: SweepConfig = {
   schedule: 'constant',
   seed: 3,
   init: 'per-instance',
+  evalBatch: 512,
 };
 const thresholds = { feature: DEFAULT_FEATURE_THRESHOLDS, neuron: DEFAULT_NEURON_THRESHOLDS };
 

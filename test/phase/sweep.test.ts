@@ -20,6 +20,7 @@ const tiny: SweepConfig = {
   schedule: 'constant',
   seed: 7,
   init: 'per-instance',
+  evalBatch: 512,
 };
 const bytes = (x: unknown): string => JSON.stringify(x);
 
@@ -48,7 +49,7 @@ describe('sweep determinism', () => {
 describe('the default feature-2x1 sweep (end to end, ~40 s)', () => {
   it('agrees with the closed-form theory on at least 90% of cells away from boundaries, and writes the report', async () => {
     // The same configuration as `npx tsx scripts/phase-diagram.ts` with no flags.
-    const config: SweepConfig = { ...tiny, densities: logspace(0.01, 1, 10), importances: logspace(0.1, 10, 10), seeds: 5, steps: 2000, batch: 256, seed: 0 };
+    const config: SweepConfig = { ...tiny, densities: logspace(0.01, 1, 10), importances: logspace(0.1, 10, 10), seeds: 5, steps: 2000, batch: 256, seed: 0, evalBatch: 8192 };
     const results = await runSweep(config, { workers: 2 });
     expect(results.agreement!.cellsAway).toBeGreaterThanOrEqual(20);
     expect(results.agreement!.awayFromBoundary).toBeGreaterThanOrEqual(0.9);

@@ -1,0 +1,12 @@
+/**
+ * superposition-lab/node: everything of index.ts, plus what needs Node (files, worker threads, hashing, headless
+ * rendering): sweeps, shards, comparisons, reports, manifests and verification.
+ */
+export * from './index.ts';
+export { runSweep, trainSweep, assembleResults, type SweepResults, type SweepOptions, type FeatureCell, type NeuronCell, type GeometryCell, type Shard } from './phase/sweep.ts';
+export { writeShard, mergeShards, findShardFiles, resolveShard } from './phase/shards.ts';
+export { compare, bootstrapMean, type Comparison, type Variant } from './phase/compare.ts';
+export { writeReport, writeComparison } from './phase/report.ts';
+export { verifyResults, type Verification } from './phase/verify.ts';
+export { manifestOf, type Manifest } from './manifest.ts';
+export { renderVegaLite } from './viz/render.ts';
