@@ -88,17 +88,27 @@ export function neuronCountSpec(results: SweepResults): TopLevelSpec {
     { density: c.density, kind: 'polysemantic', count: c.polysemantic },
   ]);
   const m = SHAPES[results.experiment].hidden;
+  return densityLines(`${results.experiment}: neurons by regime against density (best of ${results.config.seeds} models each)`, values, 'count', m, 'neurons', {
+    field: 'kind',
+    type: 'nominal',
+    scale: { domain: NEURON_COLORS.domain.slice(0, 2), range: NEURON_COLORS.range.slice(0, 2) },
+    title: null,
+  });
+}
+
+/** Lines of a measure against density (log axis, sparser to the right), one colour per series. */
+function densityLines(text: string, values: object[], yField: string, yMax: number, yTitle: string | null, color: object): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${results.experiment}: neurons by regime against density (best of ${results.config.seeds} models each)`, subtitle: 'sparser to the right' },
+    title: { text, subtitle: 'sparser to the right' },
     width: 480,
     height: 260,
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true }, title: 'feature density (1 - S)' },
-      y: { field: 'count', type: 'quantitative', scale: { domain: [0, m] }, title: 'neurons' },
-      color: { field: 'kind', type: 'nominal', scale: { domain: NEURON_COLORS.domain.slice(0, 2), range: NEURON_COLORS.range.slice(0, 2) }, title: null },
+      y: { field: yField, type: 'quantitative', scale: { domain: [0, yMax] }, title: yTitle },
+      color,
     },
   } as TopLevelSpec;
 }
@@ -139,19 +149,7 @@ export function geometrySpec(results: SweepResults): TopLevelSpec {
     { density: c.density, measure: 'features per dimension (1/D*)', value: 1 / c.dimensionsPerFeature },
   ]);
   const { features: n, hidden: m } = SHAPES[results.experiment];
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${results.experiment}: ${n} features in ${m} dimensions, best of ${results.config.seeds} models per density`, subtitle: 'sparser to the right' },
-    width: 480,
-    height: 260,
-    data: { values },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true }, title: 'feature density (1 - S)' },
-      y: { field: 'value', type: 'quantitative', scale: { domain: [0, n] }, title: null },
-      color: { field: 'measure', type: 'nominal', title: null },
-    },
-  } as TopLevelSpec;
+  return densityLines(`${results.experiment}: ${n} features in ${m} dimensions, best of ${results.config.seeds} models per density`, values, 'value', n, null, { field: 'measure', type: 'nominal', title: null });
 }
 
 /**
