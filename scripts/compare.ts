@@ -6,6 +6,8 @@
  *   npx tsx scripts/compare.ts --experiment intro --a "--optimizer adamw" --b "--optimizer adam"
  *   npx tsx scripts/compare.ts --experiment feature-2x1 --grid 6 --seeds 5 --a "" --b "--init notebook"
  *   npx tsx scripts/compare.ts --verify out/compare-intro     # re-run a saved result (of compare.ts or phase-diagram.ts)
+ *   npx tsx scripts/compare.ts ... --shard 0/4 --out shards  # one shard (or from Slurm/Kubernetes env); then:
+ *   npx tsx scripts/compare.ts merge shards --out out/compare-intro
  *
  * --a and --b take phase-diagram.ts's training and labelling flags (--optimizer, --lr, --batch, --steps,
  * --schedule, --init, thresholds...), separated by spaces; --experiment, --grid, --seeds and --seed apply to both.
@@ -15,14 +17,19 @@ import { resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
-import { compare, type Variant } from '../src/phase/compare.ts';
+import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
 import { EXPERIMENTS } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
-import { writeComparison } from '../src/phase/report.ts';
+import { headline, writeComparison } from '../src/phase/report.ts';
+import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { verifyResults } from '../src/phase/verify.ts';
 import { progress } from '../src/progress.ts';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'merge') {
+    await mergeCommand('compare.ts', argv.slice(1));
+    return 0;
+  }
   const flags = parseFlags(argv, {
     experiment: { kind: 'string', default: 'intro', choices: EXPERIMENTS, help: 'which sweep (intro: the 5->2 model over 10 densities)' },
     a: { kind: 'string', default: '', help: 'flags of variant A, e.g. "--optimizer adamw"' },
@@ -35,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
     backend: backendFlag,
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder and report whether it matches bit for bit' },
+    shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
+    'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   });
   await useBackend(flags.backend);
 
@@ -57,15 +66,30 @@ async function main(argv: string[]): Promise<number> {
   };
   const a = variant(flags.a, 'a');
   const b = variant(flags.b, 'b');
+  let sharding: ReturnType<typeof resolveShard>;
+  try {
+    sharding = resolveShard(flags.shard, flags['shard-count']);
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
   console.log(`compare: ${flags.experiment}, A = "${flags.a}", B = "${flags.b}", backend ${getBackend().name}`);
-  const bar = progress('training A then B', 1000, { counts: false });
-  const c = await compare(a, b, { workers: flags.workers, resamples: flags.resamples, onProgress: (which, f) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) });
-  bar.finish();
-  for (const note of c.shared.notes) console.log(`  ${note}`);
+  for (const note of sharedBetween(a.config, b.config).notes) console.log(`  ${note}`);
   const out = resolve(flags.out || `out/compare-${flags.experiment}`);
+  const bar = progress('training A then B', 1000, { counts: false });
+  const options = { workers: flags.workers, onProgress: (which: 'a' | 'b', f: number) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) };
+  if (sharding) {
+    const { index: K, count: N } = sharding.shard;
+    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);
+    const runs = await trainComparison(a, b, { ...options, shard: sharding.shard });
+    bar.finish();
+    const path = writeShard(out, { kind: 'comparison', a, b }, sharding.shard, runs);
+    console.log(`wrote ${path}; once all ${N} shards are done: npx tsx scripts/compare.ts merge ${out}`);
+    return 0;
+  }
+  const c = await compare(a, b, { ...options, resamples: flags.resamples });
+  bar.finish();
   const files = await writeComparison(c, out);
-  const d = c.summary.lossDiff;
-  console.log(`${c.summary.changed} of ${c.summary.cells} cells change label; mean loss B - A ${d.mean.toExponential(3)} (95% bootstrap interval ${d.low.toExponential(3)} .. ${d.high.toExponential(3)}, ${d.n} seeds)`);
+  console.log(headline(c));
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
   return 0;
 }

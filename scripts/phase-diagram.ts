@@ -17,13 +17,13 @@ import { getBackend } from '../src/kernels/registry.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
-import { writeReport } from '../src/phase/report.ts';
-import { findShardFiles, mergeShards, resolveShard, writeShard } from '../src/phase/shards.ts';
-import { assembleResults, configHash, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
+import { headline, writeReport } from '../src/phase/report.ts';
+import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
+import { assembleResults, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
 
 async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'merge') return merge(argv.slice(1));
+  if (argv[0] === 'merge') return mergeCommand('phase-diagram.ts', argv.slice(1));
   const sweep = sweepFlags(argv);
   const flags = parseFlags(argv, {
     ...sweep,
@@ -62,49 +62,17 @@ async function main(argv: string[]): Promise<void> {
   });
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (sharding) {
-    const path = writeShard(out, config, sharding.shard, thresholds, runs);
+    const path = writeShard(out, { kind: 'sweep', config, thresholds }, sharding.shard, [runs]);
     console.log(`wrote ${path}; once all ${sharding.shard.count} shards are done: npx tsx scripts/phase-diagram.ts merge ${out}`);
     return;
   }
   await report(assembleResults(config, runs, thresholds), out);
 }
 
-/** Write results, plots and report, and print where they are and the headline numbers. */
 async function report(results: SweepResults, out: string): Promise<void> {
   const files = await writeReport(results, out);
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
-  if (results.agreement) {
-    const a = results.agreement;
-    console.log(`agreement with theory: ${(100 * a.all).toFixed(1)}% of ${a.cells} cells, ${(100 * a.awayFromBoundary).toFixed(1)}% of the ${a.cellsAway} cells away from a boundary`);
-  } else if (results.experiment === 'intro') {
-    const cells = results.cells as Array<{ density: number; represented: number }>;
-    console.log(`features represented by density: ${cells.map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`);
-  } else {
-    const cells = results.cells as Array<{ density: number; monosemantic: number; polysemantic: number }>;
-    console.log(`monosemantic neurons by density: ${cells.map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`);
-  }
-}
-
-/** `merge DIR... [--out DIR]`: combine the shard files of one sweep into what a single run writes. */
-async function merge(argv: string[]): Promise<void> {
-  const paths: string[] = [];
-  let out = '';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      console.log('usage: npx tsx scripts/phase-diagram.ts merge DIR_OR_SHARD_FILE... [--out DIR]   (default --out: out/<experiment>)');
-      return;
-    }
-    if (a === '--out') out = argv[++i] ?? '';
-    else if (a.startsWith('--out=')) out = a.slice(6);
-    else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, and --out DIR)`);
-    else paths.push(a);
-  }
-  if (paths.length === 0) throw new FlagError('merge: give the folders (or files) holding shard-K-of-N.json');
-  const files = findShardFiles(paths);
-  const { config, thresholds, runs } = mergeShards(files);
-  console.log(`merge: ${files.length} shards of the ${config.experiment} sweep (config hash ${configHash(config)})`);
-  await report(assembleResults(config, runs, thresholds), resolve(out || `out/${config.experiment}`));
+  console.log(headline(results));
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

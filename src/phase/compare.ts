@@ -7,7 +7,7 @@
 import { createRng } from '../random.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { cellsOf, type SweepConfig } from './experiments.ts';
-import { assembleResults, trainSweep, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './sweep.ts';
+import { assembleResults, trainSweep, type FeatureCell, type GeometryCell, type NeuronCell, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
 
 export interface Variant {
   /** How the user wrote it, e.g. "--optimizer adam". */
@@ -94,13 +94,22 @@ function labelOf(cell: FeatureCell | NeuronCell | GeometryCell): string {
 
 const frobenius = (x: readonly number[]): number => Math.sqrt(x.reduce((s, v) => s + v * v, 0));
 
-export async function compare(a: Variant, b: Variant, options: CompareOptions = {}): Promise<Comparison> {
-  const shared = sharedBetween(a.config, b.config);
-  const resamples = options.resamples ?? 2000;
+/** Train both variants (the cells of `shard` only, when given): the raw runs of A and of B. */
+export async function trainComparison(a: Variant, b: Variant, options: CompareOptions & { shard?: Shard } = {}): Promise<[SweepRuns, SweepRuns]> {
+  sharedBetween(a.config, b.config);
   const train = (v: Variant, which: 'a' | 'b'): Promise<SweepRuns> =>
-    trainSweep(v.config, { workers: options.workers, onProgress: (p) => options.onProgress?.(which, p.runSteps / p.runStepsTotal) });
-  const runsA = await train(a, 'a');
-  const runsB = await train(b, 'b');
+    trainSweep(v.config, { workers: options.workers, shard: options.shard, onProgress: (p) => options.onProgress?.(which, p.runSteps / p.runStepsTotal) });
+  return [await train(a, 'a'), await train(b, 'b')];
+}
+
+export async function compare(a: Variant, b: Variant, options: CompareOptions = {}): Promise<Comparison> {
+  const [runsA, runsB] = await trainComparison(a, b, options);
+  return assembleComparison(a, b, runsA, runsB, options.resamples);
+}
+
+/** Pair the runs of A and B cell by cell and seed by seed (every cell of the sweep must be present). */
+export function assembleComparison(a: Variant, b: Variant, runsA: SweepRuns, runsB: SweepRuns, resamples = 2000): Comparison {
+  const shared = sharedBetween(a.config, b.config);
   const resultsA = assembleResults(a.config, runsA, a.thresholds);
   const resultsB = assembleResults(b.config, runsB, b.thresholds);
   const perSeedDiffs: number[][] = Array.from({ length: a.config.seeds }, () => []);

@@ -96,3 +96,17 @@ export async function writeComparison(c: Comparison, out: string): Promise<strin
   const table = `<h2>Cells</h2><table><tr><th>density</th><th>importance</th><th>A</th><th>B</th><th>loss B - A</th><th>95% interval</th><th>mean ||W_B - W_A|| / ||W_A||</th></tr>\n${rows}</table>`;
   return writeOutputs(out, `compare ${c.experiment}`, c, { a: c.a, b: c.b }, summary, [['difference', 'Difference map', differenceSpec(c)]], table);
 }
+
+/** One line with the numbers a run is about: agreement with theory, neuron or feature counts, or a comparison. */
+export function headline(results: SweepResults | Comparison): string {
+  if ('kind' in results) {
+    const d = results.summary.lossDiff;
+    return `${results.summary.changed} of ${results.summary.cells} cells change label; mean loss B - A ${d.mean.toExponential(3)} (95% bootstrap interval ${d.low.toExponential(3)} .. ${d.high.toExponential(3)}, ${d.n} seeds)`;
+  }
+  if (results.agreement) {
+    const a = results.agreement;
+    return `agreement with theory: ${(100 * a.all).toFixed(1)}% of ${a.cells} cells, ${(100 * a.awayFromBoundary).toFixed(1)}% of the ${a.cellsAway} cells away from a boundary`;
+  }
+  if (results.experiment === 'intro') return `features represented by density: ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`;
+  return `monosemantic neurons by density: ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`;
+}

@@ -1,25 +1,36 @@
 /**
- * Sweeps split over an existing scheduler (Slurm job arrays, Kubernetes indexed jobs): shard K of N trains the
- * cells whose index is K modulo N and writes shard-K-of-N.json; merging checks that the shards belong to one
- * sweep, that none is missing or duplicated, and hands back exactly the runs a single machine would have made
- * (every run draws from its own seed, so where it ran changes no byte).
+ * Sweeps and comparisons split over an existing scheduler (Slurm job arrays, Kubernetes indexed jobs): shard K
+ * of N trains the cells whose index is K modulo N and writes shard-K-of-N.json; merging checks that the shards
+ * belong to one job, that none is missing or duplicated, and hands back exactly the runs a single machine would
+ * have made (every run draws from its own seed, so where it ran changes no byte).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FlagError } from '../cli.ts';
+import { manifestOf, sha256, type Manifest } from '../manifest.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
+import { assembleComparison, type Comparison, type Variant } from './compare.ts';
 import { cellsOf, type SweepConfig } from './experiments.ts';
-import { configHash, inShard, writeAtomic, type Shard, type SweepRuns } from './sweep.ts';
+import { headline, writeComparison, writeReport } from './report.ts';
+import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
 
-export const SHARD_FORMAT = 'superposition-lab/shard@1';
+export const SHARD_FORMAT = 'superposition-lab/shard@2';
+
+/** What a shard belongs to: one sweep, or a comparison of two variants of one. */
+export type ShardJob = { kind: 'sweep'; config: SweepConfig; thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds } } | { kind: 'comparison'; a: Variant; b: Variant };
 
 export interface ShardFile {
   format: typeof SHARD_FORMAT;
-  config: SweepConfig;
-  configHash: string;
-  thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds };
+  job: ShardJob;
+  /** sha256 of the job: shards merge only with shards of the same job. */
+  jobHash: string;
   shard: Shard;
-  cells: SweepRuns;
+  /** The shard's raw runs: one table for a sweep, [A, B] for a comparison. */
+  runs: SweepRuns[];
+  manifest: Manifest;
 }
+
+const sweepOf = (job: ShardJob): SweepConfig => (job.kind === 'sweep' ? job.config : job.a.config);
 
 export const shardFileName = (s: Shard): string => `shard-${s.index}-of-${s.count}.json`;
 
@@ -51,9 +62,11 @@ export function resolveShard(flag: string, shardCount: number, env: NodeJS.Proce
   return null;
 }
 
-/** Write one shard's runs (atomically: a re-run replaces it whole, with the same bytes). */
-export function writeShard(out: string, config: SweepConfig, shard: Shard, thresholds: ShardFile['thresholds'], cells: SweepRuns): string {
-  const file: ShardFile = { format: SHARD_FORMAT, config, configHash: configHash(config), thresholds, shard, cells };
+/** Write one shard's runs (atomically: a re-run replaces it whole, with the same bytes), with its manifest. */
+export function writeShard(out: string, job: ShardJob, shard: Shard, runs: SweepRuns[]): string {
+  mkdirSync(out, { recursive: true });
+  const jobHash = sha256(JSON.stringify(job));
+  const file: ShardFile = { format: SHARD_FORMAT, job, jobHash, shard, runs, manifest: manifestOf({ shard, runs }, job) };
   const path = join(out, shardFileName(shard));
   writeAtomic(path, JSON.stringify(file));
   return path;
@@ -68,20 +81,19 @@ export function findShardFiles(paths: readonly string[]): string[] {
   });
 }
 
-/** Check the shards make one complete sweep and combine their runs. */
-export function mergeShards(files: readonly string[]): { config: SweepConfig; thresholds: ShardFile['thresholds']; runs: SweepRuns } {
+/** Check the shards make one complete job and combine their runs. */
+export function mergeShards(files: readonly string[]): { job: ShardJob; runs: SweepRuns[] } {
   if (files.length === 0) throw new Error('merge: no shard files (shard-K-of-N.json) found');
   const shards = files.map((f) => {
     const s = JSON.parse(readFileSync(f, 'utf8')) as ShardFile;
-    if (s.format !== SHARD_FORMAT) throw new Error(`merge: ${f} is not a shard file (format ${String(s.format)})`);
+    if (s.format !== SHARD_FORMAT) throw new Error(`merge: ${f} is not a shard file of this version (format ${String(s.format)}, expected ${SHARD_FORMAT})`);
     return { file: f, ...s };
   });
   const first = shards[0];
   for (const s of shards) {
-    if (s.configHash !== first.configHash || s.configHash !== configHash(s.config)) {
-      throw new Error(`merge: ${s.file} belongs to another sweep (config hash ${s.configHash}) than ${first.file} (${first.configHash})`);
+    if (s.jobHash !== first.jobHash || s.jobHash !== sha256(JSON.stringify(s.job))) {
+      throw new Error(`merge: ${s.file} belongs to another ${s.job.kind} (job hash ${s.jobHash.slice(0, 16)}) than ${first.file} (${first.jobHash.slice(0, 16)})`);
     }
-    if (JSON.stringify(s.thresholds) !== JSON.stringify(first.thresholds)) throw new Error(`merge: ${s.file} was labelled with other thresholds than ${first.file}`);
     if (s.shard.count !== first.shard.count) throw new Error(`merge: ${s.file} is one of ${s.shard.count} shards, ${first.file} one of ${first.shard.count}`);
   }
   const count = first.shard.count;
@@ -96,14 +108,54 @@ export function mergeShards(files: readonly string[]): { config: SweepConfig; th
   const missing = Array.from({ length: count }, (_, k) => k).filter((k) => !seen.has(k));
   if (missing.length > 0) throw new Error(`merge: ${missing.length} of ${count} shards missing: ${missing.map((k) => shardFileName({ index: k, count })).join(', ')}`);
 
-  const runs: SweepRuns = {};
+  const tables = first.runs.map((): SweepRuns => ({}));
   for (const s of shards) {
-    const expected = cellsOf(s.config).filter((c) => inShard(c, s.shard)).map((c) => String(c.index));
-    const got = Object.keys(s.cells);
-    if (expected.length !== got.length || expected.some((c) => s.cells[c] === undefined)) {
-      throw new Error(`merge: ${s.file} holds cells [${got.join(', ')}] but shard ${s.shard.index}/${count} should hold [${expected.join(', ')}]`);
-    }
-    Object.assign(runs, s.cells);
+    const expected = cellsOf(sweepOf(s.job)).filter((c) => inShard(c, s.shard)).map((c) => String(c.index));
+    s.runs.forEach((table, t) => {
+      const got = Object.keys(table);
+      if (expected.length !== got.length || expected.some((c) => table[c] === undefined)) {
+        throw new Error(`merge: ${s.file} holds cells [${got.join(', ')}] but shard ${s.shard.index}/${count} should hold [${expected.join(', ')}]`);
+      }
+      Object.assign(tables[t], table);
+    });
   }
-  return { config: first.config, thresholds: first.thresholds, runs };
+  return { job: first.job, runs: tables };
+}
+
+/** Merge shard files and write what a single run of their job writes (results.json, plots, index.html). */
+export async function mergeAndReport(files: readonly string[], out: string | null): Promise<{ out: string; written: string[]; results: SweepResults | Comparison }> {
+  const { job, runs } = mergeShards(files);
+  if (job.kind === 'sweep') {
+    const results = assembleResults(job.config, runs[0], job.thresholds);
+    const dir = out ?? resolve(`out/${job.config.experiment}`);
+    return { out: dir, written: await writeReport(results, dir), results };
+  }
+  const results = assembleComparison(job.a, job.b, runs[0], runs[1]);
+  const dir = out ?? resolve(`out/compare-${job.a.config.experiment}`);
+  return { out: dir, written: await writeComparison(results, dir), results };
+}
+
+/**
+ * The `merge DIR... [--out DIR]` subcommand of the scripts: merge the shard files found there and write the
+ * single-run outputs, printing where they are and the headline numbers.
+ */
+export async function mergeCommand(script: string, argv: readonly string[]): Promise<void> {
+  const paths: string[] = [];
+  let out = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log(`usage: npx tsx scripts/${script} merge DIR_OR_SHARD_FILE... [--out DIR]`);
+      return;
+    }
+    if (a === '--out') out = argv[++i] ?? '';
+    else if (a.startsWith('--out=')) out = a.slice(6);
+    else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, and --out DIR)`);
+    else paths.push(a);
+  }
+  if (paths.length === 0) throw new FlagError('merge: give the folders (or files) holding shard-K-of-N.json');
+  const files = findShardFiles(paths);
+  const merged = await mergeAndReport(files, out ? resolve(out) : null);
+  console.log(`merge: ${files.length} shards of one ${'kind' in merged.results ? 'comparison' : 'sweep'}; wrote ${merged.written.length} files to ${merged.out}: open ${resolve(merged.out, 'index.html')}`);
+  console.log(headline(merged.results));
 }

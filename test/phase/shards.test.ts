@@ -24,7 +24,7 @@ const config: SweepConfig = {
 const thresholds = { feature: DEFAULT_FEATURE_THRESHOLDS, neuron: DEFAULT_NEURON_THRESHOLDS };
 
 async function shardsInto(dir: string, count: number, cfg = config): Promise<void> {
-  for (let index = 0; index < count; index++) writeShard(dir, cfg, { index, count }, thresholds, await trainSweep(cfg, { workers: 1, shard: { index, count } }));
+  for (let index = 0; index < count; index++) writeShard(dir, { kind: 'sweep', config: cfg, thresholds }, { index, count }, [await trainSweep(cfg, { workers: 1, shard: { index, count } })]);
 }
 
 describe('shards', () => {
@@ -33,7 +33,8 @@ describe('shards', () => {
     await shardsInto(dir, 4);
     const merged = mergeShards(findShardFiles([dir]));
     const single = await runSweep(config, { workers: 1 });
-    expect(JSON.stringify(assembleResults(merged.config, merged.runs, merged.thresholds))).toBe(JSON.stringify(single));
+    expect(merged.job.kind).toBe('sweep');
+    expect(JSON.stringify(assembleResults(config, merged.runs[0], thresholds))).toBe(JSON.stringify(single));
   });
 
   it('shard K of N holds the cells with index K mod N', async () => {
@@ -50,8 +51,19 @@ describe('shards', () => {
     copyFileSync(files[0], join(copy, shardFileName({ index: 0, count: 3 })));
     expect(() => mergeShards([...files, join(copy, shardFileName({ index: 0, count: 3 }))])).toThrow(/duplicated shards: shard 0 in/);
     const other = mkdtempSync(join(tmpdir(), 'other-'));
-    writeShard(other, { ...config, steps: 31 }, { index: 1, count: 3 }, thresholds, await trainSweep({ ...config, steps: 31 }, { workers: 1, shard: { index: 1, count: 3 } }));
+    writeShard(other, { kind: 'sweep', config: { ...config, steps: 31 }, thresholds }, { index: 1, count: 3 }, [await trainSweep({ ...config, steps: 31 }, { workers: 1, shard: { index: 1, count: 3 } })]);
     expect(() => mergeShards([files[0], files[2], join(other, shardFileName({ index: 1, count: 3 }))])).toThrow(/belongs to another sweep/);
+  });
+
+  it('a sharded comparison merges to the single-machine comparison', async () => {
+    const { compare, trainComparison } = await import('../../src/phase/compare.ts');
+    const { mergeAndReport } = await import('../../src/phase/shards.ts');
+    const a = { label: '', config, thresholds };
+    const b = { label: '--optimizer adam', config: { ...config, optimizer: 'adam' as const }, thresholds };
+    const dir = mkdtempSync(join(tmpdir(), 'cmp-shards-'));
+    for (let index = 0; index < 2; index++) writeShard(dir, { kind: 'comparison', a, b }, { index, count: 2 }, await trainComparison(a, b, { workers: 1, shard: { index, count: 2 } }));
+    const merged = await mergeAndReport(findShardFiles([dir]), join(dir, 'merged'));
+    expect(JSON.stringify(merged.results)).toBe(JSON.stringify(await compare(a, b, { workers: 1 })));
   });
 
   it('the shard comes from --shard, else Slurm, else Kubernetes; bad values name their source', () => {
