@@ -119,6 +119,8 @@ function densityLines(text: string, values: object[], yField: string, yMax: numb
  */
 export function neuronBarsSpec(results: SweepResults, densities: readonly number[]): TopLevelSpec {
   const cells = (results.cells as NeuronCell[]).filter((c) => densities.some((d) => Math.abs(Math.log(c.density / d)) < 1e-9));
+  const { features, hidden } = SHAPES[results.experiment];
+  const many = features > 20 || hidden > 12;
   const values = cells.flatMap((c) =>
     c.neurons.flatMap((neuron, j) => neuron.weights.map((w, f) => ({ density: `density ${c.density}`, neuron: `${j}${neuron.regime === 'monosemantic' ? ' mono' : neuron.regime === 'dead' ? ' dead' : ' poly'}`, feature: f, weight: w }))),
   );
@@ -132,9 +134,10 @@ export function neuronBarsSpec(results: SweepResults, densities: readonly number
       height: 220,
       mark: { type: 'bar', stroke: 'white', strokeWidth: 0.3 },
       encoding: {
-        x: { field: 'neuron', type: 'nominal', title: 'neuron', axis: { labelAngle: -45 } },
+        // With dozens of neurons or features, per-neuron labels and a legend entry per feature become unreadable.
+        x: { field: 'neuron', type: 'nominal', title: many ? 'neuron (sorted as trained)' : 'neuron', axis: many ? { labels: false, ticks: false } : { labelAngle: -45 } },
         y: { field: 'weight', type: 'quantitative', stack: 'zero', title: 'weight from each feature' },
-        color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' }, title: 'feature (by importance)' },
+        color: { field: 'feature', type: many ? 'quantitative' : 'ordinal', scale: { scheme: 'viridis' }, title: 'feature (by importance)' },
       },
     },
     resolve: { scale: { x: 'independent' } },
