@@ -22,7 +22,8 @@ const flags = parseFlags(process.argv.slice(2), {
   'measure-steps': { kind: 'number', default: 20, min: 1, max: 1e6, integer: true, help: 'steps actually run by each side' },
   batch: { kind: 'number', default: 1024, min: 1, max: 1 << 16, integer: true, help: 'batch size' },
   workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'our worker threads' },
-  python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch)" },
+  python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
+  'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS that torch should load (Debian's pthreads build by default; '' keeps the environment's)" },
 });
 const { grid: G, seeds, batch } = flags;
 const steps = flags['measure-steps'];
@@ -39,8 +40,8 @@ console.log(`superposition-lab (backend ${getBackend().name}, ${flags.workers} w
 
 const json = join(mkdtempSync(join(os.tmpdir(), 'bench-phase-')), 'torch.json');
 const script = new URL('./anchors/tms_torch_phase.py', import.meta.url).pathname;
-// Debian's torch links the pthreads OpenBLAS; one BLAS thread per OpenMP thread is its fastest 2-core setting.
-const env = { ...process.env, LD_LIBRARY_PATH: ['/usr/lib/x86_64-linux-gnu/openblas-pthread', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+// Debian's torch is fastest on its pthreads OpenBLAS with one BLAS thread per OpenMP thread (2 cores).
+const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 const torch = spawnSync(flags.python, [script, '--threads', String(os.availableParallelism()), '--blas-threads', '1', '--grid', String(G), '--seeds', String(seeds), '--steps', String(steps), '--batch', String(batch), '--json', json], { encoding: 'utf8', env });
 if (torch.status !== 0) {
   console.log(`PyTorch anchor did not run (${flags.python}: ${(torch.stderr || String(torch.error)).trim().split('\n').pop()}); install Debian's python3-torch to compare.`);

@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { getBackend } from '../src/kernels/registry.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
+import { AUTO_REFUSAL } from '../src/phase/sweep.ts';
 import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
 import { EXPERIMENTS } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   });
   await useBackend(flags.backend);
+  if (flags.backend === 'auto' && !flags.verify) throw new FlagError(AUTO_REFUSAL);
 
   if (flags.verify) {
     const v = await verifyResults(resolve(flags.verify), { workers: flags.workers });
@@ -76,13 +78,13 @@ async function main(argv: string[]): Promise<number> {
   for (const note of sharedBetween(a.config, b.config).notes) console.log(`  ${note}`);
   const out = resolve(flags.out || `out/compare-${flags.experiment}`);
   const bar = progress('training A then B', 1000, { counts: false });
-  const options = { workers: flags.workers, onProgress: (which: 'a' | 'b', f: number) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) };
+  const options = { workers: flags.workers, backend: flags.backend, onProgress: (which: 'a' | 'b', f: number) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) };
   if (sharding) {
     const { index: K, count: N } = sharding.shard;
     console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);
     const runs = await trainComparison(a, b, { ...options, shard: sharding.shard });
     bar.finish();
-    const path = writeShard(out, { kind: 'comparison', a, b }, sharding.shard, runs);
+    const path = writeShard(out, { kind: 'comparison', a, b, resamples: flags.resamples }, sharding.shard, runs);
     console.log(`wrote ${path}; once all ${N} shards are done: npx tsx scripts/compare.ts merge ${out}`);
     return 0;
   }

@@ -2,7 +2,7 @@
  * The main job: train a phase-diagram sweep, label every cell, compare with the closed-form theory, and write
  * results.json, plots and an offline HTML report.
  *
- *   npx tsx scripts/phase-diagram.ts                                   # feature-2x1 on a small default grid (~1 min)
+ *   npx tsx scripts/phase-diagram.ts                                   # feature-2x1 on a small default grid (~30 s on 2 cores)
  *   npx tsx scripts/phase-diagram.ts --experiment feature-3x2 --grid 12 --seeds 5
  *   npx tsx scripts/phase-diagram.ts --experiment neuron               # neuron-level phase change (n=10, m=5)
  *   npx tsx scripts/phase-diagram.ts --experiment computation          # the |x| model (n=100, m=40)
@@ -19,7 +19,7 @@ import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
-import { assembleResults, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
+import { assembleResults, AUTO_REFUSAL, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
 
 async function main(argv: string[]): Promise<void> {
@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   });
+  if (flags.backend === 'auto') throw new FlagError(AUTO_REFUSAL);
   await useBackend(flags.backend);
   const { config, thresholds } = sweepFromFlags(flags, argv);
   const experiment = config.experiment;

@@ -3,7 +3,7 @@
  * Used in the main thread and inside worker threads alike, so both produce the same bytes.
  */
 import { train } from '../toy/train.ts';
-import { SHAPES, type SweepConfig } from './experiments.ts';
+import { cellsOf, SHAPES, type SweepConfig } from './experiments.ts';
 
 export interface ChunkRun {
   cell: number;
@@ -31,7 +31,8 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSte
   const { features: n, hidden: m } = shape;
   const I = runs.length;
   const result = train({
-    model: { kind: shape.kind, instances: I, features: n, hidden: m, init: config.init },
+    // The notebook's init scales with every instance of the sweep, not with this chunk's share of them.
+    model: { kind: shape.kind, instances: I, features: n, hidden: m, init: config.init, fanInstances: cellsOf(config).length * config.seeds },
     importance: runs.map((r) => r.importance),
     density: runs.map((r) => r.density),
     batch: config.batch,

@@ -1,7 +1,7 @@
 /**
  * Regime labels read off trained weights, and their aggregation over seeds.
  *
- * The paper gives no numeric classifier; we use the rule its figures imply (tms-facts 7): the extra feature is
+ * The paper gives no numeric classifier; we use the rule its figures imply (and replications classify with: a norm threshold, then the superposition sum): the extra feature is
  * "not-represented" when ||W_e|| < normThreshold, else "dedicated" when its superposition
  * sum_{j != e} (W^_e . W_j)^2 < superpositionThreshold, else "superposition". Both defaults are 0.5: a
  * represented feature has norm ~1, an antipodal partner gives superposition ~1 and an orthogonal one ~0.

@@ -45,6 +45,8 @@ export interface Comparison {
   b: Variant;
   /** What the two variants share, as printed. */
   shared: { seeds: boolean; initialWeights: boolean; data: boolean; notes: string[] };
+  /** Bootstrap resamples behind every interval (kept so a merge or --verify recomputes the same intervals). */
+  resamples: number;
   cells: ComparedCell[];
   summary: { cells: number; changed: number; lossDiff: Interval };
   resultsA: SweepResults;
@@ -53,6 +55,8 @@ export interface Comparison {
 
 export interface CompareOptions {
   workers?: number;
+  /** Kernel backend for worker threads (the main thread's is set by the caller); default 'js'. */
+  backend?: string;
   /** Bootstrap resamples per interval. */
   resamples?: number;
   onProgress?: (variant: 'a' | 'b', fraction: number) => void;
@@ -98,7 +102,7 @@ const frobenius = (x: readonly number[]): number => Math.sqrt(x.reduce((s, v) =>
 export async function trainComparison(a: Variant, b: Variant, options: CompareOptions & { shard?: Shard } = {}): Promise<[SweepRuns, SweepRuns]> {
   sharedBetween(a.config, b.config);
   const train = (v: Variant, which: 'a' | 'b'): Promise<SweepRuns> =>
-    trainSweep(v.config, { workers: options.workers, shard: options.shard, onProgress: (p) => options.onProgress?.(which, p.runSteps / p.runStepsTotal) });
+    trainSweep(v.config, { workers: options.workers, backend: options.backend, shard: options.shard, onProgress: (p) => options.onProgress?.(which, p.runSteps / p.runStepsTotal) });
   return [await train(a, 'a'), await train(b, 'b')];
 }
 
@@ -140,6 +144,7 @@ export function assembleComparison(a: Variant, b: Variant, runsA: SweepRuns, run
     a,
     b,
     shared,
+    resamples,
     cells,
     summary: { cells: cells.length, changed: cells.filter((c) => c.changed).length, lossDiff: bootstrapMean(perSeed, resamples, 'compare/all') },
     resultsA,

@@ -74,7 +74,7 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `${experiment}: ${n} features in ${m} dimension${m > 1 ? 's' : ''}, ${results.config.seeds} seeds per cell, ${results.config.steps} steps`,
-      subtitle: `agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${(100 * a.awayFromBoundary).toFixed(0)}% of the ${a.cellsAway} cells away from a boundary (crosses: disagreement; lines: theory boundaries)`,
+      subtitle: `agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${a.cellsAway > 0 ? `${(100 * a.awayFromBoundary).toFixed(0)}%` : 'n/a'} of the ${a.cellsAway} cells away from a boundary (crosses: disagreement; lines: theory boundaries)`,
     },
     hconcat: [panel('regime', 'experiment (trained models)'), panel('theory', 'theory (closed-form candidate losses)')],
     resolve: { scale: { color: 'shared' } },

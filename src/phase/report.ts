@@ -18,6 +18,9 @@ function barDensities(cells: readonly NeuronCell[]): number[] {
   return [...new Set(picks)].map((i) => cells[i].density);
 }
 
+/** A share as a percentage, or "n/a" for a share of no cells (a grid too coarse to have any away from a boundary). */
+const percent = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
 export const escape = (s: string): string => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
 
 export type Figure = [name: string, title: string, spec: TopLevelSpec];
@@ -78,7 +81,7 @@ export async function writeReport(results: SweepResults, out: string): Promise<s
     results.experiment === 'intro'
       ? `<p>Features represented by density (best model of each): ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}.</p>`
       : a
-        ? `<p>Agreement with the closed-form theory: <b>${(100 * a.all).toFixed(1)}%</b> of ${a.cells} cells; <b>${(100 * a.awayFromBoundary).toFixed(1)}%</b> of the ${a.cellsAway} cells more than one grid step from a theoretical boundary.</p>`
+        ? `<p>Agreement with the closed-form theory: <b>${percent(a.all)}</b> of ${a.cells} cells; <b>${percent(a.awayFromBoundary)}</b> of the ${a.cellsAway} cells more than one grid step from a theoretical boundary.</p>`
         : `<p>Monosemantic neurons by density (best model of each): ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}.</p>`;
   return writeOutputs(out, results.experiment, results, results.config, summary, figures);
 }
@@ -105,7 +108,7 @@ export function headline(results: SweepResults | Comparison): string {
   }
   if (results.agreement) {
     const a = results.agreement;
-    return `agreement with theory: ${(100 * a.all).toFixed(1)}% of ${a.cells} cells, ${(100 * a.awayFromBoundary).toFixed(1)}% of the ${a.cellsAway} cells away from a boundary`;
+    return `agreement with theory: ${percent(a.all)} of ${a.cells} cells, ${percent(a.awayFromBoundary)} of the ${a.cellsAway} cells away from a boundary`;
   }
   if (results.experiment === 'intro') return `features represented by density: ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`;
   return `monosemantic neurons by density: ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`;

@@ -17,7 +17,7 @@ import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, t
 export const SHARD_FORMAT = 'superposition-lab/shard@2';
 
 /** What a shard belongs to: one sweep, or a comparison of two variants of one. */
-export type ShardJob = { kind: 'sweep'; config: SweepConfig; thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds } } | { kind: 'comparison'; a: Variant; b: Variant };
+export type ShardJob = { kind: 'sweep'; config: SweepConfig; thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds } } | { kind: 'comparison'; a: Variant; b: Variant; resamples: number };
 
 export interface ShardFile {
   format: typeof SHARD_FORMAT;
@@ -130,7 +130,7 @@ export async function mergeAndReport(files: readonly string[], out: string | nul
     const dir = out ?? resolve(`out/${job.config.experiment}`);
     return { out: dir, written: await writeReport(results, dir), results };
   }
-  const results = assembleComparison(job.a, job.b, runs[0], runs[1]);
+  const results = assembleComparison(job.a, job.b, runs[0], runs[1], job.resamples);
   const dir = out ?? resolve(`out/compare-${job.a.config.experiment}`);
   return { out: dir, written: await writeComparison(results, dir), results };
 }
@@ -148,7 +148,10 @@ export async function mergeCommand(script: string, argv: readonly string[]): Pro
       console.log(`usage: npx tsx scripts/${script} merge DIR_OR_SHARD_FILE... [--out DIR]`);
       return;
     }
-    if (a === '--out') out = argv[++i] ?? '';
+    if (a === '--out') {
+      out = argv[++i] ?? '';
+      if (!out || out.startsWith('--')) throw new FlagError('merge: --out needs a folder');
+    }
     else if (a.startsWith('--out=')) out = a.slice(6);
     else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, and --out DIR)`);
     else paths.push(a);

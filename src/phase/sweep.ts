@@ -153,6 +153,9 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
               send();
             });
             worker.on('error', reject);
+            worker.on('exit', (code) => {
+              if (next < chunks.length || code !== 0) reject(new Error(`sweep worker exited (code ${code}) with chunks unfinished`));
+            });
             send();
           }),
       ),
@@ -161,6 +164,9 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
     await Promise.all(pool.map((w) => w.terminate()));
   }
 }
+
+/** Sweeps promise the same bytes on every run: a backend chosen by timing cannot keep that promise. */
+export const AUTO_REFUSAL = "--backend auto picks each matmul's backend by timing, so a sweep's bytes could change from run to run and between workers; choose js or gpujs:MODE for sweeps";
 
 /** Which cells a shard trains: shard K of N takes the cells whose index is K modulo N (spreads rows evenly). */
 export interface Shard {
@@ -264,13 +270,16 @@ function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: C
   const ds = stepRatio(config.densities);
   const dr = stepRatio(config.importances);
   const theory = theoryRegime(experiment, s, r);
-  let nearBoundary = false;
-  for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) if (theoryRegime(experiment, s * ds ** a, r * dr ** b) !== theory) nearBoundary = true;
+  let nearBoundary = ds === null || dr === null;
+  if (ds !== null && dr !== null) {
+    for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) if (theoryRegime(experiment, s * ds ** a, r * dr ** b) !== theory) nearBoundary = true;
+  }
   return { density: s, importance: r, regime: agg.regime, theory, loss: agg.loss, nearBoundary, runs: labelled };
 }
 
-function stepRatio(values: readonly number[]): number {
-  return values.length > 1 ? values[1] / values[0] : 1;
+/** The grid's step as a ratio; a one-value axis has none, and its cells count as near a boundary. */
+function stepRatio(values: readonly number[]): number | null {
+  return values.length > 1 ? values[1] / values[0] : null;
 }
 
 function neuronCell(cell: Cell, runs: Partial['cells'][string], n: number, m: number, t: NeuronThresholds): NeuronCell {

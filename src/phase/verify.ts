@@ -42,7 +42,7 @@ export async function verifyResults(dir: string, options: { workers?: number } =
   let fresh: unknown;
   if (content.kind === 'comparison') {
     const c = content as unknown as Comparison;
-    fresh = await compare(c.a, c.b, { workers: options.workers });
+    fresh = await compare(c.a, c.b, { workers: options.workers, resamples: c.resamples });
   } else {
     const results = content as unknown as SweepResults;
     const { thresholds, ...config } = results.config;

@@ -10,6 +10,6 @@ parentPort!.on('message', async (msg: { id: number; config: SweepConfig; runs: C
     const outputs = trainChunk(msg.config, msg.runs, (steps) => parentPort!.postMessage({ id: msg.id, steps }));
     parentPort!.postMessage({ id: msg.id, outputs });
   } catch (e) {
-    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });
+    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? (process.env.DEBUG ? (e.stack ?? e.message) : e.message) : String(e) });
   }
 });

@@ -31,6 +31,11 @@ export interface ToyModelSpec {
   hidden: number;
   init?: InitScheme;
   /**
+   * Instances the notebook's 3-D fan counts (default: this model's). A sweep trained in chunks passes its total
+   * run count, so a run's initial weights do not depend on which chunk it landed in.
+   */
+  fanInstances?: number;
+  /**
    * Use the fused bias+ReLU and loss primitives (default): the same functions as the plain op compositions,
    * in fewer passes over the batch. false builds the model from the primitive ops alone.
    */
@@ -38,7 +43,8 @@ export interface ToyModelSpec {
 }
 
 export function initStd(spec: ToyModelSpec): number {
-  const { instances: I, features: n, hidden: m } = spec;
+  const { features: n, hidden: m } = spec;
+  const I = spec.fanInstances ?? spec.instances;
   // torch's fans on a 3-D tensor: fan_in = size(1)*size(2), fan_out = size(0)*size(2).
   return (spec.init ?? 'per-instance') === 'notebook' ? Math.sqrt(2 / (n * m + I * m)) : Math.sqrt(2 / (n + m));
 }

@@ -61,7 +61,7 @@ describe('shards', () => {
     const a = { label: '', config, thresholds };
     const b = { label: '--optimizer adam', config: { ...config, optimizer: 'adam' as const }, thresholds };
     const dir = mkdtempSync(join(tmpdir(), 'cmp-shards-'));
-    for (let index = 0; index < 2; index++) writeShard(dir, { kind: 'comparison', a, b }, { index, count: 2 }, await trainComparison(a, b, { workers: 1, shard: { index, count: 2 } }));
+    for (let index = 0; index < 2; index++) writeShard(dir, { kind: 'comparison', a, b, resamples: 2000 }, { index, count: 2 }, await trainComparison(a, b, { workers: 1, shard: { index, count: 2 } }));
     const merged = await mergeAndReport(findShardFiles([dir]), join(dir, 'merged'));
     expect(JSON.stringify(merged.results)).toBe(JSON.stringify(await compare(a, b, { workers: 1 })));
   });

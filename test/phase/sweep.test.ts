@@ -32,6 +32,14 @@ describe('sweep determinism', () => {
     expect(bytes(two)).toBe(bytes(one));
     expect(bytes(inProcessSmallChunks)).toBe(bytes(one));
     expect(one.cells).toHaveLength(9);
+    // The notebook's 3-D Xavier fan counts the whole sweep's runs, not a chunk's.
+    const notebook = { ...tiny, init: 'notebook' as const };
+    expect(bytes(await runSweep(notebook, { workers: 2, maxInstancesPerChunk: 2 }))).toBe(bytes(await runSweep(notebook, { workers: 1 })));
+  });
+
+  it('a one-value axis has no grid step: its cells count as near a boundary', async () => {
+    const r = await runSweep({ ...tiny, densities: [0.1], importances: [1], steps: 5 }, { workers: 1 });
+    expect(r.agreement!.cellsAway).toBe(0);
   });
 
   it('a crashed sweep resumes and ends with the same results as an uninterrupted one', async () => {
