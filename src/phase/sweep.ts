@@ -98,7 +98,7 @@ export function writeAtomic(path: string, content: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
-interface Partial {
+interface PartialFile {
   configHash: string;
   /** Outputs by cell index, as plain arrays. */
   cells: Record<string, Array<{ k: number; loss: number; W: number[]; W2: number[] | null; b: number[] }>>;
@@ -179,7 +179,9 @@ export function inShard(cell: Cell, shard: Shard | undefined): boolean {
 }
 
 /** The raw outputs of a sweep (or of one shard of it): every run's loss and weights by cell index. */
-export type SweepRuns = Partial['cells'];
+export type SweepRuns = PartialFile['cells'];
+/** The saved outputs of one cell's runs. */
+type RunOutputs = SweepRuns[string];
 
 /**
  * Train the cells of the sweep (those of `shard` only, when given), resuming from --out's partial.json when
@@ -191,9 +193,9 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   const cells = cellsOf(config).filter((c) => inShard(c, options.shard));
   const hash = configHash(config);
   const partialPath = options.out ? join(options.out, 'partial.json') : null;
-  let partial: Partial = { configHash: hash, cells: {} };
+  let partial: PartialFile = { configHash: hash, cells: {} };
   if (partialPath && options.resume && existsSync(partialPath)) {
-    const saved = JSON.parse(readFileSync(partialPath, 'utf8')) as Partial;
+    const saved = JSON.parse(readFileSync(partialPath, 'utf8')) as PartialFile;
     if (saved.configHash !== hash) {
       throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${saved.configHash}, this one ${hash}); use another --out or run without --resume`);
     }
@@ -254,7 +256,7 @@ export async function runSweep(config: SweepConfig, options: SweepOptions = {}):
 
 const round = (xs: readonly number[]): number[] => xs.map((v) => Number(v.toPrecision(7)));
 
-function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: Cell, runs: Partial['cells'][string], t: FeatureThresholds): FeatureCell {
+function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: Cell, runs: RunOutputs, t: FeatureThresholds): FeatureCell {
   const { features: n, hidden: m } = SHAPES[experiment];
   const labelled: FeatureRun[] = runs.map((r) => ({
     seed: r.k,
@@ -282,7 +284,7 @@ function stepRatio(values: readonly number[]): number | null {
   return values.length > 1 ? values[1] / values[0] : null;
 }
 
-function neuronCell(cell: Cell, runs: Partial['cells'][string], n: number, m: number, t: NeuronThresholds): NeuronCell {
+function neuronCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: NeuronThresholds): NeuronCell {
   const labelled = runs.map((r) => ({ r, labels: labelNeurons(Float32Array.from(r.W), 0, n, m, t) }));
   const best = labelled.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
   const count = (ls: NeuronLabel[], regime: string) => ls.filter((l) => l.regime === regime).length;
@@ -298,7 +300,7 @@ function neuronCell(cell: Cell, runs: Partial['cells'][string], n: number, m: nu
   };
 }
 
-function geometryCell(cell: Cell, runs: Partial['cells'][string], n: number, m: number, t: FeatureThresholds): GeometryCell {
+function geometryCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: FeatureThresholds): GeometryCell {
   const measured = runs.map((r) => ({ r, f: featureMetrics(Float32Array.from(r.W), 0, n, m) }));
   const count = (norms: number[]) => norms.filter((v) => v >= t.normThreshold).length;
   const best = measured.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
