@@ -16,7 +16,7 @@ const flags = parseFlags(process.argv.slice(2), {
   backend: { ...backendFlag, default: 'all', choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
   steps: { kind: 'number', default: 60, min: 2, max: 1e6, integer: true, help: 'timed training steps per configuration and backend' },
   warmup: { kind: 'number', default: 5, min: 1, max: 1000, integer: true, help: 'untimed steps before timing' },
-  seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'seed for weights and data' },
+  seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
 });
 
 const configs: Array<[string, TrainConfig]> = [

@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     b: { kind: 'string', default: '', help: 'flags of variant B, e.g. "--optimizer adam"' },
     grid: { kind: 'number', default: 0, min: 0, max: 200, integer: true, help: "cells per axis for both (0: the experiment's default)" },
     seeds: { kind: 'number', default: 0, min: 0, max: 1000, integer: true, help: "seeds per cell for both (0: the experiment's default)" },
-    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'global seed for both' },
+    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'global seed for both' },
     resamples: { kind: 'number', default: 2000, min: 100, max: 1e6, integer: true, help: 'bootstrap resamples per interval' },
     out: { kind: 'string', default: '', help: 'output folder (default out/compare-<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },

@@ -18,7 +18,7 @@ const flags = parseFlags(process.argv.slice(2), {
   steps: { kind: 'number', default: 3000, min: 1, max: 1e7, integer: true, help: 'training steps (the notebook: 10000)' },
   batch: { kind: 'number', default: 1024, min: 1, max: 1 << 20, integer: true, help: 'batch size' },
   lr: { kind: 'number', default: 1e-2, min: 1e-7, max: 10, help: 'learning rate (the notebook: 1e-3; the dense models need its 10000 steps then)' },
-  seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'seed for weights and data' },
+  seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
   optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'optimiser (the notebook uses AdamW, wd 1e-2)' },
   init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: 'Xavier fan of the initial W' },
   backend: backendFlag,

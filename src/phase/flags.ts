@@ -39,7 +39,7 @@ export function sweepFlags(argv: readonly string[]) {
     optimizer: { kind: 'string', default: 'adamw', choices: ['adamw', 'adam'], help: 'AdamW (wd 1e-2, the notebook) or Adam' },
     schedule: { kind: 'string', default: d.schedule, choices: ['constant', 'linear', 'cosine'], help: "learning-rate schedule (the notebook's)" },
     init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: "initial W: per-instance Xavier or the notebook's 3-D fan" },
-    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32, integer: true, help: 'global seed (runs derive theirs from it and their cell)' },
+    seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'global seed (runs derive theirs from it and their cell)' },
     'eval-batch': { kind: 'number', default: 8192, min: 0, max: 1 << 20, integer: true, help: "size of the fresh batch each final model's loss is measured on (0: mean training loss of the last 100 steps)" },
     'norm-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.normThreshold, min: 0, max: 10, help: 'a feature is not represented below this ||W_i||' },
     'superposition-threshold': { kind: 'number', default: DEFAULT_FEATURE_THRESHOLDS.superpositionThreshold, min: 0, max: 10, help: 'superposition at or above this sum_j (W^_e.W_j)^2, else dedicated' },
