@@ -23,6 +23,8 @@ export interface Rng {
   normal(): number;
   /** Fill `out` with U[0, 1) float32 values. */
   fillUniform(out: Float32Array): Float32Array;
+  /** Fill `out` with uniform 32-bit unsigned integers (the same stream as uint32()). */
+  fillUint32(out: Uint32Array): Uint32Array;
   /** Fill `out` with N(mean, std^2) values. */
   fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
 }
@@ -66,29 +68,35 @@ export function rngFromState(seedText: string, state: readonly [number, number, 
     spare = r * Math.sin(2 * Math.PI * u2);
     return r * Math.cos(2 * Math.PI * u2);
   };
+  const fillUint32 = (out: Uint32Array): Uint32Array => {
+    // The same steps as uint32(), with the state in locals: the hot loop of every batch.
+    let a = s0, b = s1, c = s2, d = s3;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(b, 5), 7), 9);
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = rotl(d, 11);
+    }
+    s0 = a;
+    s1 = b;
+    s2 = c;
+    s3 = d;
+    return out;
+  };
   return {
     seed: seedText,
     uint32,
     float32: () => (uint32() >>> 8) * TWO_POW_M24,
     normal,
+    fillUint32,
     fillUniform(out) {
-      // The same steps as uint32(), with the state in locals: the hot loop of every batch.
-      let a = s0, b = s1, c = s2, d = s3;
-      for (let i = 0; i < out.length; i++) {
-        const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-        const t = b << 9;
-        c ^= a;
-        d ^= b;
-        b ^= c;
-        a ^= d;
-        c ^= t;
-        d = rotl(d, 11);
-        out[i] = (result >>> 8) * TWO_POW_M24;
-      }
-      s0 = a;
-      s1 = b;
-      s2 = c;
-      s3 = d;
+      // Draw raw words into the output's own memory, then turn each into a float in place.
+      const words = fillUint32(new Uint32Array(out.buffer, out.byteOffset, out.length));
+      for (let i = 0; i < out.length; i++) out[i] = (words[i] >>> 8) * TWO_POW_M24;
       return out;
     },
     fillNormal(out, mean = 0, std = 1) {

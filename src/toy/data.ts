@@ -15,10 +15,15 @@ export interface BatchSpec {
   values?: 'unit' | 'signed';
 }
 
-let scratch = new Float32Array(0);
+let scratch = new Uint32Array(0);
+const TWO_POW_M32 = 2 ** -32;
+/** The largest float32 below 1: a value that would round up to 1.0 is clamped here, keeping U[0, 1). */
+const BELOW_ONE = 1 - 2 ** -24;
 
 /**
- * Fill `out` ([instances, batch, features], row-major) with a fresh batch. Draws two uniforms per entry. With one
+ * Fill `out` ([instances, batch, features], row-major) with a fresh batch. One 32-bit uniform u per entry: the
+ * feature is active when u < p (probability p) and then takes u / p, which is uniform on [0, 1) given u < p: the
+ * notebook's distribution with half its draws (it draws a value and a gate). With one
  * Rng per instance, instance i's values come from rngs[i] alone, so they do not depend on which other instances
  * share the batch.
  */
@@ -29,16 +34,22 @@ export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = ne
   if (Array.isArray(rng) && rng.length !== instances) throw new RangeError(`sampleBatch: ${rng.length} generators for ${instances} instances`);
   const perInstance = batch * features;
   // Draw each instance's uniforms in one bulk fill (a tight loop inside the generator), then gate them.
-  if (scratch.length < 2 * perInstance) scratch = new Float32Array(2 * perInstance);
+  if (scratch.length < perInstance) scratch = new Uint32Array(perInstance);
   for (let i = 0; i < instances; i++) {
     const gen = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
     const p = density[i];
     if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
-    const u = gen.fillUniform(scratch.subarray(0, 2 * perInstance));
+    const u = gen.fillUint32(scratch.subarray(0, perInstance));
     const base = i * perInstance;
-    // As the notebook: where(rand <= p, value, 0); the value is drawn first, so both draws are always consumed.
-    if (signed) for (let r = 0; r < perInstance; r++) out[base + r] = u[2 * r + 1] < p ? 2 * u[2 * r] - 1 : 0;
-    else for (let r = 0; r < perInstance; r++) out[base + r] = u[2 * r + 1] < p ? u[2 * r] : 0;
+    const scale = TWO_POW_M32 / p; // u / p in double precision: 32 random bits spread over the active range
+    const cut = p * 2 ** 32;
+    for (let r = 0; r < perInstance; r++) {
+      const w = u[r];
+      if (w < cut) {
+        const v = Math.min(w * scale, BELOW_ONE);
+        out[base + r] = signed ? 2 * v - 1 : v;
+      } else out[base + r] = 0;
+    }
   }
   return out;
 }

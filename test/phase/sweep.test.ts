@@ -82,7 +82,7 @@ describe('the default feature-2x1 sweep (end to end, ~40 s)', () => {
 
 describe('neuron experiment', () => {
   it('finds all five neurons monosemantic at density >= 0.5', async () => {
-    const results = await runSweep({ ...tiny, experiment: 'neuron', densities: [1, 0.5], importances: [], seeds: 2, steps: 8000, batch: 128, schedule: 'cosine' }, { workers: 2 });
+    const results = await runSweep({ ...tiny, experiment: 'neuron', densities: [1, 0.5], importances: [], seeds: 2, steps: 8000, batch: 128, schedule: 'cosine', evalBatch: 8192 }, { workers: 2 });
     for (const cell of results.cells as NeuronCell[]) {
       expect(cell.monosemantic, `density ${cell.density}`).toBe(5);
       expect(cell.neurons.map((n) => n.topFeature).sort()).toEqual([0, 1, 2, 3, 4]); // the five most important features
