@@ -14,6 +14,8 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { parseFlags } from '../src/cli.ts';
 import { trainSweep } from '../src/phase/sweep.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
+import { createRng } from '../src/random.ts';
+import { sampleBatch } from '../src/toy/data.ts';
 import { train, type TrainConfig } from '../src/toy/train.ts';
 
 const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
@@ -46,6 +48,18 @@ const gcWithin = async (from: number, to: number): Promise<number> => {
 };
 
 const warmup = 3;
+/** Seconds to draw one step's batch (the trainer's sampler alone), to show what sampling costs per step. */
+function samplingSeconds(name: string): number {
+  const { I, n } = CONFIGS[name];
+  const rngs = Array.from({ length: I }, (_, i) => createRng(`sampling/${i}`));
+  const out = new Float32Array(I * 1024 * n);
+  const spec = { instances: I, batch: 1024, features: n, density: new Array(I).fill(0.1) };
+  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out); // warm the JIT, as the trainer's steps are
+  const t = performance.now();
+  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out);
+  return (performance.now() - t) / 20_000;
+}
+
 async function single(name: string): Promise<{ sps: number; gcShare: number }> {
   const { I, n, m } = CONFIGS[name];
   const config: TrainConfig = {
@@ -90,8 +104,8 @@ async function split(name: string): Promise<number> {
   return flags.steps / ((performance.now() - t) / 1000);
 }
 
-const ours = new Map<string, { sps: number; gcShare: number; split: number }>();
-for (const name of names) ours.set(name, { ...(await single(name)), split: await split(name) });
+const ours = new Map<string, { sps: number; gcShare: number; split: number; sampling: number }>();
+for (const name of names) ours.set(name, { ...(await single(name)), split: await split(name), sampling: samplingSeconds(name) });
 
 const json = join(mkdtempSync(join(os.tmpdir(), 'bench-anchors-')), 'torch.json');
 const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
@@ -105,11 +119,11 @@ if (torch.status === 0) {
 }
 
 console.log(`bench-anchors: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ${flags.steps} timed steps`);
-console.log('\n| config | ours, 1 thread | GC share | ours, instances over ' + flags.workers + ' threads | PyTorch 2 threads | ours / PyTorch (best of ours) |');
-console.log('|---|---|---|---|---|---|');
+console.log('\n| config | ours, 1 thread | GC share | sampling share | ours, instances over ' + flags.workers + ' threads | PyTorch 2 threads | ours / PyTorch (best of ours) |');
+console.log('|---|---|---|---|---|---|---|');
 for (const name of names) {
   const o = ours.get(name)!;
   const best = Math.max(o.sps, Number.isNaN(o.split) ? 0 : o.split);
   const t = theirs.get(name);
-  console.log(`| ${name} ${JSON.stringify(CONFIGS[name])} | ${o.sps.toFixed(2)} | ${(100 * o.gcShare).toFixed(1)}% | ${Number.isNaN(o.split) ? '-' : o.split.toFixed(2)} | ${t === undefined ? '-' : t.toFixed(2)} | ${t === undefined ? '-' : `${(best / t).toFixed(2)}x`} |`);
+  console.log(`| ${name} ${JSON.stringify(CONFIGS[name])} | ${o.sps.toFixed(2)} | ${(100 * o.gcShare).toFixed(1)}% | ${(100 * o.sampling * o.sps).toFixed(1)}% | ${Number.isNaN(o.split) ? '-' : o.split.toFixed(2)} | ${t === undefined ? '-' : t.toFixed(2)} | ${t === undefined ? '-' : `${(best / t).toFixed(2)}x`} |`);
 }
