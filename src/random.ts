@@ -1,6 +1,6 @@
 /**
  * Seeded random numbers. Every draw in the toolkit comes from an `Rng` passed down explicitly from a seed;
- * nothing reads Math.random. seedrandom turns the seed (any string) into the initial state: its xor4096
+ * nothing reads an unseeded global generator. seedrandom turns the seed (any string) into the initial state: its xor4096
  * generator, the fastest of its family, supplies the four 32-bit words of a xoshiro128** generator, which then
  * makes every draw. xoshiro128** is used for the draws because batches need millions of uniforms per step and a
  * bulk fill of it with the state held in locals runs several times faster than calling seedrandom's generator
@@ -43,33 +43,8 @@ export function rngFromState(seedText: string, state: readonly [number, number, 
   let [s0, s1, s2, s3] = state.map((v) => v | 0);
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1; // the all-zero state is the one xoshiro cannot leave
   let spare = NaN;
-  // xoshiro128** (Blackman and Vigna, 2018): one 32-bit output per call.
-  const uint32 = (): number => {
-    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl(s3, 11);
-    return result;
-  };
-  const normal = (): number => {
-    if (spare === spare) {
-      const z = spare;
-      spare = NaN;
-      return z;
-    }
-    // (u + 0.5) / 2^32 lies strictly inside (0, 1), so the log is finite.
-    const u1 = (uint32() + 0.5) * TWO_POW_M32;
-    const u2 = uint32() * TWO_POW_M32;
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  };
+  // xoshiro128** (Blackman and Vigna, 2018), the state held in locals for the loop: the hot loop of every batch.
   const fillUint32 = (out: Uint32Array): Uint32Array => {
-    // The same steps as uint32(), with the state in locals: the hot loop of every batch.
     let a = s0, b = s1, c = s2, d = s3;
     for (let i = 0; i < out.length; i++) {
       out[i] = Math.imul(rotl(Math.imul(b, 5), 7), 9);
@@ -86,6 +61,21 @@ export function rngFromState(seedText: string, state: readonly [number, number, 
     s2 = c;
     s3 = d;
     return out;
+  };
+  const single = new Uint32Array(1);
+  const uint32 = (): number => fillUint32(single)[0];
+  const normal = (): number => {
+    if (spare === spare) {
+      const z = spare;
+      spare = NaN;
+      return z;
+    }
+    // (u + 0.5) / 2^32 lies strictly inside (0, 1), so the log is finite.
+    const u1 = (uint32() + 0.5) * TWO_POW_M32;
+    const u2 = uint32() * TWO_POW_M32;
+    const r = Math.sqrt(-2 * Math.log(u1));
+    spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
   };
   return {
     seed: seedText,
