@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder and report whether it matches bit for bit' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
-  });
+  }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
   await useBackend(flags.backend);
   if (flags.backend === 'auto' && !flags.verify) throw new FlagError(AUTO_REFUSAL);
 

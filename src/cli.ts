@@ -24,13 +24,14 @@ export function usage(specs: Record<string, FlagSpec>): string {
     .join('\n');
 }
 
-export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S): Values<S> {
+/** Parse argv against specs; `--help` prints `synopsis` (when given) and the flag table, then exits. */
+export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S, synopsis = ''): Values<S> {
   const values: Record<string, number | string | boolean> = {};
   for (const [name, s] of Object.entries(specs)) values[name] = s.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
-      console.log(`flags:\n${usage(specs)}`);
+      console.log(`${synopsis ? `${synopsis}\n\n` : ''}flags:\n${usage(specs)}`);
       process.exit(0);
     }
     if (!arg.startsWith('--')) throw new FlagError(`unexpected argument '${arg}' (flags look like --name value; see --help)`);
