@@ -9,6 +9,7 @@
 import { broadcastShapes, broadcastStrides, fmt, isPermutation, normAxes, sizeOf, stridesOf, type Shape } from '../kernels/shape.ts';
 import type { BinaryOp, UnaryOp } from '../kernels/types.ts';
 import { getBackend } from '../kernels/registry.ts';
+import { allocate } from './arena.ts';
 import { apply, installEngineOps, type OpDef } from './engine.ts';
 import { asTensor, Tensor } from './tensor.ts';
 
@@ -37,14 +38,14 @@ export type OpName = keyof OpAttrs;
 // --- constant masks used by gradient rules (not differentiated) -------------------------------------------
 
 function unaryMask(op: UnaryOp, x: Tensor): Tensor {
-  const out = new Float32Array(x.size);
+  const out = allocate(x.size);
   getBackend().unary(op, x.data, out);
   return new Tensor(out, x.shape);
 }
 
 function binaryMask(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(a.shape, b.shape)!;
-  const out = new Float32Array(sizeOf(shape));
+  const out = allocate(sizeOf(shape));
   getBackend().binary(op, a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out, shape);
   return new Tensor(out, shape);
 }
@@ -55,7 +56,7 @@ function elementwise(op: BinaryOp, vjp: OpDef<null>['vjp']): OpDef<null> {
   return {
     shape: ([a, b]) => broadcastShapes(a, b) ?? 'shapes do not broadcast',
     forward(k, [a, b], s) {
-      const out = new Float32Array(sizeOf(s));
+      const out = allocate(sizeOf(s));
       k.binary(op, a.data, broadcastStrides(a.shape, s), b.data, broadcastStrides(b.shape, s), out, s);
       return out;
     },
@@ -67,7 +68,7 @@ function unary<A>(op: UnaryOp, param: (attrs: A) => number, vjp: OpDef<A>['vjp']
   return {
     shape: ([x]) => x,
     forward(k, [x], _s, attrs) {
-      const out = new Float32Array(x.size);
+      const out = allocate(x.size);
       k.unary(op, x.data, out, param(attrs));
       return out;
     },
@@ -136,7 +137,7 @@ const OPS: { [K in OpName]: OpDef<OpAttrs[K]> } = {
         aOffsets[q] = ao * m * kk;
         bOffsets[q] = bo * kk * n;
       }
-      const out = new Float32Array(sizeOf(s));
+      const out = allocate(sizeOf(s));
       k.matmul(a.data, b.data, out, { batch, m, k: kk, n, transA: transposeA, transB: transposeB, aOffsets, bOffsets });
       return out;
     },
@@ -154,7 +155,7 @@ const OPS: { [K in OpName]: OpDef<OpAttrs[K]> } = {
     shape: (([x], { axes, keepdims }) => (keepdims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i)))),
     forward(k, [x], s, { axes }) {
       const outStrides = stridesOf(keptShape(x.shape, axes)).map((st, i) => (axes.includes(i) ? 0 : st));
-      const out = new Float32Array(sizeOf(s));
+      const out = allocate(sizeOf(s));
       k.sum(x.data, x.shape, out, outStrides);
       return out;
     },
@@ -171,7 +172,7 @@ const OPS: { [K in OpName]: OpDef<OpAttrs[K]> } = {
     shape: ([x], { perm }) => (isPermutation(perm, x.length) ? perm.map((p) => x[p]) : `[${perm.join(', ')}] is not a permutation of ${x.length} axes`),
     forward(k, [x], s, { perm }) {
       const xs = stridesOf(x.shape);
-      const out = new Float32Array(x.size);
+      const out = allocate(x.size);
       k.copyStrided(x.data, perm.map((p) => xs[p]), out, s);
       return out;
     },
@@ -188,7 +189,7 @@ const OPS: { [K in OpName]: OpDef<OpAttrs[K]> } = {
       return joint !== null && joint.length === shape.length && joint.every((d, i) => d === shape[i]) ? shape : `cannot broadcast to ${fmt(shape)}`;
     },
     forward(k, [x], s) {
-      const out = new Float32Array(sizeOf(s));
+      const out = allocate(sizeOf(s));
       k.copyStrided(x.data, broadcastStrides(x.shape, s), out, s);
       return out;
     },

@@ -4,6 +4,7 @@
  * with one pass forward and one backward. They compute the same functions as the unfused compositions
  * (ToyModel with fused: false), which the tests check values and gradients against.
  */
+import { allocate } from '../autograd/arena.ts';
 import { customOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { fmt } from '../kernels/shape.ts';
@@ -17,7 +18,7 @@ export const biasRelu = customOp('biasRelu', {
     pre.length === 3 && b.length === 2 && b[0] === pre[0] && b[1] === pre[2] ? pre : 'expected pre [I, B, n] and bias [I, n]',
   forward(_k, [pre, b]) {
     const [I, B, n] = pre.shape;
-    const out = new Float32Array(pre.size);
+    const out = allocate(pre.size);
     const p = pre.data;
     const bias = b.data;
     // One flat loop per instance with a wrapping feature counter: with n = 2 a nested feature loop is mostly
@@ -39,8 +40,8 @@ export const biasRelu = customOp('biasRelu', {
     let dB: Float32Array | null = null;
     const both = (): void => {
       if (dPre) return;
-      dPre = new Float32Array(pre.size);
-      dB = new Float32Array(I * n);
+      dPre = allocate(pre.size);
+      dB = allocate(I * n);
       const gd = g.data;
       const od = out.data;
       // dB sums over the batch in float64, then rounds once.
@@ -78,7 +79,7 @@ export const importanceMse = customOp('importanceMse', {
   forward(_k, [pred, target, imp]) {
     const [I, B, n] = pred.shape;
     const perInstance = imp.rank === 2;
-    const out = new Float32Array(I);
+    const out = allocate(I);
     for (let i = 0; i < I; i++) {
       const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
       let acc = 0; // float64 accumulation over the batch, as the reference sum kernel does
@@ -96,7 +97,7 @@ export const importanceMse = customOp('importanceMse', {
     const [I, B, n] = pred.shape;
     const perInstance = imp.rank === 2;
     const dPred = (sign: number) => (): Tensor => {
-      const d = new Float32Array(pred.size);
+      const d = allocate(pred.size);
       for (let i = 0; i < I; i++) {
         const scale = (sign * 2 * g.data[i]) / (B * n);
         const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);

@@ -2,6 +2,7 @@
  * The seeded trainer: every instance of a ToyModel trained at once on fresh batches, through autograd, with
  * Adam/AdamW. Two streams derived from the seed (weights, data) make a run reproducible byte for byte.
  */
+import { Arena } from '../autograd/arena.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
@@ -41,6 +42,8 @@ export interface TrainConfig {
    * density, where a training batch holds only a handful of co-active features.
    */
   evalBatch?: number;
+  /** Reuse op output buffers from step to step (default true; false allocates afresh, for checking). */
+  reuseBuffers?: boolean;
 }
 
 export interface TrainResult {
@@ -92,7 +95,10 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
   const tailSteps = Math.min(100, config.steps);
   const finalLosses = new Float64Array(I);
 
-  for (let step = 0; step < config.steps; step++) {
+  // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory.
+  const arena = config.reuseBuffers === false ? null : new Arena();
+  const ones = new Tensor(new Float32Array(I).fill(1), [I]);
+  const trainStep = (step: number): void => {
     const x = new Tensor(sampleBatch(spec, dataRng, xData), [I, config.batch, n]);
     const losses = model.instanceLosses(x, importance);
     for (let i = 0; i < I; i++) {
@@ -101,11 +107,16 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
       }
     }
     opt.zeroGrad();
-    losses.backward(new Tensor(new Float32Array(I).fill(1), [I]));
+    losses.backward(ones);
     noGrad(() => opt.step(lrFactor(config.schedule ?? 'constant', step, config.steps)));
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
-    onStep?.(step, losses.data);
+    onStep?.(step, losses.data); // inside the step: the arena reuses losses.data afterwards
+  };
+  for (let step = 0; step < config.steps; step++) {
+    if (arena) arena.run(() => trainStep(step));
+    else trainStep(step);
   }
+
   let evalLosses: Float64Array | null = null;
   if (config.evalBatch) {
     const evalRng = seeds.map((s) => createRng(deriveSeed(s, 2)));

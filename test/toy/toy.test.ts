@@ -202,3 +202,13 @@ describe('fused primitives', () => {
     }
   });
 });
+
+describe('buffer reuse across steps', () => {
+  it.each(['relu-output', 'relu-hidden', 'abs', 'linear'] as const)('%s: the same bytes with and without the arena', (kind) => {
+    const run = (reuseBuffers: boolean) =>
+      train({ model: { kind, instances: 3, features: 5, hidden: 2 }, importance: [1, 0.9, 0.8, 0.7, 0.6], density: [1, 0.3, 0.05], batch: 32, steps: 25, lr: 1e-2, optimizer: 'adamw', seed: 4, reuseBuffers });
+    const [fresh, reused] = [run(false), run(true)];
+    fresh.model.parameters.forEach((p, i) => expect(Buffer.from(reused.model.parameters[i].data.buffer)).toEqual(Buffer.from(p.data.buffer)));
+    expect([...reused.finalLosses]).toEqual([...fresh.finalLosses]);
+  });
+});
