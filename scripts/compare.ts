@@ -68,12 +68,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const a = variant(flags.a, 'a');
   const b = variant(flags.b, 'b');
-  let sharding: ReturnType<typeof resolveShard>;
-  try {
-    sharding = resolveShard(flags.shard, flags['shard-count']);
-  } catch (e) {
-    throw new FlagError((e as Error).message);
-  }
+  const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
   console.log(`compare: ${flags.experiment}, A = "${flags.a}", B = "${flags.b}", backend ${getBackend().name}`);
   for (const note of sharedBetween(a.config, b.config).notes) console.log(`  ${note}`);
   const out = resolve(flags.out || `out/compare-${flags.experiment}`);

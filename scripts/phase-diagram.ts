@@ -39,12 +39,7 @@ async function main(argv: string[]): Promise<void> {
   const { config, thresholds } = sweepFromFlags(flags, argv);
   const experiment = config.experiment;
   const out = resolve(flags.out || `out/${experiment}`);
-  let sharding: ReturnType<typeof resolveShard>;
-  try {
-    sharding = resolveShard(flags.shard, flags['shard-count']);
-  } catch (e) {
-    throw new FlagError((e as Error).message);
-  }
+  const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
   const cellCount = cellsOf(config).length;
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${getBackend().name}`);
   if (sharding) {

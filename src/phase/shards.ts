@@ -39,7 +39,7 @@ export function parseShard(text: string, flag = '--shard'): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count) throw new RangeError(`${flag} ${text}: expected K/N with N >= 1 and 0 <= K < N (K is 0-based)`);
+  if (!m || count < 1 || index >= count) throw new FlagError(`${flag} ${text}: expected K/N with N >= 1 and 0 <= K < N (K is 0-based)`);
   return { index, count };
 }
 
@@ -56,7 +56,7 @@ export function resolveShard(flag: string, shardCount: number, env: NodeJS.Proce
     return { shard, source: `Slurm array task ${env.SLURM_ARRAY_TASK_ID} (SLURM_ARRAY_TASK_MIN ${env.SLURM_ARRAY_TASK_MIN ?? 0}, count ${env.SLURM_ARRAY_TASK_COUNT})` };
   }
   if (env.JOB_COMPLETION_INDEX !== undefined) {
-    if (!shardCount) throw new RangeError(`JOB_COMPLETION_INDEX=${env.JOB_COMPLETION_INDEX} is set (a Kubernetes indexed job) but --shard-count is not: pass the job's completions`);
+    if (!shardCount) throw new FlagError(`JOB_COMPLETION_INDEX=${env.JOB_COMPLETION_INDEX} is set (a Kubernetes indexed job) but --shard-count is not: pass the job's completions`);
     return { shard: parseShard(`${env.JOB_COMPLETION_INDEX}/${shardCount}`, 'JOB_COMPLETION_INDEX/--shard-count'), source: `Kubernetes JOB_COMPLETION_INDEX ${env.JOB_COMPLETION_INDEX} of ${shardCount}` };
   }
   return null;

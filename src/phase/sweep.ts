@@ -4,7 +4,6 @@
  * outputs turned into labelled cells. Every run draws from its own seed, so the bytes of the results do not
  * depend on chunking, the number of workers or interruptions.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { aggregateRuns, classifyExtraFeature, DEFAULT_FEATURE_THRESHOLDS, DEFAUL
 import { cellsOf, isFeatureExperiment, runSeed, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theory.ts';
 import { featureMetrics } from '../toy/metrics.ts';
+import { sha256 } from '../manifest.ts';
 
 export interface FeatureCell {
   density: number;
@@ -88,7 +88,7 @@ export interface SweepOptions {
 }
 
 export function configHash(config: SweepConfig): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+  return sha256(JSON.stringify(config)).slice(0, 16);
 }
 
 /** Write a file so that a reader sees the old or the new content, never a torn one. */
@@ -254,6 +254,11 @@ export async function runSweep(config: SweepConfig, options: SweepOptions = {}):
   return assembleResults(config, runs, { feature: options.featureThresholds, neuron: options.neuronThresholds });
 }
 
+/** The run with the lowest loss (the first of equals, i.e. the lowest seed index): a density cell's model. */
+function lowestLoss<T extends { r: { loss: number } }>(runs: readonly T[]): T {
+  return runs.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
+}
+
 const round = (xs: readonly number[]): number[] => xs.map((v) => Number(v.toPrecision(7)));
 
 function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: Cell, runs: RunOutputs, t: FeatureThresholds): FeatureCell {
@@ -286,7 +291,7 @@ function stepRatio(values: readonly number[]): number | null {
 
 function neuronCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: NeuronThresholds): NeuronCell {
   const labelled = runs.map((r) => ({ r, labels: labelNeurons(Float32Array.from(r.W), 0, n, m, t) }));
-  const best = labelled.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
+  const best = lowestLoss(labelled);
   const count = (ls: NeuronLabel[], regime: string) => ls.filter((l) => l.regime === regime).length;
   return {
     density: cell.density,
@@ -303,7 +308,7 @@ function neuronCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: Neuro
 function geometryCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: FeatureThresholds): GeometryCell {
   const measured = runs.map((r) => ({ r, f: featureMetrics(Float32Array.from(r.W), 0, n, m) }));
   const count = (norms: number[]) => norms.filter((v) => v >= t.normThreshold).length;
-  const best = measured.reduce((a, b) => (b.r.loss < a.r.loss ? b : a));
+  const best = lowestLoss(measured);
   return {
     density: cell.density,
     loss: best.r.loss,
