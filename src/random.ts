@@ -1,10 +1,10 @@
 /**
  * Seeded random numbers. Every draw in the toolkit comes from an `Rng` passed down explicitly from a seed;
  * nothing reads an unseeded global generator. seedrandom turns the seed (any string) into the initial state: its xor4096
- * generator, the fastest of its family, supplies the four 32-bit words of a xoshiro128** generator, which then
- * makes every draw. xoshiro128** is used for the draws because batches need millions of uniforms per step and a
- * bulk fill of it with the state held in locals runs several times faster than calling seedrandom's generator
- * per number (profiled: sampling was a fifth of a 2->1 sweep step). Per-purpose streams are derived by hashing
+ * generator (any string seeds its 4096-bit state) supplies the four 32-bit words of a xoshiro128** generator,
+ * which then makes every draw. xoshiro128** is used for the draws because batches need millions of uniforms per
+ * step and a bulk fill of it with the state held in locals runs 5x faster than the fastest seedrandom generator
+ * called per number (scripts/bench-rng.ts; sampling had been a fifth of a 2->1 sweep step). Per-purpose streams are derived by hashing
  * (seed, keys...) so that a result never depends on the order in which other streams were used.
  */
 import seedrandom from 'seedrandom';

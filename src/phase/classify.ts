@@ -6,7 +6,7 @@
  * sum_{j != e} (W^_e . W_j)^2 < superpositionThreshold, else "superposition". Both defaults are 0.5: a
  * represented feature has norm ~1, an antipodal partner gives superposition ~1 and an orthogonal one ~0.
  */
-import { featureMetrics } from '../toy/metrics.ts';
+import { featureMetrics, neuronMetrics } from '../toy/metrics.ts';
 import type { FeatureRegime } from './theory.ts';
 
 export interface FeatureThresholds {
@@ -94,16 +94,13 @@ export interface NeuronLabel {
 
 /** Label each of the m neurons (columns) of W (n x m at `offset`), and list the neurons each feature uses. */
 export function labelNeurons(W: Float32Array, offset: number, n: number, m: number, t: NeuronThresholds = DEFAULT_NEURON_THRESHOLDS): { neurons: NeuronLabel[]; featureNeurons: number[][] } {
-  const neurons: NeuronLabel[] = [];
-  for (let j = 0; j < m; j++) {
-    const weights = Array.from({ length: n }, (_, f) => W[offset + f * m + j]);
-    const norm = Math.hypot(...weights);
-    let topFeature = 0;
-    for (let f = 1; f < n; f++) if (Math.abs(weights[f]) > Math.abs(weights[topFeature])) topFeature = f;
-    const monosemanticity = norm > 0 ? Math.abs(weights[topFeature]) / norm : 0;
-    const regime: NeuronRegime = norm < t.deadNorm ? 'dead' : monosemanticity > t.monosemanticity ? 'monosemantic' : 'polysemantic';
-    neurons.push({ regime, monosemanticity, topFeature, weights });
-  }
+  const metrics = neuronMetrics(W, offset, n, m);
+  const neurons: NeuronLabel[] = metrics.monosemanticity.map((monosemanticity, j) => ({
+    regime: metrics.norms[j] < t.deadNorm ? 'dead' : monosemanticity > t.monosemanticity ? 'monosemantic' : 'polysemantic',
+    monosemanticity,
+    topFeature: metrics.topFeature[j],
+    weights: Array.from({ length: n }, (_, f) => W[offset + f * m + j]),
+  }));
   const featureNeurons = Array.from({ length: n }, (_, f) => {
     const row = Array.from({ length: m }, (_, j) => Math.abs(W[offset + f * m + j]));
     const top = Math.max(...row);

@@ -57,12 +57,7 @@ export function logspace(lo: number, hi: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => 10 ** (Math.log10(lo) + ((Math.log10(hi) - Math.log10(lo)) * i) / (count - 1)));
 }
 
-/** Densities of the neuron experiment: 1 to 0.01 through every regime the paper names (>= 0.5, 0.2-0.5, ~0.15, ~0.12, 0.05-0.08, <= 0.04). */
-export const NEURON_DENSITIES = [1, 0.7, 0.5, 0.35, 0.25, 0.15, 0.12, 0.08, 0.06, 0.04, 0.02, 0.01];
-/** Densities of the intro figure: the official notebook's 20^-linspace(0, 1, 10), from 1 to 0.05. */
-export const INTRO_DENSITIES = Array.from({ length: 10 }, (_, i) => 20 ** -(i / 9));
-/** Densities of the computation experiment (the paper's). */
-export const COMPUTATION_DENSITIES = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001];
+export { COMPUTATION_DENSITIES, INTRO_DENSITIES, NEURON_DENSITIES } from '../toy/presets.ts';
 
 export interface Cell {
   index: number;

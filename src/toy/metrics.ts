@@ -1,7 +1,9 @@
 /**
  * What the paper reads off a trained W (per instance, W is n x m with row i = feature i's direction W_i):
  * feature norms ||W_i||, superposition sum_{j != i} (W^_i . W_j)^2, dimensions per feature D* = m / ||W||_F^2,
- * and feature dimensionality D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2.
+ * feature dimensionality D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2, and, for models with neurons (a privileged
+ * hidden basis: relu-hidden, and W1 of the |x| model), each neuron's monosemanticity max_f |W_fn| / ||W_.n||.
+ * Divisions are guarded so that dead features and dead neurons read 0, never NaN.
  */
 
 export interface FeatureMetrics {
@@ -11,8 +13,50 @@ export interface FeatureMetrics {
   superposition: number[];
   /** D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 (0 for an unlearned feature, 1/2 for an antipodal pair). */
   dimensionality: number[];
-  /** D* = m / ||W||_F^2. */
+  /** D* = m / ||W||_F^2 (Infinity for W = 0: no feature is represented). */
   dimensionsPerFeature: number;
+}
+
+/** A feature counts as represented when ||W_i|| reaches this (represented features sit near 1, dropped ones near 0). */
+export const REPRESENTED_NORM = 0.5;
+
+export function countRepresented(norms: readonly number[], threshold = REPRESENTED_NORM): number {
+  return norms.filter((v) => v >= threshold).length;
+}
+
+export interface NeuronMetrics {
+  /** max_f |W_fn| / ||W_.n|| per neuron: 1 when one feature owns it, 1/sqrt(k) when k share it equally; 0 when dead. */
+  monosemanticity: number[];
+  /** ||W_.n|| per neuron. */
+  norms: number[];
+  /** The feature with the largest |W_fn| per neuron. */
+  topFeature: number[];
+}
+
+/** Neuron metrics of one instance's W (n x m at `offset`, row-major; neuron n is column n). */
+export function neuronMetrics(data: Float32Array, offset: number, n: number, m: number): NeuronMetrics {
+  const out: NeuronMetrics = { monosemanticity: [], norms: [], topFeature: [] };
+  for (let j = 0; j < m; j++) {
+    let sq = 0;
+    let top = 0;
+    for (let f = 0; f < n; f++) {
+      const v = data[offset + f * m + j];
+      sq += v * v;
+      if (Math.abs(v) > Math.abs(data[offset + top * m + j])) top = f;
+    }
+    const norm = Math.sqrt(sq);
+    out.norms.push(norm);
+    out.topFeature.push(top);
+    out.monosemanticity.push(norm > 0 ? Math.abs(data[offset + top * m + j]) / norm : 0);
+  }
+  return out;
+}
+
+/** ARENA's cut for a monosemantic neuron (see classify.ts for the phase sweeps' 0.95). */
+export const MONOSEMANTIC = 0.99;
+
+export function countMonosemantic(monosemanticity: readonly number[], threshold = MONOSEMANTIC): number {
+  return monosemanticity.filter((v) => v > threshold).length;
 }
 
 /** Metrics of one instance's W, read from `data` at `offset` (n x m, row-major). */

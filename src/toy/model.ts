@@ -4,7 +4,7 @@
  *
  *   linear          x' = W^T W x + b
  *   relu-output     x' = ReLU(W^T W x + b)            (tied weights; the paper's main model)
- *   relu-hidden     x' = ReLU(W^T ReLU(W x) + b)      (privileged basis: hidden neurons)
+ *   relu-hidden     x' = ReLU(W^T ReLU(W x + c) + b)  (privileged basis: hidden neurons; bias c optional, off by default)
  *   abs             y' = ReLU(W2 ReLU(W1 x) + b)      (untied; computes |x|)
  *
  * Everything is built from autograd ops, so gradients come from the engine, not from hand-written rules.
@@ -40,6 +40,8 @@ export interface ToyModelSpec {
    * in fewer passes over the batch. false builds the model from the primitive ops alone.
    */
   fused?: boolean;
+  /** relu-hidden only: a hidden-layer bias c [instances, hidden] (the paper's model has none). */
+  hiddenBias?: boolean;
 }
 
 export function initStd(spec: ToyModelSpec): number {
@@ -54,18 +56,26 @@ export class ToyModel {
   /** Second layer [instances, hidden, features], only for the untied 'abs' model. */
   readonly W2: Tensor | null;
   readonly b: Tensor;
+  /** Hidden-layer bias [instances, hidden], only for relu-hidden with `hiddenBias`. */
+  readonly bHidden: Tensor | null;
 
-  /** With one Rng per instance, instance i's weights come from rngs[i] alone (W, then W2). */
-  constructor(readonly spec: ToyModelSpec, rng: Rng | readonly Rng[]) {
+  /**
+   * With one Rng per instance, instance i's weights come from rngs[i] alone (W, then W2). rng null leaves every
+   * parameter zero (for loading weights). Biases start at zero, as in the notebook.
+   */
+  constructor(readonly spec: ToyModelSpec, rng: Rng | readonly Rng[] | null) {
     const { instances: I, features: n, hidden: m } = spec;
     for (const [name, v] of Object.entries({ instances: I, features: n, hidden: m })) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`ToyModel: ${name} = ${v}, expected an integer >= 1`);
     }
+    if (spec.hiddenBias && spec.kind !== 'relu-hidden') throw new RangeError(`ToyModel: hiddenBias is for the relu-hidden model, not ${spec.kind}`);
     if (Array.isArray(rng) && rng.length !== I) throw new RangeError(`ToyModel: ${rng.length} generators for ${I} instances`);
     const std = initStd(spec);
     this.W = new Tensor(new Float32Array(I * n * m), [I, n, m], true);
     this.W2 = spec.kind === 'abs' ? new Tensor(new Float32Array(I * m * n), [I, m, n], true) : null;
     this.b = new Tensor(new Float32Array(I * n), [I, n], true);
+    this.bHidden = spec.hiddenBias ? new Tensor(new Float32Array(I * m), [I, m], true) : null;
+    if (rng === null) return;
     for (let i = 0; i < I; i++) {
       const r = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
       r.fillNormal(this.W.data.subarray(i * n * m, (i + 1) * n * m), 0, std);
@@ -74,17 +84,19 @@ export class ToyModel {
   }
 
   get parameters(): Tensor[] {
-    return this.W2 ? [this.W, this.W2, this.b] : [this.W, this.b];
+    return [this.W, ...(this.W2 ? [this.W2] : []), this.b, ...(this.bHidden ? [this.bHidden] : [])];
   }
 
   /** x: [instances, batch, features] -> [instances, batch, features]. */
   forward(x: Tensor): Tensor {
     const { instances: I, features: n, kind } = this.spec;
     const fused = this.spec.fused ?? true;
-    const outputRelu = (pre: Tensor): Tensor => (fused ? biasRelu(pre, this.b) : relu(add(pre, reshape(this.b, [I, 1, n]))));
+    // relu(pre + bias) over the last axis: one fused op, or the plain composition.
+    const reluWithBias = (pre: Tensor, bias: Tensor): Tensor => (fused ? biasRelu(pre, bias) : relu(add(pre, reshape(bias, [I, 1, bias.shape[1]]))));
+    const outputRelu = (pre: Tensor): Tensor => reluWithBias(pre, this.b);
     if (kind === 'abs') return outputRelu(matmul(relu(matmul(x, this.W)), this.W2!));
     let h = matmul(x, this.W); // [I, B, m]
-    if (kind === 'relu-hidden') h = relu(h);
+    if (kind === 'relu-hidden') h = this.bHidden ? reluWithBias(h, this.bHidden) : relu(h);
     const pre = matmul(h, this.W, { transposeB: true });
     return kind === 'linear' ? add(pre, reshape(this.b, [I, 1, n])) : outputRelu(pre);
   }

@@ -75,3 +75,36 @@ export class AdamW extends Adam {
     super(params, { weightDecay: 1e-2, ...options, decoupled: true });
   }
 }
+
+/**
+ * torch.nn.utils.clip_grad_norm_ (L2, coefficient maxNorm / (norm + 1e-6), applied only when below 1) for each
+ * instance on its own: every parameter's leading axis is the instance axis, and an instance's norm runs over its
+ * slices of all parameters. Clipping over all instances at once (what torch does on the notebook's tensors)
+ * would let one instance's gradient shrink another's, and a model's result depend on its batch-mates.
+ * Writes each instance's norm before clipping into `norms`.
+ */
+export function clipGradNormPerInstance(params: readonly Tensor[], maxNorm: number, norms: Float64Array): Float64Array {
+  const instances = norms.length;
+  norms.fill(0);
+  for (const p of params) {
+    const g = p.grad?.data;
+    if (!g) continue;
+    const per = g.length / instances;
+    for (let i = 0; i < instances; i++) {
+      let s = 0;
+      for (let k = i * per; k < (i + 1) * per; k++) s += g[k] * g[k];
+      norms[i] += s;
+    }
+  }
+  for (let i = 0; i < instances; i++) norms[i] = Math.sqrt(norms[i]);
+  for (const p of params) {
+    const g = p.grad?.data;
+    if (!g) continue;
+    const per = g.length / instances;
+    for (let i = 0; i < instances; i++) {
+      const coef = maxNorm / (norms[i] + 1e-6);
+      if (coef < 1) for (let k = i * per; k < (i + 1) * per; k++) g[k] *= coef;
+    }
+  }
+  return norms;
+}

@@ -6,10 +6,13 @@ import { Arena } from '../autograd/arena.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
-import { sampleBatch } from './data.ts';
+import { sampleBatch, type FeatureSet } from './data.ts';
 import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
 import { ToyModel, type ToyModelSpec } from './model.ts';
-import { Adam, AdamW } from './optim.ts';
+import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
+
+/** Keys of the streams derived from an instance seed: 0 initial weights, 1 training data, 2 evaluation data, 3 restarts. */
+const RESTART_KEY = 3;
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
 
@@ -26,6 +29,16 @@ export interface TrainConfig {
   /** Default: PyTorch's (AdamW 1e-2, Adam 0). */
   weightDecay?: number;
   schedule?: Schedule;
+  /** Clip each instance's gradient to this L2 norm before the update (torch's clip_grad_norm_, per instance). */
+  clipGradNorm?: number;
+  /** Correlated / anticorrelated feature sets of the data (default: all features independent). */
+  featureSets?: readonly FeatureSet[];
+  /**
+   * Train this many models per instance (restart 0 is the run without restarts; the others get seeds derived
+   * from it) and keep the one with the lowest loss (the evaluation loss when `evalBatch` is set, else the final
+   * training loss), as the paper does. The restarts train side by side as extra instances.
+   */
+  restarts?: number;
   seed: number | string;
   /**
    * One seed per instance (a sweep derives them from its cell and seed index). Default: derived from `seed` and
@@ -53,6 +66,8 @@ export interface TrainResult {
   tailSteps: number;
   /** Loss of the final model on a fresh batch of `evalBatch` per instance (when asked for). */
   evalLosses: Float64Array | null;
+  /** With restarts: per instance, the loss of every restart (the selection criterion) and the one kept. */
+  restarts: { losses: number[]; kept: number }[] | null;
 }
 
 export class TrainingDivergedError extends Error {
@@ -76,21 +91,73 @@ export function importanceTensor(importance: TrainConfig['importance'], instance
   return new Tensor(Float32Array.from(flat), shape);
 }
 
+/**
+ * Train every instance of the model; with `restarts`, every instance k times and keep the best. onStep sees
+ * each step's per-instance losses (restarts included, instance-major: instance i's restart r at i * k + r).
+ */
 export function train(config: TrainConfig, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+  const restarts = config.restarts ?? 1;
+  if (!Number.isInteger(restarts) || restarts < 1) throw new RangeError(`train: restarts = ${restarts}, expected an integer >= 1`);
+  return restarts === 1 ? trainOnce(config, onStep) : trainBestOf(config, restarts, onStep);
+}
+
+function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+  const { instances: I } = config.model;
+  const seeds = instanceSeeds(config);
+  const expand = <T>(xs: readonly T[]): T[] => xs.flatMap((x) => Array.from({ length: k }, () => x));
+  const perInstanceImportance = Array.isArray(config.importance[0]);
+  const all = trainOnce(
+    {
+      ...config,
+      // The notebook fan counts the configured instances, so restarts do not change the initial scale.
+      model: { ...config.model, instances: I * k, fanInstances: config.model.fanInstances ?? I },
+      density: expand(config.density),
+      importance: perInstanceImportance ? expand(config.importance as readonly (readonly number[])[]) : config.importance,
+      instanceSeeds: seeds.flatMap((s) => Array.from({ length: k }, (_, r) => (r === 0 ? s : deriveSeed(s, RESTART_KEY, r)))),
+      restarts: 1,
+    },
+    onStep,
+  );
+  const criterion = all.evalLosses ?? all.finalLosses;
+  const picks = Array.from({ length: I }, (_, i) => {
+    const losses = Array.from(criterion.subarray(i * k, (i + 1) * k));
+    // NaN never wins; ties go to the earlier restart.
+    const kept = losses.reduce((best, v, r) => (v < losses[best] ? r : best), 0);
+    return { losses, kept };
+  });
+  const chosen = picks.map((p, i) => i * k + p.kept);
+  const model = new ToyModel(config.model, null);
+  model.parameters.forEach((p, j) => {
+    const source = all.model.parameters[j].data;
+    const per = p.size / I;
+    chosen.forEach((c, i) => p.data.set(source.subarray(c * per, (c + 1) * per), i * per));
+  });
+  const pick = (xs: Float64Array) => Float64Array.from(chosen, (c) => xs[c]);
+  return { model, finalLosses: pick(all.finalLosses), tailSteps: all.tailSteps, evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks };
+}
+
+function instanceSeeds(config: TrainConfig): readonly string[] {
+  const I = config.model.instances;
+  const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
+  if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
+  return seeds;
+}
+
+function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
   const { instances: I, features: n } = config.model;
   const name = config.name ?? `seed ${config.seed}`;
   if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
   for (const [flag, v] of Object.entries({ batch: config.batch, steps: config.steps })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`train: ${flag} = ${v}, expected an integer >= 1`);
   }
-  const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
-  if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
+  if (config.clipGradNorm !== undefined && !(config.clipGradNorm > 0)) throw new RangeError(`train: clipGradNorm = ${config.clipGradNorm}, expected a number > 0`);
+  const seeds = instanceSeeds(config);
   const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
   const dataRng = seeds.map((s) => createRng(deriveSeed(s, 1)));
   const importance = importanceTensor(config.importance, I, n);
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
-  const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit' } as const;
+  const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
   const xData = new Float32Array(I * config.batch * n);
   const tailSteps = Math.min(100, config.steps);
   const finalLosses = new Float64Array(I);
@@ -98,6 +165,7 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
   // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory.
   const arena = config.reuseBuffers === false ? null : new Arena();
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
+  const gradNorms = new Float64Array(I);
   const trainStep = (step: number): void => {
     const x = new Tensor(sampleBatch(spec, dataRng, xData), [I, config.batch, n]);
     const losses = model.instanceLosses(x, importance);
@@ -108,6 +176,7 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
     }
     opt.zeroGrad();
     losses.backward(ones);
+    if (config.clipGradNorm !== undefined) clipGradNormPerInstance(model.parameters, config.clipGradNorm, gradNorms);
     noGrad(() => opt.step(lrFactor(config.schedule ?? 'constant', step, config.steps)));
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
     onStep?.(step, losses.data); // inside the step: the arena reuses losses.data afterwards
@@ -128,5 +197,5 @@ export function train(config: TrainConfig, onStep?: (step: number, losses: Float
       evalLosses = Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
     }
   }
-  return { model, finalLosses, tailSteps, evalLosses };
+  return { model, finalLosses, tailSteps, evalLosses, restarts: null };
 }

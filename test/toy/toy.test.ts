@@ -173,10 +173,13 @@ describe('batching independence', () => {
 });
 
 describe('fused primitives', () => {
-  const kinds = ['linear', 'relu-output', 'relu-hidden', 'abs'] as const;
-  it.each(kinds)('%s: the fused model gives the plain composition\'s loss and gradients', (kind) => {
+  const kinds = ['linear', 'relu-output', 'relu-hidden', 'abs', 'relu-hidden with hidden bias'] as const;
+  it.each(kinds)('%s: the fused model gives the plain composition\'s loss and gradients', (name) => {
+    const hiddenBias = name === 'relu-hidden with hidden bias';
+    const kind = hiddenBias ? 'relu-hidden' : name;
     const run = (fused: boolean) => {
-      const model = new ToyModel({ kind, instances: 3, features: 4, hidden: 2, fused }, createRng(5));
+      const model = new ToyModel({ kind, instances: 3, features: 4, hidden: 2, fused, hiddenBias }, createRng(5));
+      if (model.bHidden) model.bHidden.data.set([0.1, -0.2, 0.3, 0.05, -0.1, 0.2]); // non-zero, so its gradient path matters
       const x = new Tensor(sampleBatch({ instances: 3, batch: 16, features: 4, density: [1, 0.5, 0.2], values: kind === 'abs' ? 'signed' : 'unit' }, createRng(6)), [3, 16, 4]);
       const loss = model.loss(x, new Tensor(Float32Array.of(1, 0.9, 0.8, 0.7, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5), [3, 4]));
       loss.backward();

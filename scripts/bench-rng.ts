@@ -1,0 +1,63 @@
+/**
+ * Uniform 32-bit draws per second: every seedrandom generator (called once per number, as its API offers)
+ * against the xoshiro128** bulk fill the toolkit samples batches with (src/random.ts), all in this process, with
+ * the ratio to the fastest seedrandom generator; and the share of a training step spent sampling its batch
+ * (the intro configuration: 10 instances x 1024 x 5 features).
+ *
+ *   npx tsx scripts/bench-rng.ts [--draws 4000000] [--rounds 3]
+ */
+import seedrandom from 'seedrandom';
+import { parseFlags } from '../src/cli.ts';
+import { createRng } from '../src/random.ts';
+import { sampleBatch } from '../src/toy/data.ts';
+import { train } from '../src/toy/train.ts';
+
+const flags = parseFlags(process.argv.slice(2), {
+  draws: { kind: 'number', default: 4_000_000, min: 1000, max: 1e9, integer: true, help: 'draws per generator and round' },
+  rounds: { kind: 'number', default: 3, min: 1, max: 100, integer: true, help: 'interleaved rounds (best of each is kept)' },
+});
+
+const out = new Uint32Array(flags.draws);
+type Gen = { int32(): number };
+const perCall = (make: () => Gen) => () => {
+  const g = make();
+  for (let i = 0; i < out.length; i++) out[i] = g.int32();
+};
+const candidates: Array<[string, () => void]> = [
+  ['seedrandom() (ARC4, the default)', perCall(() => seedrandom('bench') as unknown as Gen)],
+  ...(['alea', 'xor128', 'xorwow', 'xorshift7', 'xor4096', 'tychei'] as const).map((name): [string, () => void] => [`seedrandom.${name}`, perCall(() => seedrandom[name]('bench'))]),
+  ['xoshiro128** bulk fill (ours)', () => createRng('bench').fillUint32(out)],
+];
+
+const best = new Map<string, number>();
+for (let round = 0; round < flags.rounds; round++) {
+  for (const [name, run] of candidates) {
+    const t0 = performance.now();
+    run();
+    const seconds = (performance.now() - t0) / 1000;
+    best.set(name, Math.max(best.get(name) ?? 0, flags.draws / seconds));
+  }
+}
+const fastestSeedrandom = Math.max(...[...best].filter(([n]) => n.startsWith('seedrandom')).map(([, v]) => v));
+console.log('| generator | M draws/s | vs fastest seedrandom |\n|---|---|---|');
+for (const [name, rate] of best) console.log(`| ${name} | ${(rate / 1e6).toFixed(1)} | ${(rate / fastestSeedrandom).toFixed(2)}x |`);
+
+// Sampling's share of a training step, on the intro configuration.
+const I = 10;
+const density = Array.from({ length: I }, (_, i) => 20 ** -(i / (I - 1)));
+const rngs = density.map((_, i) => createRng(`bench/${i}`));
+const buffer = new Float32Array(I * 1024 * 5);
+const steps = 200;
+const timeIt = (f: () => void) => {
+  const t0 = performance.now();
+  f();
+  return (performance.now() - t0) / 1000;
+};
+timeIt(() => sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer)); // warm-up
+const sampling = timeIt(() => {
+  for (let s = 0; s < steps; s++) sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer);
+});
+const config = { model: { kind: 'relu-output' as const, instances: I, features: 5, hidden: 2 }, importance: [1, 0.9, 0.81, 0.729, 0.6561], density, batch: 1024, lr: 1e-3, optimizer: 'adamw' as const, seed: 0 };
+train({ ...config, steps: 20 }); // warm-up
+const training = timeIt(() => train({ ...config, steps }));
+console.log(`\nintro step (10 x 1024 x 5): ${((training / steps) * 1e3).toFixed(3)} ms, of which sampling the batch ${((sampling / steps) * 1e3).toFixed(3)} ms (${((100 * sampling) / training).toFixed(1)}%)`);

@@ -1,0 +1,160 @@
+/**
+ * The paper's single-model experiments as presets (one model per density, trained side by side), and the run
+ * that turns a preset into a saved document with the paper's metrics per instance. Defaults are the official
+ * notebook's: 10,000 AdamW steps (lr 1e-3, weight decay 1e-2), batch 1024, constant learning rate.
+ *
+ *   intro        5 -> 2,    ReLU output, importance 0.9^i,               the notebook's 10 densities 1 .. 0.05
+ *   sparsity     100 -> 20, ReLU output, importance 100^-linspace(0,1), 20 densities 1 .. 0.05 (the notebook's)
+ *   geometry     200 -> 20, ReLU output, uniform importance,            20 densities 1 .. 0.05 (the notebook's)
+ *   privileged   10 -> 5,   ReLU hidden layer, importance 0.75^i,       12 densities 1 .. 0.01
+ *   computation  100 -> 40, |x| with untied weights, importance 0.8^i,  the paper's 7 densities 1 .. 0.001
+ */
+import type { FeatureSet } from './data.ts';
+import { saveModel, float32Decimal, type InstanceParameters } from './io.ts';
+import { countMonosemantic, countRepresented, featureMetrics, neuronMetrics } from './metrics.ts';
+import type { ModelKind, ToyModelSpec } from './model.ts';
+import { train, type Schedule, type TrainConfig, type TrainResult } from './train.ts';
+
+/** The notebook's densities 20^-linspace(0, 1, count): from 1 down to 1/20. */
+const notebookDensities = (count: number): number[] => Array.from({ length: count }, (_, i) => 20 ** -(i / (count - 1)));
+
+/** Densities of the intro figure: the official notebook's 20^-linspace(0, 1, 10), from 1 to 0.05. */
+export const INTRO_DENSITIES = notebookDensities(10);
+/** Densities of the privileged-basis experiments: 1 to 0.01 through every regime the paper names (>= 0.5, 0.2-0.5, ~0.15, ~0.12, 0.05-0.08, <= 0.04). */
+export const NEURON_DENSITIES = [1, 0.7, 0.5, 0.35, 0.25, 0.15, 0.12, 0.08, 0.06, 0.04, 0.02, 0.01];
+/** Densities of the computation experiment (the paper's). */
+export const COMPUTATION_DENSITIES = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001];
+
+export interface Preset {
+  description: string;
+  kind: ModelKind;
+  features: number;
+  hidden: number;
+  importance: (i: number, n: number) => number;
+  densities: readonly number[];
+}
+
+export const PRESETS = {
+  intro: { description: "the paper's first figure: 5 features in 2 dimensions", kind: 'relu-output', features: 5, hidden: 2, importance: (i) => 0.9 ** i, densities: INTRO_DENSITIES },
+  sparsity: { description: 'features across sparsity (the notebook): 100 features in 20 dimensions', kind: 'relu-output', features: 100, hidden: 20, importance: (i, n) => 100 ** -(i / (n - 1)), densities: notebookDensities(20) },
+  geometry: { description: 'feature geometry (the notebook): 200 equally important features in 20 dimensions', kind: 'relu-output', features: 200, hidden: 20, importance: () => 1, densities: notebookDensities(20) },
+  privileged: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => 0.75 ** i, densities: NEURON_DENSITIES },
+  computation: { description: 'computation in superposition: |x| of 100 features with 40 neurons', kind: 'abs', features: 100, hidden: 40, importance: (i) => 0.8 ** i, densities: COMPUTATION_DENSITIES },
+} satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export interface PresetRun {
+  experiment: PresetName;
+  /** Default: the preset's densities. */
+  densities?: readonly number[];
+  steps?: number;
+  batch?: number;
+  lr?: number;
+  optimizer?: 'adamw' | 'adam';
+  weightDecay?: number;
+  schedule?: Schedule;
+  init?: ToyModelSpec['init'];
+  hiddenBias?: boolean;
+  clipGradNorm?: number;
+  featureSets?: readonly FeatureSet[];
+  restarts?: number;
+  /** With restarts, pick by the loss on this many fresh samples (0: the mean training loss of the last steps). */
+  evalBatch?: number;
+  seed: number;
+}
+
+export interface InstanceMetrics {
+  norms: number[];
+  superposition: number[];
+  dimensionality: number[];
+  dimensionsPerFeature: number | null;
+  represented: number;
+  /** Models with neurons: max_f |W_fn| / ||W_.n|| per neuron and the count above 0.99. */
+  neuronMonosemanticity?: number[];
+  monosemanticNeurons?: number;
+}
+
+export interface TrainedInstance extends InstanceParameters {
+  density: number;
+  importance: number[];
+  loss: number;
+  /** With restarts: every restart's loss, and which one was kept. */
+  restarts?: { losses: number[]; kept: number };
+  metrics: InstanceMetrics;
+}
+
+export interface TrainDocument {
+  experiment: PresetName;
+  config: Omit<TrainConfig, 'name' | 'importance' | 'density' | 'instanceSeeds'> & { importance: number[]; densities: number[] };
+  instances: TrainedInstance[];
+}
+
+/** The training configuration a preset run describes. */
+export function presetConfig(run: PresetRun): TrainConfig & { importance: number[] } {
+  const preset: Preset = PRESETS[run.experiment];
+  const densities = [...(run.densities ?? preset.densities)];
+  const n = preset.features;
+  return {
+    model: { kind: preset.kind, instances: densities.length, features: n, hidden: preset.hidden, init: run.init ?? 'per-instance', ...(run.hiddenBias ? { hiddenBias: true } : {}) },
+    importance: Array.from({ length: n }, (_, i) => preset.importance(i, n)),
+    density: densities,
+    batch: run.batch ?? 1024,
+    steps: run.steps ?? 10_000,
+    lr: run.lr ?? 1e-3,
+    optimizer: run.optimizer ?? 'adamw',
+    ...(run.weightDecay === undefined ? {} : { weightDecay: run.weightDecay }),
+    schedule: run.schedule ?? 'constant',
+    ...(run.clipGradNorm === undefined ? {} : { clipGradNorm: run.clipGradNorm }),
+    ...(run.featureSets ? { featureSets: run.featureSets } : {}),
+    restarts: run.restarts ?? 1,
+    ...(run.evalBatch ? { evalBatch: run.evalBatch } : {}),
+    seed: run.seed,
+    name: run.experiment,
+  };
+}
+
+/** Train a preset and describe every instance: its parameters, loss and metrics. */
+export function trainPreset(run: PresetRun, onStep?: (step: number, losses: Float32Array) => void): { document: TrainDocument; result: TrainResult } {
+  const config = presetConfig(run);
+  const result = train(config, onStep);
+  return { document: describe(run.experiment, config, result), result };
+}
+
+function describe(experiment: PresetName, config: TrainConfig & { importance: number[] }, result: TrainResult): TrainDocument {
+  const { model } = result;
+  const { features: n, hidden: m } = model.spec;
+  const saved = saveModel(model);
+  const losses = result.evalLosses ?? result.finalLosses;
+  const { name: _name, density, importance, instanceSeeds: _seeds, ...settings } = config;
+  return {
+    experiment,
+    config: { ...settings, importance: importance.map(float32Decimal), densities: [...density] },
+    instances: saved.instances.map((params, i) => {
+      const f = featureMetrics(model.W.data, i * n * m, n, m);
+      const hasNeurons = model.spec.kind === 'relu-hidden' || model.spec.kind === 'abs';
+      const neurons = hasNeurons ? neuronMetrics(model.W.data, i * n * m, n, m) : null;
+      const metrics: InstanceMetrics = {
+        norms: f.norms.map(round),
+        superposition: f.superposition.map(round),
+        dimensionality: f.dimensionality.map(round),
+        // JSON has no Infinity: a model that represents nothing has no finite D*.
+        dimensionsPerFeature: Number.isFinite(f.dimensionsPerFeature) ? round(f.dimensionsPerFeature) : null,
+        represented: countRepresented(f.norms),
+        ...(neurons ? { neuronMonosemanticity: neurons.monosemanticity.map(round), monosemanticNeurons: countMonosemantic(neurons.monosemanticity) } : {}),
+      };
+      return {
+        density: density[i],
+        importance: importance.map(float32Decimal),
+        ...params,
+        loss: round(losses[i]),
+        ...(result.restarts ? { restarts: { losses: result.restarts[i].losses.map(round), kept: result.restarts[i].kept } } : {}),
+        metrics,
+      };
+    }),
+  };
+}
+
+/** Metrics are derived numbers: 7 significant digits keep the JSON readable. */
+const round = (v: number): number => Number(v.toPrecision(7));
