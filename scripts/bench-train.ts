@@ -1,79 +1,212 @@
 /**
- * Training steps per second of the toy models on each kernel backend, with the ratio to the reference backend
- * measured in the same process. Two configurations: the intro model (10 instances of 5 -> 2, batch 1024; each
- * step's matmuls are tiny) and a wider one (20 instances of 100 -> 20, batch 1024: the [20,1024,100]x[20,100,20]
- * shape of bench-kernels). The first steps (kernel builds, JIT, auto's micro-benchmarks) are not timed, and the
- * backends run in two interleaved rounds (best of each), so JIT warm-up and load from other jobs hit all alike.
+ * Training steps per second of our autograd trainer on the four peer configurations (A = 10 x 5->2,
+ * B = 1024 x 2->1, C = 20 x 100->20, D = 8 x 400->30; batch 1024, density 0.1, AdamW lr 1e-3 wd 1e-2,
+ * importance 0.9^i), beside the anchors run in the same command: PyTorch CPU (2 threads, OpenBLAS with one
+ * thread: its best setting on 2 cores), the hand-fused plain-JS anchor (1 thread and instances over 2), and
+ * TF.js with its WebAssembly SIMD backend. Ours is shown per kernel backend (single-threaded), with instances
+ * split over worker threads, with the garbage-collection and batch-sampling shares of its steps, and as ratios.
  *
- *   npx tsx scripts/bench-train.ts [--backend js|gpujs[:mode]|auto|all] [--steps 60] [--warmup 5] [--seed 0]
+ *   npx tsx scripts/bench-train.ts [--configs A,B,C,D] [--backend js|gpujs[:mode]|auto|all] [--anchors torch,plainjs,tfjs]
+ *                                  [--steps 20] [--python /usr/bin/python3]
+ *
+ * An anchor that cannot run here (no torch for that Python) is reported as such, not silently left out.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseFlags } from '../src/cli.ts';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { BACKEND_CHOICES, backendFlag, useBackend } from '../src/kernels/select.ts';
+import type { SweepConfig } from '../src/phase/experiments.ts';
+import { trainSweep } from '../src/phase/sweep.ts';
+import { createRng } from '../src/random.ts';
+import { sampleBatch } from '../src/toy/data.ts';
 import { train, type TrainConfig } from '../src/toy/train.ts';
 
-const flags = parseFlags(process.argv.slice(2), {
-  backend: { ...backendFlag, default: 'all', choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
-  steps: { kind: 'number', default: 60, min: 2, max: 1e6, integer: true, help: 'timed training steps per configuration and backend' },
-  warmup: { kind: 'number', default: 5, min: 1, max: 1000, integer: true, help: 'untimed steps before timing' },
-  seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
+const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
+  A: { I: 10, n: 5, m: 2 },
+  B: { I: 1024, n: 2, m: 1 },
+  C: { I: 20, n: 100, m: 20 },
+  D: { I: 8, n: 400, m: 30 },
+};
+const ANCHORS = ['torch', 'plainjs', 'tfjs'] as const;
+
+const { flags, names, anchors } = flagsOrExit('bench-train', () => {
+  const flags = parseFlags(process.argv.slice(2), {
+    configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D' },
+    backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
+    anchors: { kind: 'string', default: ANCHORS.join(','), help: `peers to run in the same command, comma-separated subset of ${ANCHORS.join(',')} ('' for none)` },
+    steps: { kind: 'number', default: 20, min: 2, max: 1e5, integer: true, help: 'timed steps per configuration (after the warm-up)' },
+    warmup: { kind: 'number', default: 3, min: 1, max: 1000, integer: true, help: 'untimed steps first (kernel builds, JIT)' },
+    workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'threads for the split-instances column' },
+    runs: { kind: 'number', default: 3, min: 1, max: 20, integer: true, help: "anchors' timed runs of >= 1 s each (median)" },
+    python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
+    'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS torch should load ('' keeps the environment's)" },
+  });
+  const names = flags.configs.split(',');
+  for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D)`);
+  const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');
+  for (const a of anchors) if (!(ANCHORS as readonly string[]).includes(a)) throw new FlagError(`--anchors ${flags.anchors}: unknown anchor '${a}' (allowed: ${ANCHORS.join(', ')})`);
+  return { flags, names, anchors };
 });
 
-const configs: Array<[string, TrainConfig]> = [
-  ['intro 10x(5->2)', config(10, 5, 2)],
-  ['wide 20x(100->20)', config(20, 100, 20)],
-];
+// GC entries arrive asynchronously: keep them with their start times and sum a window once it is over.
+const gcEntries: Array<{ start: number; duration: number }> = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcEntries.push({ start: e.startTime, duration: e.duration });
+}).observe({ entryTypes: ['gc'] });
+const gcWithin = async (from: number, to: number): Promise<number> => {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return gcEntries.filter((e) => e.start >= from && e.start < to).reduce((sum, e) => sum + e.duration, 0);
+};
 
-function config(instances: number, features: number, hidden: number): TrainConfig {
+function trainConfig(name: string): TrainConfig {
+  const { I, n, m } = CONFIGS[name];
   return {
-    model: { kind: 'relu-output', instances, features, hidden },
-    importance: Array.from({ length: features }, (_, i) => 0.9 ** i),
-    density: Array.from({ length: instances }, (_, i) => 20 ** -(i / Math.max(1, instances - 1))),
+    model: { kind: 'relu-output', instances: I, features: n, hidden: m },
+    importance: Array.from({ length: n }, (_, i) => 0.9 ** i),
+    density: new Array(I).fill(0.1),
     batch: 1024,
     steps: flags.warmup + flags.steps,
     lr: 1e-3,
     optimizer: 'adamw',
-    seed: flags.seed,
-    name: 'bench-train',
+    seed: 0,
+    name: `bench ${name}`,
   };
 }
 
-/** Steps per second after the warm-up steps. */
-function stepsPerSecond(cfg: TrainConfig): number {
+/** Steps per second after the warm-up, and the share of that time spent in garbage collection. */
+async function single(name: string): Promise<{ sps: number; gcShare: number }> {
   let start = 0;
-  train(cfg, (step) => {
+  train(trainConfig(name), (step) => {
     if (step === flags.warmup - 1) start = performance.now();
   });
-  return flags.steps / ((performance.now() - start) / 1000);
+  const end = performance.now();
+  return { sps: flags.steps / ((end - start) / 1000), gcShare: (await gcWithin(start, end)) / (end - start) };
 }
 
-const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gpujs') : ['js', flags.backend];
-const names: string[] = [];
-const autoLines: string[] = []; // auto's choices, printed after the table
-for (const name of new Set(wanted)) {
+/** Seconds to draw one step's batch (the trainer's sampler alone). */
+function samplingSeconds(name: string): number {
+  const { I, n } = CONFIGS[name];
+  const rngs = Array.from({ length: I }, (_, i) => createRng(`sampling/${i}`));
+  const out = new Float32Array(I * 1024 * n);
+  const spec = { instances: I, batch: 1024, features: n, density: new Array(I).fill(0.1) };
+  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out); // warm the JIT, as the trainer's steps are
+  const t = performance.now();
+  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out);
+  return (performance.now() - t) / 20_000;
+}
+
+/** The same instances split over worker threads (one chunk each), timed end to end (thread start included). */
+async function split(name: string): Promise<number> {
+  const { I, n } = CONFIGS[name];
+  if (n !== 2 && n !== 5) return NaN; // the split path reuses the sweep shapes (2->1 and 5->2)
+  const sweep: SweepConfig = {
+    experiment: n === 2 ? 'feature-2x1' : 'intro',
+    // One cell per instance (densities 0.1 apart by rounding only), so chunks can split the instances.
+    densities: Array.from({ length: I }, (_, i) => 0.1 * (1 + 1e-9 * i)),
+    importances: n === 2 ? [0.9] : [],
+    seeds: 1,
+    steps: flags.steps,
+    batch: 1024,
+    lr: 1e-3,
+    optimizer: 'adamw',
+    schedule: 'constant',
+    seed: 0,
+    init: 'per-instance',
+    evalBatch: 0,
+  };
+  const t = performance.now();
+  await trainSweep(sweep, { workers: flags.workers, maxInstancesPerChunk: Math.ceil(I / flags.workers) });
+  return flags.steps / ((performance.now() - t) / 1000);
+}
+
+// --- ours ---------------------------------------------------------------------------------------------------
+const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gpujs') : [...new Set(['js', flags.backend])];
+const backends: string[] = [];
+const notes: string[] = [];
+for (const name of wanted) {
   try {
-    await useBackend(name, { log: (line) => autoLines.push(line) });
-    names.push(name);
+    await useBackend(name, { log: (line) => notes.push(line) });
+    backends.push(name);
   } catch (e) {
     if (flags.backend !== 'all') throw e;
-    console.log(`  not run: ${name}: ${(e as Error).message}`);
+    notes.push(`not run: backend ${name}: ${(e as Error).message}`);
   }
 }
-
-console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; ${flags.steps} timed steps after ${flags.warmup}, batch 1024, AdamW`);
-console.log('Training steps per second (matmuls on the backend; elementwise ops, sums and the optimiser on js), and the ratio to js.\n');
-console.log(`| configuration | ${names.map((n) => `${n} steps/s${n === 'js' ? '' : ' | x js'}`).join(' | ')} |`);
-console.log(`|---|${names.map((n) => (n === 'js' ? '---|' : '---|---|')).join('')}`);
-for (const [label, cfg] of configs) {
-  // Two interleaved rounds, best of each: the first js run also warms the JIT for everything after it.
-  const best = names.map(() => 0);
-  for (let round = 0; round < 2; round++)
-    for (const [i, name] of names.entries()) {
-      await useBackend(name);
-      best[i] = Math.max(best[i], stepsPerSecond(cfg));
+const ours = new Map<string, { sps: number[]; gcShare: number; split: number; sampling: number }>();
+for (const name of names) {
+  // Two interleaved rounds over the backends, best of each: the first js run also warms the JIT.
+  const sps = backends.map(() => 0);
+  let gcShare = 0;
+  for (let round = 0; round < 2; round++) {
+    for (const [k, backend] of backends.entries()) {
+      await useBackend(backend);
+      const r = await single(name);
+      if (r.sps > sps[k]) [sps[k], gcShare] = [r.sps, k === 0 ? r.gcShare : gcShare];
     }
-  const cells = best.map((sps, i) => (i === 0 ? sps.toFixed(1) : `${sps.toFixed(1)} | ${(sps / best[0]).toFixed(2)}x`));
-  console.log(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  await useBackend('js');
+  ours.set(name, { sps, gcShare, split: await split(name), sampling: samplingSeconds(name) });
 }
-await useBackend('js');
-if (autoLines.length) console.log(`\n${autoLines.join('\n')}`);
+
+// --- anchors ------------------------------------------------------------------------------------------------
+const tmp = mkdtempSync(join(os.tmpdir(), 'bench-train-'));
+const anchorDir = fileURLToPath(new URL('./anchors/', import.meta.url));
+const common = ['--configs', names.join(','), '--no-matmul', '--runs', String(flags.runs), '--secs', '1'];
+/** Run one anchor; its steps/s per configuration, or the reason it did not run. */
+function runAnchor(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Map<string, number> | string {
+  const json = join(tmp, `${label}.json`);
+  const r = spawnSync(command, [...args, ...common, '--json', json], { encoding: 'utf8', env });
+  if (r.status !== 0) return `${command}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { tms: Record<string, { median: number }> };
+  return new Map(Object.entries(out.tms).map(([k, v]) => [k, v.median]));
+}
+const columns: Array<[string, Map<string, number> | string]> = [];
+if (anchors.includes('torch')) {
+  const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1'], env);
+  columns.push(['PyTorch, 2 threads', typeof r === 'string' ? `${r} (install Debian's python3-torch and pass --python /usr/bin/python3)` : r]);
+}
+if (anchors.includes('plainjs')) {
+  columns.push(['plain JS, 1 thread', runAnchor('plainjs1', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '1'])]);
+  columns.push(['plain JS, 2 threads', runAnchor('plainjs2', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '2'])]);
+}
+if (anchors.includes('tfjs')) columns.push(['TF.js wasm', runAnchor('tfjs', process.execPath, [join(anchorDir, 'tms_tfjs.mjs'), 'wasm'])]);
+
+// --- table --------------------------------------------------------------------------------------------------
+const measured = columns.filter((c): c is [string, Map<string, number>] => typeof c[1] !== 'string');
+const torch = measured.find(([label]) => label.startsWith('PyTorch'))?.[1];
+const tfjs = measured.find(([label]) => label.startsWith('TF.js'))?.[1];
+console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
+const header = [
+  'config',
+  ...backends.map((b, k) => (k === 0 ? `ours ${b}, 1 thread` : `ours ${b} (x js)`)),
+  `ours, instances over ${flags.workers} threads`,
+  'GC share',
+  'sampling share',
+  ...measured.map(([label]) => label),
+  ...(torch ? ['best of ours / PyTorch'] : []),
+  ...(tfjs ? ['best of ours / TF.js'] : []),
+];
+console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}`);
+for (const name of names) {
+  const o = ours.get(name)!;
+  const best = Math.max(o.sps[0], Number.isNaN(o.split) ? 0 : o.split);
+  const ratio = (peer: Map<string, number> | undefined) => (peer?.has(name) ? [`${(best / peer.get(name)!).toFixed(2)}x`] : peer ? ['-'] : []);
+  const cells = [
+    `${name} ${CONFIGS[name].I} x ${CONFIGS[name].n}->${CONFIGS[name].m}`,
+    ...o.sps.map((v, k) => (k === 0 ? v.toFixed(2) : `${v.toFixed(2)} (${(v / o.sps[0]).toFixed(2)}x)`)),
+    Number.isNaN(o.split) ? '-' : o.split.toFixed(2),
+    `${(100 * o.gcShare).toFixed(1)}%`,
+    `${(100 * o.sampling * o.sps[0]).toFixed(1)}%`,
+    ...measured.map(([, m]) => m.get(name)?.toFixed(2) ?? '-'),
+    ...ratio(torch),
+    ...ratio(tfjs),
+  ];
+  console.log(`| ${cells.join(' | ')} |`);
+}
+for (const [label, r] of columns) if (typeof r === 'string') console.log(`\n${label} did not run: ${r}`);
+if (notes.length) console.log(`\n${notes.join('\n')}`);

@@ -68,3 +68,14 @@ function parseValue(name: string, raw: string, spec: FlagSpec): number | string 
       return raw;
   }
 }
+
+/** Run `parse` (flag parsing and checks); a FlagError becomes one line on stderr and exit status 2. */
+export function flagsOrExit<T>(script: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    console.error(`${script}: ${e.message}`);
+    process.exit(2);
+  }
+}
