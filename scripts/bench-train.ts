@@ -194,7 +194,7 @@ const header = [
 console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}`);
 for (const name of names) {
   const o = ours.get(name)!;
-  const best = Math.max(o.sps[0], Number.isNaN(o.split) ? 0 : o.split);
+  const best = Math.max(...o.sps, Number.isNaN(o.split) ? 0 : o.split);
   const ratio = (peer: Map<string, number> | undefined) => (peer?.has(name) ? [`${(best / peer.get(name)!).toFixed(2)}x`] : peer ? ['-'] : []);
   const cells = [
     `${name} ${CONFIGS[name].I} x ${CONFIGS[name].n}->${CONFIGS[name].m}`,

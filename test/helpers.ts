@@ -73,7 +73,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  */
 export async function nodeBackends(): Promise<string[]> {
   const { useBackend } = await import('../src/kernels/select.ts');
-  const names = ['js', 'gpujs:webasm', 'gpujs:cpu'];
+  const names = ['js', 'wasm', 'gpujs:webasm', 'gpujs:cpu'];
   for (const name of names) await useBackend(name);
   await useBackend('js');
   return names;

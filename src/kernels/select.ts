@@ -2,6 +2,7 @@
  * Choosing a backend by name, loading gpu.js only when a gpu.js backend is asked for:
  *
  *   js               the reference TypeScript backend
+ *   wasm             the reference backend with its large matmuls on WebAssembly SIMD kernels emitted from TypeScript
  *   gpujs[:mode]     matmul on gpu.js; mode gpu (WebGL, the default), webgpu, webasm or cpu
  *   auto             per matmul shape, whichever of js and the gpu.js modes that start here is fastest,
  *                    decided by a one-time micro-benchmark per shape (cached for the process) and printed
@@ -13,15 +14,16 @@ import { referenceKernels } from './reference.ts';
 import { registerBackend, setBackend } from './registry.ts';
 import { BackendUnavailableError, createGpujsKernels, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
+import { createWasmKernels } from './wasm.ts';
 
-export const BACKEND_CHOICES = ['js', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
+export const BACKEND_CHOICES = ['js', 'wasm', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
 
 /** The `--backend` flag every script declares (see src/cli.ts's parseFlags). */
 export const backendFlag = {
   kind: 'string',
   default: 'js',
   choices: BACKEND_CHOICES,
-  help: "kernel backend: js, gpujs[:gpu|webgpu|webasm|cpu] (matmul on gpu.js), or auto (fastest per shape, measured once)",
+  help: 'kernel backend: js, wasm (large matmuls on WebAssembly SIMD), gpujs[:gpu|webgpu|webasm|cpu] (matmul on gpu.js), or auto (fastest per shape, measured once)',
 } as const;
 
 let gpujsModule: Promise<GpujsModule> | null = null;
@@ -72,7 +74,10 @@ export async function useBackend(name: string, options: UseBackendOptions = {}):
   if (name === 'gpujs') name = 'gpujs:gpu';
   let kernels: Kernels;
   if (name === 'js') kernels = referenceKernels;
-  else if (name.startsWith('gpujs:')) {
+  else if (name === 'wasm') {
+    kernels = started.get('wasm') ?? createWasmKernels();
+    started.set('wasm', kernels);
+  } else if (name.startsWith('gpujs:')) {
     const mode = name.slice('gpujs:'.length) as GpujsMode;
     if (!GPUJS_MODES.includes(mode)) throw new RangeError(`useBackend: unknown gpu.js mode '${mode}' (allowed: ${GPUJS_MODES.join(', ')})`);
     kernels = await loadGpujsBackend(mode);
@@ -106,6 +111,11 @@ const AUTO_MODES: readonly GpujsMode[] = ['gpu', 'webasm'];
 
 export async function createAutoKernels(log: (line: string) => void = console.log): Promise<AutoKernels> {
   const candidates: Kernels[] = [referenceKernels];
+  try {
+    candidates.push(started.get('wasm') ?? createWasmKernels());
+  } catch (e) {
+    log(`auto: not a candidate: ${(e as Error).message}`);
+  }
   for (const mode of AUTO_MODES) {
     try {
       candidates.push(await loadGpujsBackend(mode));

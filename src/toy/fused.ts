@@ -80,12 +80,14 @@ export const importanceMse = customOp('importanceMse', {
     const [I, B, n] = pred.shape;
     const perInstance = imp.rank === 2;
     const out = allocate(I);
+    const t = target.data;
+    const p = pred.data;
     for (let i = 0; i < I; i++) {
       const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
       let acc = 0; // float64 accumulation over the batch, as the reference sum kernel does
       const end = (i + 1) * B * n;
       for (let o = i * B * n, f = 0; o < end; o++) {
-        const e = target.data[o] - pred.data[o];
+        const e = t[o] - p[o];
         acc += w[f] * e * e;
         if (++f === n) f = 0;
       }
@@ -98,12 +100,14 @@ export const importanceMse = customOp('importanceMse', {
     const perInstance = imp.rank === 2;
     const dPred = (sign: number) => (): Tensor => {
       const d = allocate(pred.size);
+      const p = pred.data;
+      const t = target.data;
       for (let i = 0; i < I; i++) {
         const scale = (sign * 2 * g.data[i]) / (B * n);
         const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
         const end = (i + 1) * B * n;
         for (let o = i * B * n, f = 0; o < end; o++) {
-          d[o] = scale * w[f] * (pred.data[o] - target.data[o]);
+          d[o] = scale * w[f] * (p[o] - t[o]);
           if (++f === n) f = 0;
         }
       }

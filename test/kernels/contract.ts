@@ -65,6 +65,12 @@ export const matmulShapes: Array<[number, number, number, number]> = [
   [10, 1024, 5, 2], // the intro model's hot shape
   [2, 17, 33, 9],
   [1, 3, 1500, 2], // inner dimension above gpu.js's default loop bound of 1000
+  // Above the wasm backend's size cut-off (WASM_MIN_MACS): its SIMD kernels, with output widths that are a
+  // multiple of 4, padded (30 -> 32), and wider than one register block of 32 columns (37 -> 40).
+  [2, 64, 100, 20],
+  [1, 33, 70, 30],
+  [2, 40, 50, 37],
+  [1, 1024, 400, 30], // the D configuration's product: 1.6 MB of A, which grows the wasm memory
 ];
 
 export const kernelContract: Check[] = [
@@ -78,7 +84,7 @@ export const kernelContract: Check[] = [
     // The reference skips all-zero blocks of A (most of x at the paper's densities): results must not change.
     name: "matmul of a mostly-zero A (the paper's sparse batches), A plain and transposed",
     run(k) {
-      const [batch, m, kk, n] = [3, 37, 21, 5];
+      const [batch, m, kk, n] = [3, 137, 41, 5]; // above WASM_MIN_MACS, so the wasm kernels skip the zeros too
       for (const [tA, density] of [[false, 0.1], [true, 0.1], [false, 0.01], [true, 0]] as const) {
         const a = valuesFor([batch, m, kk], 5).map((v, i) => (((i * 2654435761) >>> 0) / 2 ** 32 < density ? v : 0));
         const b = valuesFor([batch, kk, n], 6);

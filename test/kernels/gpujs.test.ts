@@ -99,12 +99,12 @@ describe('useBackend', () => {
     expect(getBackend().name).toBe('gpujs:webasm');
     await expect(useBackend('gpujs:gpu')).rejects.toThrow(/^gpujs:gpu cannot start/);
     expect(getBackend().name).toBe('gpujs:webasm'); // a failed request leaves the active backend alone
-    await expect(useBackend('cuda')).rejects.toThrow("useBackend: unknown backend 'cuda' (allowed: js, gpujs, gpujs:gpu, gpujs:webgpu, gpujs:webasm, gpujs:cpu, auto)");
+    await expect(useBackend('cuda')).rejects.toThrow("useBackend: unknown backend 'cuda' (allowed: js, wasm, gpujs, gpujs:gpu, gpujs:webgpu, gpujs:webasm, gpujs:cpu, auto)");
     await expect(useBackend('gpujs:metal')).rejects.toThrow("useBackend: unknown gpu.js mode 'metal' (allowed: gpu, webgpu, webasm, cpu)");
     setBackend('js');
   });
 
-  it('auto in Node: candidates are js and gpujs:webasm, the skipped ones are printed with the reason', async () => {
+  it('auto in Node: candidates are js, wasm and gpujs:webasm, the skipped ones are printed with the reason', async () => {
     const lines: string[] = [];
     const k = await useBackend('auto', { log: (l) => lines.push(l) });
     try {
@@ -113,7 +113,7 @@ describe('useBackend', () => {
       const out = new Float32Array(4);
       k.matmul(a22, b22, out, spec(1, 2, 2, 2));
       expect([...out]).toEqual([19, 22, 43, 50]);
-      expect(lines[1]).toMatch(/^auto: matmul NN 1x2x2x2 -> (js|gpujs:webasm) \(js [\d.]+ GFLOP\/s, gpujs:webasm [\d.]+ GFLOP\/s\)$/);
+      expect(lines[1]).toMatch(/^auto: matmul NN 1x2x2x2 -> (js|wasm|gpujs:webasm) \(js [\d.]+ GFLOP\/s, wasm [\d.]+ GFLOP\/s, gpujs:webasm [\d.]+ GFLOP\/s\)$/);
     } finally {
       setBackend('js');
     }

@@ -1,0 +1,72 @@
+/**
+ * The `wasm` backend: the reference backend with its large batched matmuls on WebAssembly SIMD micro-kernels
+ * (./wasm/simd.ts, emitted from TypeScript at first use; one module per padded output width). Products too small
+ * to repay copying the operands into WebAssembly memory (under WASM_MIN_MACS multiply-adds per batch entry)
+ * stay on the reference loops; that rule is the backend's definition, so results depend only on the shapes.
+ * Everything else is the reference backend's. Results agree with the reference within float32 rounding (the
+ * kernels sum in float32, the reference in float64 partial sums) and are deterministic.
+ */
+import { referenceKernels } from './reference.ts';
+import type { Kernels, MatmulSpec } from './types.ts';
+import { matmulModule, simdSupported } from './wasm/simd.ts';
+
+/** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
+export const WASM_MIN_MACS = 1 << 14;
+
+type Kernel = (a: number, b: number, c: number, m: number, k: number) => void;
+
+export class WasmUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+export function createWasmKernels(): Kernels {
+  if (!simdSupported()) throw new WasmUnavailableError('wasm: this JavaScript engine does not run WebAssembly SIMD (Node >= 16.4 and current browsers do)');
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  let heap = new Float32Array(memory.buffer);
+  const modules = new Map<number, { nn: Kernel; tn: Kernel }>();
+  const kernelsFor = (np: number) => {
+    let k = modules.get(np);
+    if (!k) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(matmulModule(np)), { env: { memory } });
+      k = instance.exports as unknown as { nn: Kernel; tn: Kernel };
+      modules.set(np, k);
+    }
+    return k;
+  };
+  const ensure = (floats: number) => {
+    const bytes = floats * 4;
+    if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+    if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
+  };
+  const align4 = (floats: number) => (floats + 3) & ~3; // 16-byte alignment of each region
+
+  function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+    const { batch, m, k, n, transA, transB } = s;
+    if (m * k * n < WASM_MIN_MACS) return referenceKernels.matmul(a, b, out, s);
+    const np = align4(n);
+    const aAt = 0;
+    const bAt = align4(m * k);
+    const cAt = bAt + align4(k * np);
+    ensure(cAt + m * np);
+    const { nn, tn } = kernelsFor(np);
+    for (let q = 0; q < batch; q++) {
+      const aOff = s.aOffsets[q];
+      const bOff = s.bOffsets[q];
+      heap.set(a.subarray(aOff, aOff + m * k), aAt);
+      // B as k rows of np floats (the padding lanes are never read back).
+      if (transB) {
+        for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) heap[bAt + p * np + j] = b[bOff + j * k + p];
+      } else if (np === n) heap.set(b.subarray(bOff, bOff + k * n), bAt);
+      else for (let p = 0; p < k; p++) heap.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
+      if (transA) {
+        heap.fill(0, cAt, cAt + m * np);
+        tn(aAt * 4, bAt * 4, cAt * 4, m, k);
+      } else nn(aAt * 4, bAt * 4, cAt * 4, m, k);
+      const o = q * m * n;
+      if (np === n) out.set(heap.subarray(cAt, cAt + m * n), o);
+      else for (let i = 0; i < m; i++) out.set(heap.subarray(cAt + i * np, cAt + i * np + n), o + i * n);
+    }
+  }
+
+  return { ...referenceKernels, name: 'wasm', matmul };
+}

@@ -1,0 +1,138 @@
+/**
+ * A minimal WebAssembly binary writer: just enough of the format (one type per function, an imported memory,
+ * exported functions, i32/f32/v128 locals, structured control flow, SIMD) to emit the matmul micro-kernels of
+ * ./simd.ts from TypeScript at start-up, so no foreign toolchain is needed. Opcodes follow the WebAssembly 2.0
+ * core specification (SIMD: the 0xFD prefix with a LEB128 sub-opcode).
+ */
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
+
+/** Opcodes used by the kernels. */
+export const op = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  f32Load: 0x2a,
+  i32Const: 0x41,
+  f32Const: 0x43,
+  i32Eqz: 0x45,
+  f32Ne: 0x5c,
+  i32LtU: 0x49,
+  i32Add: 0x6a,
+  i32Mul: 0x6c,
+  i32Shl: 0x74,
+  /** Empty block type. */
+  void: 0x40,
+} as const;
+
+/** SIMD sub-opcodes (after the 0xFD prefix). */
+export const simd = {
+  v128Load: 0x00,
+  v128Store: 0x0b,
+  v128Const: 0x0c,
+  f32x4Splat: 0x13,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
+} as const;
+
+export function uleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+export function sleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+const utf8 = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+
+/** Instruction builder for one function body. */
+export class Code {
+  readonly bytes: number[] = [];
+  emit(...b: number[]): this {
+    this.bytes.push(...b);
+    return this;
+  }
+  get(local: number): this {
+    return this.emit(op.localGet, ...uleb(local));
+  }
+  set(local: number): this {
+    return this.emit(op.localSet, ...uleb(local));
+  }
+  tee(local: number): this {
+    return this.emit(op.localTee, ...uleb(local));
+  }
+  i32(value: number): this {
+    return this.emit(op.i32Const, ...sleb(value));
+  }
+  /** A SIMD instruction, with its immediate bytes (a memarg for loads and stores). */
+  simd(sub: number, ...immediates: number[]): this {
+    return this.emit(0xfd, ...uleb(sub), ...immediates);
+  }
+  /** Memory argument: alignment exponent and byte offset. */
+  static memarg(alignLog2: number, offset: number): number[] {
+    return [...uleb(alignLog2), ...uleb(offset)];
+  }
+}
+
+export interface FunctionDef {
+  name: string;
+  params: ValType[];
+  /** Locals after the parameters, in order. */
+  locals: ValType[];
+  body: Code;
+}
+
+/** A module importing its memory as env.memory and exporting every function by name. */
+export function moduleBytes(functions: readonly FunctionDef[]): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vector(f.params.map((p) => [p])), 0x00]);
+  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, 0x00, ...uleb(1)]]; // memory, min 1 page, no max
+  const funcs = functions.map((_, i) => uleb(i));
+  const exports = functions.map((f, i) => [...utf8(f.name), 0x00, ...uleb(i)]);
+  const bodies = functions.map((f) => {
+    // Locals are declared as runs of one type.
+    const runs: number[][] = [];
+    for (let i = 0; i < f.locals.length; ) {
+      let j = i;
+      while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+      runs.push([...uleb(j - i), f.locals[i]]);
+      i = j;
+    }
+    const body = [...vector(runs), ...f.body.bytes, op.end];
+    return [...uleb(body.length), ...body];
+  });
+  return Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vector(types)),
+    ...section(2, vector(imports)),
+    ...section(3, vector(funcs)),
+    ...section(7, vector(exports)),
+    ...section(10, vector(bodies)),
+  ]);
+}

@@ -1,0 +1,115 @@
+/**
+ * WebAssembly SIMD matmul micro-kernels, generated per padded output width Np (a multiple of 4) so that each
+ * output row's columns sit in v128 registers. Both skip zero entries of A, which are ~90% of the paper's
+ * inputs at the densities that matter. Sums run in float32, k in order, so results are deterministic (not
+ * bit-equal to the reference loops, which accumulate partial sums in float64).
+ *
+ *   nn(a, b, c, M, K)   C[M x Np] = A[M x K] . B[K x Np]          row by row, accumulators in registers
+ *   tn(a, b, c, M, K)   C[M x Np] += A[K x M]^T . B[K x Np]       rank-1 updates of C for each non-zero A[k, i]
+ *
+ * Pointers are byte offsets into the imported memory; B and C rows are Np floats apart.
+ */
+import { Code, F32, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
+
+/** Vectors of 4 floats per column block: accumulators (or B vectors) held in registers at once. */
+const BLOCK_VECTORS = 8;
+const ALIGN4 = 2;
+
+/** Column blocks of the Np-wide output: [first float, vectors]. */
+function columnBlocks(np: number): Array<[number, number]> {
+  const blocks: Array<[number, number]> = [];
+  for (let j = 0; j < np; j += 4 * BLOCK_VECTORS) blocks.push([j, Math.min(BLOCK_VECTORS, (np - j) / 4)]);
+  return blocks;
+}
+
+/** `exit` out of the enclosing block unless local `p` < local `end` (unsigned). */
+const exitUnlessBelow = (c: Code, p: number, end: number, depth: number) => c.get(p).get(end).emit(op.i32LtU, op.i32Eqz, op.brIf, depth);
+/** x = f32 at local p; open an `if` taken when x != 0 (the zero skip). */
+const ifNonZero = (c: Code, p: number, x: number) => c.get(p).emit(op.f32Load, ...Code.memarg(ALIGN4, 0)).tee(x).emit(op.f32Const, 0, 0, 0, 0, op.f32Ne, op.if, op.void);
+const addLocal = (c: Code, local: number, bytes: number) => c.get(local).i32(bytes).emit(op.i32Add).set(local);
+const addLocals = (c: Code, local: number, other: number) => c.get(local).get(other).emit(op.i32Add).set(local);
+
+function nn(np: number): FunctionDef {
+  // params: a 0, b 1, c 2, M 3, K 4; locals: aRow 5, aEnd 6, aP 7, bP 8, cRow 9, cEnd 10, rowBytes 11, x 12 (f32),
+  // s 13 (v128), acc 14.. (v128)
+  const [a, b, c, M, K, aRow, aEnd, aP, bP, cRow, cEnd, rowBytes, x, s, acc0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const code = new Code();
+  code.get(K).i32(2).emit(op.i32Shl).set(rowBytes); // K * 4: bytes of an A row
+  code.get(a).set(aRow).get(c).set(cRow);
+  code.get(c).get(M).i32(np * 4).emit(op.i32Mul, op.i32Add).set(cEnd);
+  code.emit(op.block, op.void, op.loop, op.void); // rows
+  exitUnlessBelow(code, cRow, cEnd, 1);
+  for (const [j0, vectors] of columnBlocks(np)) {
+    for (let v = 0; v < vectors; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + v);
+    code.get(aRow).set(aP).get(aRow).get(rowBytes).emit(op.i32Add).set(aEnd);
+    code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
+    code.emit(op.block, op.void, op.loop, op.void); // k
+    exitUnlessBelow(code, aP, aEnd, 1);
+    ifNonZero(code, aP, x);
+    code.get(x).simd(simd.f32x4Splat).set(s);
+    for (let v = 0; v < vectors; v++) {
+      code.get(acc0 + v).get(s).get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v)).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc0 + v);
+    }
+    code.emit(op.end);
+    addLocal(code, aP, 4);
+    addLocal(code, bP, np * 4);
+    code.emit(op.br, 0, op.end, op.end);
+    for (let v = 0; v < vectors; v++) code.get(cRow).get(acc0 + v).simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v));
+  }
+  addLocals(code, aRow, rowBytes);
+  addLocal(code, cRow, np * 4);
+  code.emit(op.br, 0, op.end, op.end);
+  const vectors = Math.min(BLOCK_VECTORS, np / 4);
+  return { name: 'nn', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+}
+
+function tn(np: number): FunctionDef {
+  // params: a 0, b 1, c 2, M 3, K 4; locals: aRow 5, aEnd 6, aP 7, bRow 8, bEnd 9, cP 10, colBytes 11, x 12 (f32),
+  // s 13 (v128), bv 14.. (v128)
+  const [a, b, c, M, K, aRow, aEnd, aP, bRow, bEnd, cP, colBytes, x, s, bv0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const code = new Code();
+  code.get(M).i32(2).emit(op.i32Shl).set(colBytes); // M * 4: bytes of an A row (A is K x M)
+  code.get(a).set(aRow).get(b).set(bRow);
+  code.get(b).get(K).i32(np * 4).emit(op.i32Mul, op.i32Add).set(bEnd);
+  code.emit(op.block, op.void, op.loop, op.void); // k
+  exitUnlessBelow(code, bRow, bEnd, 1);
+  for (const [j0, vectors] of columnBlocks(np)) {
+    for (let v = 0; v < vectors; v++) code.get(bRow).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v)).set(bv0 + v);
+    code.get(aRow).set(aP).get(aRow).get(colBytes).emit(op.i32Add).set(aEnd);
+    code.get(c).i32(j0 * 4).emit(op.i32Add).set(cP);
+    code.emit(op.block, op.void, op.loop, op.void); // i
+    exitUnlessBelow(code, aP, aEnd, 1);
+    ifNonZero(code, aP, x);
+    code.get(x).simd(simd.f32x4Splat).set(s);
+    for (let v = 0; v < vectors; v++) {
+      code.get(cP); // address for the store
+      code.get(cP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v));
+      code.get(s).get(bv0 + v).simd(simd.f32x4Mul).simd(simd.f32x4Add);
+      code.simd(simd.v128Store, ...Code.memarg(ALIGN4, 16 * v));
+    }
+    code.emit(op.end);
+    addLocal(code, aP, 4);
+    addLocal(code, cP, np * 4);
+    code.emit(op.br, 0, op.end, op.end);
+  }
+  addLocals(code, aRow, colBytes);
+  addLocal(code, bRow, np * 4);
+  code.emit(op.br, 0, op.end, op.end);
+  const vectors = Math.min(BLOCK_VECTORS, np / 4);
+  return { name: 'tn', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+}
+
+/** The module bytes of both kernels for output width np (a multiple of 4). */
+export function matmulModule(np: number): Uint8Array {
+  if (np % 4 !== 0 || np < 4) throw new RangeError(`matmulModule: width ${np} is not a positive multiple of 4`);
+  return moduleBytes([nn(np), tn(np)]);
+}
+
+/** Whether this engine runs WebAssembly SIMD (a module using f32x4 validates). */
+export function simdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(matmulModule(4));
+  } catch {
+    return false;
+  }
+}
