@@ -12,7 +12,7 @@
 import { add, matmul, mean, mul, relu, reshape, square, sub, sum, abs as absOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import type { Rng } from '../random.ts';
-import { biasRelu, importanceMse } from './fused.ts';
+import { biasRelu, importanceMse, SMALL_MODEL_WEIGHTS, tiedReluLoss } from './fused.ts';
 
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
@@ -111,6 +111,8 @@ export class ToyModel {
    * notebook's reduction; the paper's sum over features is n times this). importance: [features] or [instances, features].
    */
   instanceLosses(x: Tensor, importance: Tensor): Tensor {
+    const { kind, features: n, hidden: m } = this.spec;
+    if ((this.spec.fused ?? true) && kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS) return tiedReluLoss(x, this.W, this.b, importance);
     if (this.spec.fused ?? true) return importanceMse(this.forward(x), this.target(x), importance);
     const imp = importance.rank === 2 ? reshape(importance, [this.spec.instances, 1, this.spec.features]) : importance;
     return mean(mul(imp, square(sub(this.target(x), this.forward(x)))), [1, 2]);

@@ -206,6 +206,29 @@ describe('fused primitives', () => {
   });
 });
 
+describe('tiedReluLoss: the whole small tied model as one primitive', () => {
+  it('gradcheck on W and b over shapes up to the size cut-off, shared and per-instance importance', async () => {
+    const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
+    const { tiedReluLoss } = await import('../../src/toy/fused.ts');
+    const rng = createRng(13);
+    const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+    for (const [I, B, n, m] of [[1, 3, 2, 1], [2, 5, 3, 2], [3, 4, 5, 2], [1, 6, 8, 8]]) {
+      const x = new Tensor(values(I * B * n, 0, 1).map((v) => (v < 0.3 ? 0 : v)), [I, B, n]); // sparse, as the data is
+      const W = new Tensor(values(I * n * m, -1, 1), [I, n, m]);
+      const b = new Tensor(values(I * n, -0.2, 0.2), [I, n]);
+      for (const imp of [new Tensor(values(n, 0.5, 1), [n]), new Tensor(values(I * n, 0.5, 1), [I, n])]) {
+        expect(gradcheck((w, bias) => tiedReluLoss(x, w, bias, imp), [W, b], { seed: I + n }).ok).toBe(true);
+      }
+    }
+  });
+
+  it('names both shapes when they do not fit', async () => {
+    const { tiedReluLoss } = await import('../../src/toy/fused.ts');
+    const x = new Tensor(new Float32Array(12), [2, 3, 2]);
+    expect(() => tiedReluLoss(x, new Tensor(new Float32Array(6), [2, 3, 1]), new Tensor(new Float32Array(4), [2, 2]), new Tensor(new Float32Array(2), [2]))).toThrow(/tiedReluLoss.*W must be \[2, 2, m\]/);
+  });
+});
+
 describe('buffer reuse across steps', () => {
   it.each(['relu-output', 'relu-hidden', 'abs', 'linear'] as const)('%s: the same bytes with and without the arena', (kind) => {
     const run = (reuseBuffers: boolean) =>
