@@ -7,7 +7,7 @@
  * and shape, each with its ratio to the reference measured in the same process; backends that cannot start
  * are listed with the reason.
  *
- *   npx tsx scripts/bench-kernels.ts [--backend js|gpujs[:mode]|auto|all] [--min-ms 300]
+ *   npx tsx scripts/bench-kernels.ts [--backend js|wasm|gpujs[:mode]|auto|all] [--min-ms 300]   (js: the reference against scalar baselines)
  */
 import os from 'node:os';
 import ndarray from 'ndarray';

@@ -6,7 +6,7 @@
  * TF.js with its WebAssembly SIMD backend. Ours is shown per kernel backend (single-threaded), with instances
  * split over worker threads, with the garbage-collection and batch-sampling shares of its steps, and as ratios.
  *
- *   npx tsx scripts/bench-train.ts [--configs A,B,C,D] [--backend js|gpujs[:mode]|auto|all] [--anchors torch,plainjs,tfjs]
+ *   npx tsx scripts/bench-train.ts [--configs A,B,C,D] [--backend js|wasm|gpujs[:mode]|auto|all] [--anchors torch,plainjs,tfjs]
  *                                  [--steps 20] [--python /usr/bin/python3]
  *
  * An anchor that cannot run here (no torch for that Python) is reported as such, not silently left out.

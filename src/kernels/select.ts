@@ -18,10 +18,14 @@ import { createWasmKernels } from './wasm.ts';
 
 export const BACKEND_CHOICES = ['js', 'wasm', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
 
-/** The `--backend` flag every script declares (see src/cli.ts's parseFlags). */
+/**
+ * The `--backend` flag every script declares (see src/cli.ts's parseFlags). Scripts default to wasm, the
+ * fastest deterministic backend (the same bytes on every run); the library itself starts on js, the
+ * specification, until useBackend() says otherwise.
+ */
 export const backendFlag = {
   kind: 'string',
-  default: 'js',
+  default: 'wasm',
   choices: BACKEND_CHOICES,
   help: 'kernel backend: js, wasm (large matmuls on WebAssembly SIMD), gpujs[:gpu|webgpu|webasm|cpu] (matmul on gpu.js), or auto (fastest per shape, measured once)',
 } as const;
