@@ -1,6 +1,7 @@
 /**
  * The paper-size 2x1 phase sweep (20 x 20 cells x 10 seeds = 4000 models, batch 1024) timed against the PyTorch
- * anchor (scripts/anchors/tms_torch_phase.py, the official notebook's code batched the same way) in the same
+ * anchor (scripts/anchors/tms_torch_phase.py, the official notebook's code batched the same way) and the TF.js
+ * wasm anchor (scripts/anchors/tms_tfjs.mjs: the same 4000 x 2->1 step, one density for all models) in the same
  * command. Both run `--measure-steps` steps and the wall time is extrapolated linearly to `--steps` (per-step
  * cost is flat in both); the printed ratio is the figure to compare across machines.
  *
@@ -49,4 +50,16 @@ if (torch.status !== 0) {
   const r = JSON.parse(readFileSync(json, 'utf8')) as { train_wall_s: number; torch: string; threads: number };
   console.log(`PyTorch ${r.torch} (${r.threads} threads, training loop only): ${r.train_wall_s.toFixed(1)} s for ${steps} steps -> ${(r.train_wall_s * scale).toFixed(0)} s for ${flags.steps}`);
   console.log(`ratio: PyTorch time / ours = ${(r.train_wall_s / ours).toFixed(2)} (above 1: we are faster)`);
+}
+
+// TF.js has no sweep anchor: its A-D step script, run on one configuration of the sweep's size.
+const tfJson = join(mkdtempSync(join(os.tmpdir(), 'bench-phase-')), 'tfjs.json');
+const tfjs = spawnSync(process.execPath, [new URL('./anchors/tms_tfjs.mjs', import.meta.url).pathname, 'wasm', '--custom', `${G * G * seeds},2,1,${batch}`, '--configs', 'custom', '--no-matmul', '--runs', '1', '--secs', '2', '--json', tfJson], { encoding: 'utf8' });
+if (tfjs.status !== 0) {
+  console.log(`TF.js anchor did not run: ${(tfjs.stderr || String(tfjs.error)).trim().split('\n').pop()}`);
+} else {
+  const sps = (JSON.parse(readFileSync(tfJson, 'utf8')) as { tms: { custom: { median: number } } }).tms.custom.median;
+  const seconds = steps / sps;
+  console.log(`TF.js 4.22 wasm (1 thread, same models and batch): ${seconds.toFixed(1)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}`);
+  console.log(`ratio: TF.js time / ours = ${(seconds / ours).toFixed(2)}`);
 }
