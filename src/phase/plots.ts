@@ -5,7 +5,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from './compare.ts';
 import { SHAPES } from './experiments.ts';
-import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './sweep.ts';
+import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './results.ts';
 import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
 
 const REGIME_COLORS = ['#cccccc', '#dd4444', '#2255bb'];
