@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from './compare.ts';
-import { SHAPES } from './experiments.ts';
+import { isFeatureExperiment, SHAPES } from './experiments.ts';
 import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './results.ts';
 import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
 
@@ -211,4 +211,84 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
       { mark: { type: 'point', filled: true }, encoding: { x, y: { field: 'diff', type: 'quantitative' }, shape: { field: 'changed', type: 'nominal', title: 'label changed' } } },
     ],
   } as TopLevelSpec;
+}
+
+export type Figure = [name: string, title: string, spec: TopLevelSpec];
+
+/** A sweep's figures: the phase diagram beside theory, the geometry curve, or the neuron counts and bars. */
+export function sweepFigures(results: SweepResults): Figure[] {
+  if (isFeatureExperiment(results.experiment)) return [['phase-diagram', 'Phase diagram: experiment beside theory', featurePhaseSpec(results)]];
+  if (results.experiment === 'intro') return [['geometry', 'Features represented against density', geometrySpec(results)]];
+  return [
+    ['neuron-counts', 'Neuron-level phase diagram', neuronCountSpec(results)],
+    ['neuron-bars', 'Per-neuron weights at selected densities', neuronBarsSpec(results, barDensities(results.cells as NeuronCell[]))],
+  ];
+}
+
+/** Densities for the stacked-bar plots: up to four spread over the sweep (first, last and two between). */
+function barDensities(cells: readonly NeuronCell[]): number[] {
+  const picks = [0, Math.round((cells.length - 1) / 3), Math.round((2 * (cells.length - 1)) / 3), cells.length - 1];
+  return [...new Set(picks)].map((i) => cells[i].density);
+}
+
+
+/**
+ * One model in the paper's style: W^T W as a heat map, each feature's norm ||W_i|| as a bar coloured by its
+ * superposition sum_{j != i} (W^_i . W_j)^2, and for m = 2 each feature as an arrow in the hidden plane.
+ * W is n x m, row-major (row i = feature i's direction).
+ */
+export function modelSpec(W: readonly number[], n: number, m: number, title: string): TopLevelSpec {
+  const row = (i: number) => W.slice(i * m, (i + 1) * m);
+  const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, k) => s + v * b[k], 0);
+  const gram = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => ({ i, j, value: dot(row(i), row(j)) }))).flat();
+  const features = Array.from({ length: n }, (_, i) => {
+    const norm = Math.sqrt(dot(row(i), row(i)));
+    const unit = row(i).map((v) => v / (1e-5 + norm));
+    const superposition = Array.from({ length: n }, (_, j) => (j === i ? 0 : dot(unit, row(j)) ** 2)).reduce((a, b) => a + b, 0);
+    return { feature: i, norm, superposition, x: row(i)[0], y: m > 1 ? row(i)[1] : 0 };
+  });
+  const limit = Math.max(1.2, ...features.map((f) => Math.max(Math.abs(f.x), Math.abs(f.y)) * 1.1));
+  const panels: object[] = [
+    {
+      title: 'W^T W',
+      width: 180,
+      height: 180,
+      data: { values: gram },
+      mark: 'rect',
+      encoding: {
+        x: { field: 'j', type: 'ordinal', title: 'feature' },
+        y: { field: 'i', type: 'ordinal', title: 'feature' },
+        color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-1, 1], reverse: true }, title: 'W_i . W_j' },
+      },
+    },
+    {
+      title: '||W_i||, coloured by superposition',
+      width: Math.max(120, 14 * n),
+      height: 180,
+      data: { values: features },
+      mark: 'bar',
+      encoding: {
+        x: { field: 'feature', type: 'ordinal' },
+        y: { field: 'norm', type: 'quantitative', title: '||W_i||' },
+        color: { field: 'superposition', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], clamp: true }, title: 'superposition' },
+      },
+    },
+  ];
+  if (m === 2) {
+    const arrows = features.flatMap((f) => [
+      { feature: f.feature, x: 0, y: 0, end: 0 },
+      { feature: f.feature, x: f.x, y: f.y, end: 1 },
+    ]);
+    panels.push({
+      title: 'features in the hidden plane',
+      width: 180,
+      height: 180,
+      data: { values: arrows },
+      layer: [
+        { mark: 'line', encoding: { x: { field: 'x', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h1' }, y: { field: 'y', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h2' }, detail: { field: 'feature' }, order: { field: 'end' }, color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' } } } },
+        { transform: [{ filter: 'datum.end === 1' }], mark: { type: 'point', filled: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' } } } },
+      ],
+    });
+  }
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: { text: title }, hconcat: panels, resolve: { scale: { color: 'independent' } } } as TopLevelSpec;
 }

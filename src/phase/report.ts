@@ -6,24 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { manifestOf } from '../manifest.ts';
 import { renderVegaLite } from '../viz/render.ts';
-import { isFeatureExperiment } from './experiments.ts';
-import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from './compare.ts';
-import { differenceSpec, featurePhaseSpec, geometrySpec, neuronBarsSpec, neuronCountSpec } from './plots.ts';
-import { writeAtomic, type GeometryCell, type NeuronCell, type SweepResults } from './sweep.ts';
+import { differenceSpec, sweepFigures, type Figure } from './plots.ts';
+import { percent, type GeometryCell, type NeuronCell, type SweepResults } from './results.ts';
+import { writeAtomic } from './sweep.ts';
 
-/** Densities for the stacked-bar plots: up to four spread over the sweep (first, last and two between). */
-function barDensities(cells: readonly NeuronCell[]): number[] {
-  const picks = [0, Math.round((cells.length - 1) / 3), Math.round((2 * (cells.length - 1)) / 3), cells.length - 1];
-  return [...new Set(picks)].map((i) => cells[i].density);
-}
-
-/** A share as a percentage, or "n/a" for a share of no cells (a grid too coarse to have any away from a boundary). */
-const percent = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+export { headline } from './results.ts';
 
 export const escape = (s: string): string => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-
-export type Figure = [name: string, title: string, spec: TopLevelSpec];
 
 /**
  * The output folder of any result: results.json (content + manifest), every figure as Vega-Lite spec, Vega spec,
@@ -68,14 +58,7 @@ ${extraHtml}
 
 /** Write a sweep's results.json, plots and index.html into `out`; returns the files written. */
 export async function writeReport(results: SweepResults, out: string): Promise<string[]> {
-  const figures: Figure[] = isFeatureExperiment(results.experiment)
-    ? [['phase-diagram', 'Phase diagram: experiment beside theory', featurePhaseSpec(results)]]
-    : results.experiment === 'intro'
-      ? [['geometry', 'Features represented against density', geometrySpec(results)]]
-      : [
-          ['neuron-counts', 'Neuron-level phase diagram', neuronCountSpec(results)],
-          ['neuron-bars', 'Per-neuron weights at selected densities', neuronBarsSpec(results, barDensities(results.cells as NeuronCell[]))],
-        ];
+  const figures = sweepFigures(results);
   const a = results.agreement;
   const summary =
     results.experiment === 'intro'
@@ -98,18 +81,4 @@ export async function writeComparison(c: Comparison, out: string): Promise<strin
     .join('\n');
   const table = `<h2>Cells</h2><table><tr><th>density</th><th>importance</th><th>A</th><th>B</th><th>loss B - A</th><th>95% interval</th><th>mean ||W_B - W_A|| / ||W_A||</th></tr>\n${rows}</table>`;
   return writeOutputs(out, `compare ${c.experiment}`, c, { a: c.a, b: c.b }, summary, [['difference', 'Difference map', differenceSpec(c)]], table);
-}
-
-/** One line with the numbers a run is about: agreement with theory, neuron or feature counts, or a comparison. */
-export function headline(results: SweepResults | Comparison): string {
-  if ('kind' in results) {
-    const d = results.summary.lossDiff;
-    return `${results.summary.changed} of ${results.summary.cells} cells change label; mean loss B - A ${d.mean.toExponential(3)} (95% bootstrap interval ${d.low.toExponential(3)} .. ${d.high.toExponential(3)}, ${d.n} seeds)`;
-  }
-  if (results.agreement) {
-    const a = results.agreement;
-    return `agreement with theory: ${percent(a.all)} of ${a.cells} cells, ${percent(a.awayFromBoundary)} of the ${a.cellsAway} cells away from a boundary`;
-  }
-  if (results.experiment === 'intro') return `features represented by density: ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`;
-  return `monosemantic neurons by density: ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`;
 }

@@ -4,6 +4,7 @@
  * command line (sweep.ts) and the browser explorer share it, so both produce the same results.json.
  */
 import type { ChunkRun, RunOutput } from './chunk.ts';
+import type { Comparison } from './compare.ts';
 import { aggregateRuns, classifyExtraFeature, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, labelNeurons, type FeatureRun, type FeatureThresholds, type NeuronLabel, type NeuronThresholds } from './classify.ts';
 import { cellsOf, isFeatureExperiment, runSeed, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theory.ts';
@@ -99,8 +100,11 @@ export function sortedRuns(runs: SweepRuns, cells: readonly Cell[]): SweepRuns {
   return out;
 }
 
-/** Label every cell from the raw runs (all cells of the sweep must be present) and score agreement with theory. */
-export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds: { feature?: FeatureThresholds; neuron?: NeuronThresholds } = {}): SweepResults {
+/**
+ * Label every cell from the raw runs and score agreement with theory. All cells of the sweep must be present,
+ * unless `partial` (a sweep still running): then the finished cells only.
+ */
+export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds: { feature?: FeatureThresholds; neuron?: NeuronThresholds } = {}, partial = false): SweepResults {
   const featureThresholds = thresholds.feature ?? DEFAULT_FEATURE_THRESHOLDS;
   const neuronThresholds = thresholds.neuron ?? DEFAULT_NEURON_THRESHOLDS;
   const shape = SHAPES[config.experiment];
@@ -109,6 +113,7 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
   const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds: usesFeatureThresholds ? featureThresholds : neuronThresholds }, cells: [], agreement: null };
   for (const cell of cellsOf(config)) {
     const cellRuns = runs[cell.index];
+    if (cellRuns === undefined && partial) continue;
     if (cellRuns === undefined) throw new Error(`assembleResults: no runs for cell ${cell.index} (density ${cell.density}${cell.importance === null ? '' : `, importance ${cell.importance}`})`);
     if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, cellRuns, featureThresholds));
     else if (config.experiment === 'intro') results.cells.push(geometryCell(cell, cellRuns, shape.features, shape.hidden, featureThresholds));
@@ -191,3 +196,19 @@ export function agreementOf(cells: readonly FeatureCell[]): Agreement {
   return { all: share(cells), awayFromBoundary: share(away), cells: cells.length, cellsAway: away.length };
 }
 
+/** A share as a percentage, or "n/a" for a share of no cells (a grid too coarse to have any away from a boundary). */
+export const percent = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+/** One line with the numbers a run is about: agreement with theory, neuron or feature counts, or a comparison. */
+export function headline(results: SweepResults | Comparison): string {
+  if ('kind' in results) {
+    const d = results.summary.lossDiff;
+    return `${results.summary.changed} of ${results.summary.cells} cells change label; mean loss B - A ${d.mean.toExponential(3)} (95% bootstrap interval ${d.low.toExponential(3)} .. ${d.high.toExponential(3)}, ${d.n} seeds)`;
+  }
+  if (results.agreement) {
+    const a = results.agreement;
+    return `agreement with theory: ${percent(a.all)} of ${a.cells} cells, ${percent(a.awayFromBoundary)} of the ${a.cellsAway} cells away from a boundary`;
+  }
+  if (results.experiment === 'intro') return `features represented by density: ${(results.cells as GeometryCell[]).map((c) => `${c.density.toPrecision(3)}: ${c.represented}`).join(', ')}`;
+  return `monosemantic neurons by density: ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}`;
+}

@@ -1,0 +1,345 @@
+/**
+ * The explorer page: the command line's sweep, in a browser tab. The form becomes the same flags the CLI parses
+ * (src/phase/flags.ts), so a configuration means the same thing in both; chunks of cells train in Web Workers
+ * (explorer/worker.ts runs the CLI's trainChunk); finished cells are labelled by the CLI's assembleResults and
+ * drawn with the CLI report's Vega-Lite specs as they arrive. Export writes results.json in the CLI's format;
+ * import reads one made by the CLI. `window.explorer` exposes run / stop / resume / export / import for scripts
+ * and tests.
+ */
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { parseFlags } from '../src/cli.ts';
+import type { RunOutput } from '../src/phase/chunk.ts';
+import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
+import { DEFAULTS, sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
+import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
+import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
+import type { ChunkRequest } from './worker.ts';
+
+/** What a run takes; anything left out is the experiment's command-line default. */
+export interface RunOptions {
+  experiment: ExperimentName;
+  grid?: number;
+  seeds?: number;
+  steps?: number;
+  batch?: number;
+  seed?: number;
+  backend?: 'js' | 'wasm';
+  workers?: number;
+}
+
+// --- DOM (the project compiles without the DOM typings: the few calls used are declared here) ---------------
+interface El {
+  value: string;
+  disabled: boolean;
+  textContent: string | null;
+  innerHTML: string;
+  style: Record<string, string>;
+  files?: ArrayLike<{ text(): Promise<string> }>;
+  addEventListener(type: string, f: (e: unknown) => void): void;
+  appendChild(child: El): El;
+  setAttribute(name: string, value: string): void;
+  click(): void;
+  max?: number | string;
+}
+declare const document: { getElementById(id: string): El; createElement(tag: string): El };
+declare const navigator: { hardwareConcurrency?: number; userAgent: string };
+declare const window: Record<string, unknown>;
+declare const Worker: new (url: URL, options: { type: 'module' }) => BrowserWorker;
+declare const Blob: new (parts: string[], options: { type: string }) => object;
+declare const URL: { new (url: string, base: string): URL; createObjectURL(blob: object): string; revokeObjectURL(url: string): void };
+interface URL {
+  href: string;
+}
+declare const crypto: { subtle: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } };
+interface BrowserWorker {
+  onmessage: ((e: { data: WorkerMessage }) => void) | null;
+  onerror: ((e: { message: string }) => void) | null;
+  postMessage(message: ChunkRequest): void;
+  terminate(): void;
+}
+type WorkerMessage = { id: number; kind: 'steps'; steps: number } | { id: number; kind: 'done'; backend: string; outputs: RunOutput[] } | { id: number; kind: 'error'; message: string };
+
+const $ = (id: string): El => document.getElementById(id);
+
+// --- state ----------------------------------------------------------------------------------------------------
+interface Sweep {
+  config: SweepConfig;
+  thresholds: ReturnType<typeof sweepFromFlags>['thresholds'];
+  runs: SweepRuns;
+  backend: string;
+  workers: number;
+  runStepsTotal: number;
+  runStepsDone: number;
+  startedAt: number;
+  stepsAtStart: number;
+  backendsSeen: Set<string>;
+}
+let sweep: Sweep | null = null;
+let results: SweepResults | null = null;
+let pool: BrowserWorker[] = [];
+let stopRequested = false;
+
+/** The CLI's sweep configuration for these options: the same flags, parsed by the same code. */
+export function configFor(o: RunOptions): { config: SweepConfig; thresholds: Sweep['thresholds'] } {
+  const argv = ['--experiment', o.experiment];
+  if (o.grid !== undefined && isFeatureExperiment(o.experiment)) argv.push('--grid', String(o.grid));
+  for (const key of ['seeds', 'steps', 'batch', 'seed'] as const) if (o[key] !== undefined) argv.push(`--${key}`, String(o[key]));
+  return sweepFromFlags(parseFlags(argv, sweepFlags(argv)), argv);
+}
+
+/** Start a sweep; resolves with its results when every cell is done (rejects when stopped). */
+export async function run(o: RunOptions): Promise<SweepResults> {
+  const { config, thresholds } = configFor(o);
+  const workers = Math.max(1, Math.min(o.workers ?? navigator.hardwareConcurrency ?? 2, 32));
+  sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set() };
+  results = null;
+  $('figures').innerHTML = '';
+  $('detail').innerHTML = '';
+  return train();
+}
+
+/** Train the cells not yet done, in chunks of a few cells, on a pool of Web Workers. */
+async function train(): Promise<SweepResults> {
+  const s = sweep!;
+  stopRequested = false;
+  setRunning(true);
+  $('error').textContent = '';
+  const todo = cellsOf(s.config).filter((c) => s.runs[c.index] === undefined);
+  // Small chunks (4 cells) so the diagram fills in as they finish; chunking never changes the bytes.
+  const chunks = chunksOf(s.config, todo, s.workers, s.config.seeds * 4).map((cells) => runsOf(s.config, cells));
+  s.startedAt = performance.now();
+  s.stepsAtStart = s.runStepsDone;
+  let next = 0;
+  pool = Array.from({ length: Math.min(s.workers, chunks.length) }, () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+  try {
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const give = (): void => {
+              if (stopRequested) return reject(new Error('stopped'));
+              if (next >= chunks.length) return resolve();
+              const id = next++;
+              worker.postMessage({ id, config: s.config, runs: chunks[id], backend: s.backend });
+            };
+            worker.onmessage = ({ data }) => {
+              if (data.kind === 'steps') {
+                s.runStepsDone += data.steps;
+                showProgress();
+              } else if (data.kind === 'error') reject(new Error(data.message));
+              else {
+                s.backendsSeen.add(data.backend);
+                addOutputs(s.runs, data.outputs);
+                render(true);
+                give();
+              }
+            };
+            worker.onerror = (e) => reject(new Error(e.message));
+            give();
+          }),
+      ),
+    );
+  } catch (e) {
+    setRunning(false);
+    if ((e as Error).message !== 'stopped') $('error').textContent = `training failed: ${(e as Error).message}`;
+    throw e;
+  } finally {
+    for (const w of pool) w.terminate();
+    pool = [];
+  }
+  setRunning(false);
+  s.runStepsDone = s.runStepsTotal;
+  showProgress();
+  return render(false)!;
+}
+
+/** Stop training: finished cells are kept, and resume() trains the rest. */
+export function stop(): void {
+  stopRequested = true;
+  for (const w of pool) w.terminate();
+  pool = [];
+  setRunning(false);
+  $('status-text').textContent += ' (stopped: resume trains the remaining cells)';
+}
+
+export function resume(): Promise<SweepResults> {
+  if (!sweep) throw new Error('resume: nothing to resume');
+  return train();
+}
+
+/** Label the finished cells (all of them when not partial), redraw, and return the results. */
+function render(partial: boolean): SweepResults | null {
+  const s = sweep!;
+  const cells = cellsOf(s.config);
+  const done = cells.filter((c) => s.runs[c.index] !== undefined);
+  if (done.length === 0) return null;
+  const runs = sortedRuns(s.runs, done);
+  results = assembleResults(s.config, runs, { feature: s.thresholds.feature, neuron: s.thresholds.neuron }, partial);
+  void draw(results);
+  return results;
+}
+
+let drawing: Promise<void> = Promise.resolve();
+/** Draw a results object's figures (the CLI report's specs); clicks on a cell show its model. */
+function draw(r: SweepResults): Promise<void> {
+  drawing = drawing.then(async () => {
+    $('headline').textContent = r.cells.length === cellsOf(r.config).length ? headline(r) : `${r.cells.length} of ${cellsOf(r.config).length} cells done`;
+    const box = $('figures');
+    box.innerHTML = '';
+    for (const [, title, spec] of sweepFigures(r)) {
+      const figure = document.createElement('figure');
+      figure.setAttribute('aria-label', title);
+      box.appendChild(figure);
+      const view = await embed(figure, spec);
+      view.addEventListener('click', (_event, item) => {
+        const datum = item?.datum as { density?: number; importance?: number } | undefined;
+        if (datum?.density !== undefined) showCell(r, datum.density, datum.importance);
+      });
+    }
+  });
+  return drawing;
+}
+
+async function embed(container: El, spec: TopLevelSpec): Promise<vega.View> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'svg', container: container as never, hover: true });
+  await view.runAsync();
+  return view;
+}
+
+/** The best model of the cell at (density, importance). */
+function showCell(r: SweepResults, density: number, importance?: number): void {
+  const near = (a: number, b: number) => Math.abs(Math.log(a / b)) < 1e-9;
+  const cell = r.cells.find((c) => near(c.density, density) && (importance === undefined || !('importance' in c) || near((c as FeatureCell).importance, importance)));
+  if (!cell) return;
+  const { features: n, hidden: m } = SHAPES[r.experiment];
+  const box = $('detail');
+  box.innerHTML = '';
+  const figure = document.createElement('figure');
+  box.appendChild(figure);
+  let spec: TopLevelSpec;
+  if ('regime' in cell) {
+    const best = [...(cell as FeatureCell).runs].sort((a, b) => a.loss - b.loss)[0];
+    spec = modelSpec(best.W, n, m, `density ${cell.density.toPrecision(3)}, importance ${(cell as FeatureCell).importance.toPrecision(3)}: ${cell.regime} (theory: ${(cell as FeatureCell).theory}); best of ${(cell as FeatureCell).runs.length}, loss ${best.loss.toExponential(3)}`);
+  } else if ('neurons' in cell) {
+    spec = neuronBarsSpec(r, [cell.density]);
+  } else {
+    const g = cell as GeometryCell;
+    spec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `density ${g.density.toPrecision(3)}: ${g.represented} of ${n} features represented (best of ${g.runs.length})`,
+      data: { values: g.norms.map((norm, i) => ({ feature: i, norm, superposition: g.superposition[i] })) },
+      mark: 'bar',
+      width: 200,
+      height: 180,
+      encoding: { x: { field: 'feature', type: 'ordinal' }, y: { field: 'norm', type: 'quantitative', title: '||W_i||' }, color: { field: 'superposition', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], clamp: true } } },
+    } as TopLevelSpec;
+  }
+  void embed(figure, spec);
+}
+
+function showProgress(): void {
+  const s = sweep!;
+  const share = s.runStepsDone / s.runStepsTotal;
+  $('progress').setAttribute('value', String(share));
+  const seconds = (performance.now() - s.startedAt) / 1000;
+  const rate = (s.runStepsDone - s.stepsAtStart) / seconds;
+  const eta = rate > 0 ? (s.runStepsTotal - s.runStepsDone) / rate : NaN;
+  const backends = [...s.backendsSeen].join(', ') || s.backend;
+  $('status-text').textContent = `${s.config.experiment}: ${(100 * share).toFixed(1)}% · ${seconds.toFixed(0)} s elapsed · ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '-'} · backend ${backends} in ${s.workers} Web Worker${s.workers > 1 ? 's' : ''}`;
+}
+
+function setRunning(running: boolean): void {
+  $('run').disabled = running;
+  $('stop').disabled = !running;
+  $('resume').disabled = running || !sweep || cellsOf(sweep.config).every((c) => sweep!.runs[c.index] !== undefined);
+  $('export').disabled = running || !results;
+}
+
+// --- results.json -----------------------------------------------------------------------------------------------
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** results.json as the CLI writes it: the results, then a manifest (this page's, with the same hashes). */
+export async function exportJson(): Promise<string> {
+  if (!results || (sweep && results.cells.length !== cellsOf(results.config).length)) throw new Error('export: no finished sweep');
+  const manifest = {
+    package: 'superposition-lab (explorer)',
+    gitCommit: null,
+    backend: sweep ? [...sweep.backendsSeen].join(', ') : 'imported',
+    node: `browser: ${navigator.userAgent}`,
+    configHash: await sha256(JSON.stringify(results.config)),
+    resultsHash: await sha256(JSON.stringify(results)),
+  };
+  return `${JSON.stringify({ ...results, manifest }, null, 1)}\n`;
+}
+
+/** Show a results.json made by the CLI (or exported here). */
+export async function importJson(text: string): Promise<SweepResults> {
+  const doc = JSON.parse(text) as SweepResults & { manifest?: unknown };
+  if (!doc || !Array.isArray(doc.cells) || !doc.config || !(doc.experiment in SHAPES)) throw new Error('import: not a phase-diagram results.json (no experiment, config and cells)');
+  const { manifest: _manifest, ...r } = doc;
+  sweep = null;
+  results = r;
+  $('headline').textContent = headline(r);
+  await draw(r);
+  $('status-text').textContent = `imported ${r.experiment}: ${r.cells.length} cells`;
+  setRunning(false);
+  return r;
+}
+
+// --- form ---------------------------------------------------------------------------------------------------------
+
+function fillDefaults(): void {
+  const e = $('experiment').value as ExperimentName;
+  const d = DEFAULTS[e];
+  $('grid').value = String(d.grid);
+  $('grid-label').style.display = isFeatureExperiment(e) ? '' : 'none';
+  $('seeds').value = String(d.seeds);
+  $('steps').value = String(d.steps);
+  $('batch').value = String(d.batch);
+}
+
+function formOptions(): RunOptions {
+  const num = (id: string) => Number($(id).value);
+  return { experiment: $('experiment').value as ExperimentName, grid: num('grid'), seeds: num('seeds'), steps: num('steps'), batch: num('batch'), seed: num('seed'), backend: $('backend').value as 'js' | 'wasm', workers: num('workers') };
+}
+
+const report = (e: unknown): void => {
+  if ((e as Error).message !== 'stopped') $('error').textContent = String((e as Error).message ?? e);
+};
+
+$('workers').value = String(Math.min(navigator.hardwareConcurrency ?? 2, 8));
+fillDefaults();
+$('experiment').addEventListener('change', fillDefaults);
+$('run').addEventListener('click', () => {
+  try {
+    run(formOptions()).catch(report);
+  } catch (e) {
+    report(e); // a bad value: the flag's own message
+  }
+});
+$('stop').addEventListener('click', stop);
+$('resume').addEventListener('click', () => resume().catch(report));
+$('export').addEventListener('click', () => {
+  exportJson()
+    .then((text) => {
+      const a = document.createElement('a');
+      const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+      a.setAttribute('href', url);
+      a.setAttribute('download', 'results.json');
+      a.click();
+      URL.revokeObjectURL(url);
+    })
+    .catch(report);
+});
+$('import').addEventListener('change', () => {
+  const file = $('import').files?.[0];
+  if (file) file.text().then(importJson).catch(report);
+});
+
+window.explorer = { run, stop, resume, exportJson, importJson, configFor, drawn: () => drawing };

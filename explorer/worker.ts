@@ -1,0 +1,26 @@
+/**
+ * The explorer's Web Worker: trains one chunk of a sweep (the same trainChunk the command line's worker threads
+ * run), posting progress every 50 steps and the chunk's outputs at the end.
+ */
+import { useBackend } from '../src/kernels/select.ts';
+import { trainChunk, type ChunkRun } from '../src/phase/chunk.ts';
+import type { SweepConfig } from '../src/phase/experiments.ts';
+
+export interface ChunkRequest {
+  id: number;
+  config: SweepConfig;
+  runs: ChunkRun[];
+  backend: string;
+}
+
+declare const self: { onmessage: ((e: { data: ChunkRequest }) => void) | null; postMessage(message: unknown, transfer?: ArrayBuffer[]): void };
+
+self.onmessage = async ({ data }) => {
+  try {
+    const kernels = await useBackend(data.backend, { log: () => {} });
+    const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
+    self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });
+  } catch (e) {
+    self.postMessage({ id: data.id, kind: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+};

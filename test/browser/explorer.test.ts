@@ -1,0 +1,126 @@
+/**
+ * The explorer in headless Chromium: the page loads with no request leaving localhost, a small 2x1 sweep trains
+ * in Web Workers and fills the phase diagram, its exported results.json equals the command line's for the same
+ * flags byte for byte (the manifest aside, which names the environment; its results hash is the same), a
+ * results.json made by the CLI imports, and screenshots of the page are written and are not blank. Skipped,
+ * with the reason printed, where Chromium is not installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildExplorer, serveFolder } from '../../scripts/explorer.ts';
+
+const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
+if (!CHROMIUM) console.log('test/browser: explorer skipped: no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)');
+
+/** Where the screenshots go (kept after the run, for a person to look at). */
+const SHOTS = path.resolve('out/explorer-screenshots');
+const FLAGS = { experiment: 'feature-2x1', grid: 4, seeds: 2, steps: 150, batch: 64, seed: 3 } as const;
+
+describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
+  let server: Server | undefined;
+  let profile = '';
+  const foreign: string[] = [];
+  const pageErrors: string[] = [];
+  let exported = '';
+  let cliJson = '';
+  let imported: { cells: number; headline: string } = { cells: 0, headline: '' };
+  let svgRects = 0;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-explorer-'));
+    await buildExplorer(path.join(dir, 'site'));
+    const served = await serveFolder(path.join(dir, 'site'), 0);
+    server = served.server;
+    // The command line, same flags, reference backend.
+    const out = path.join(dir, 'cli');
+    const argv = Object.entries(FLAGS).flatMap(([k, v]) => [`--${k}`, String(v)]);
+    const cli = spawnSync('npx', ['tsx', 'scripts/phase-diagram.ts', ...argv, '--backend', 'js', '--workers', '1', '--out', out], { encoding: 'utf8' });
+    if (cli.status !== 0) throw new Error(`phase-diagram failed: ${cli.stderr}`);
+    cliJson = readFileSync(path.join(out, 'results.json'), 'utf8');
+
+    const { chromium } = await import('playwright-core');
+    profile = path.join(dir, 'profile');
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1200, height: 1000 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+    try {
+      await context.route('**/*', (route) => {
+        const url = new URL(route.request().url());
+        if (url.hostname === '127.0.0.1' || url.hostname === 'localhost') return route.continue();
+        foreign.push(url.href);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(served.url);
+      await page.waitForFunction(() => 'explorer' in globalThis, undefined, { timeout: 30_000 });
+      type Api = { run(o: object): Promise<unknown>; exportJson(): Promise<string>; importJson(t: string): Promise<{ cells: unknown[] }>; drawn(): Promise<void> };
+      await page.evaluate((flags) => (globalThis as unknown as { explorer: Api }).explorer.run({ ...flags, backend: 'js', workers: 2 }), FLAGS);
+      await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.drawn());
+      exported = await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.exportJson());
+      svgRects = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#figures svg path, #figures svg rect').length);
+      mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SHOTS, 'phase-diagram.png'), fullPage: true });
+      // Click a cell of the empirical diagram: its best model appears below.
+      const cell = page.locator('#figures svg g.mark-rect path').first();
+      await cell.click({ force: true });
+      await page.waitForFunction(() => ((globalThis as unknown as { document: { querySelector(s: string): { innerHTML: string } | null } }).document.querySelector('#detail')?.innerHTML.length ?? 0) > 100, undefined, { timeout: 10_000 });
+      await page.screenshot({ path: path.join(SHOTS, 'cell-detail.png'), fullPage: true });
+      imported = await page.evaluate(async (text) => {
+        const api = (globalThis as unknown as { explorer: Api }).explorer;
+        const r = await api.importJson(text);
+        await api.drawn();
+        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
+        return { cells: r.cells.length, headline: doc.document.getElementById('headline').textContent };
+      }, cliJson);
+      await page.screenshot({ path: path.join(SHOTS, 'imported.png'), fullPage: true });
+    } finally {
+      await context.close();
+      writeFileSync(path.join(dir, 'exported.json'), exported);
+    }
+  }, 300_000);
+
+  afterAll(() => {
+    server?.close();
+    if (profile) rmSync(path.dirname(profile), { recursive: true, force: true });
+  });
+
+  it('loads with no request leaving localhost and no page error', () => {
+    expect(foreign).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("exports the CLI's results.json for the same flags, byte for byte but the manifest", () => {
+    const strip = (text: string) => {
+      const { manifest, ...rest } = JSON.parse(text) as { manifest: { resultsHash: string; configHash: string } };
+      return { body: `${JSON.stringify(rest, null, 1)}\n`, manifest };
+    };
+    const [browser, cli] = [strip(exported), strip(cliJson)];
+    expect(browser.body).toBe(cli.body);
+    expect(browser.manifest.resultsHash).toBe(cli.manifest.resultsHash);
+    expect(browser.manifest.configHash).toBe(cli.manifest.configHash);
+    // And the whole file is the CLI's layout: only the manifest's lines differ.
+    expect(exported.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, '')).toBe(cliJson.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, ''));
+  });
+
+  it('draws the phase diagram and imports a results.json made by the CLI', () => {
+    expect(svgRects).toBeGreaterThan(2 * FLAGS.grid * FLAGS.grid); // a mark per cell in each panel
+    expect(imported.cells).toBe(FLAGS.grid * FLAGS.grid);
+    expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 16 cells/);
+  });
+
+  it('writes screenshots that are not blank', () => {
+    for (const name of ['phase-diagram.png', 'cell-detail.png', 'imported.png']) {
+      const png = readFileSync(path.join(SHOTS, name));
+      // A blank 1200-pixel-wide page compresses to a few kB; the diagrams add tens of kB of detail.
+      expect(png.length, name).toBeGreaterThan(30_000);
+    }
+  });
+});
