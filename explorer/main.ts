@@ -25,7 +25,7 @@ export interface RunOptions {
   steps?: number;
   batch?: number;
   seed?: number;
-  backend?: 'js' | 'wasm';
+  backend?: 'js' | 'wasm' | 'gpujs:gpu';
   workers?: number;
 }
 
@@ -306,7 +306,7 @@ function fillDefaults(): void {
 
 function formOptions(): RunOptions {
   const num = (id: string) => Number($(id).value);
-  return { experiment: $('experiment').value as ExperimentName, grid: num('grid'), seeds: num('seeds'), steps: num('steps'), batch: num('batch'), seed: num('seed'), backend: $('backend').value as 'js' | 'wasm', workers: num('workers') };
+  return { experiment: $('experiment').value as ExperimentName, grid: num('grid'), seeds: num('seeds'), steps: num('steps'), batch: num('batch'), seed: num('seed'), backend: $('backend').value as RunOptions['backend'], workers: num('workers') };
 }
 
 const report = (e: unknown): void => {

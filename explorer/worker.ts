@@ -17,6 +17,10 @@ declare const self: { onmessage: ((e: { data: ChunkRequest }) => void) | null; p
 
 self.onmessage = async ({ data }) => {
   try {
+    // gpu.js's browser build (beside this file) defines the GPU global that select.ts uses; in a worker its WebGL
+    // kernels draw on an OffscreenCanvas. (Chromium already has a `GPU`: WebGPU's interface, not gpu.js.)
+    const global = globalThis as { GPU?: { prototype?: { createKernel?: unknown } } };
+    if (data.backend.startsWith('gpujs') && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
     const kernels = await useBackend(data.backend, { log: () => {} });
     const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
     self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });

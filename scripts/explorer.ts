@@ -1,6 +1,7 @@
 /**
  * The browser explorer: builds explorer/ into a static folder (the page, its module bundle with vega and
- * vega-lite inside, the Web Worker bundle) that works from any static host, and serves it on localhost.
+ * vega-lite inside, the Web Worker bundle, gpu.js's browser build) that works from any static host, and serves
+ * it on localhost.
  *
  *   npm run explorer                                  # build into dist/explorer and serve on http://127.0.0.1:8080
  *   npx tsx scripts/explorer.ts --port 0 --out DIR    # another folder, a free port
@@ -26,11 +27,12 @@ export async function buildExplorer(out: string): Promise<void> {
     target: 'es2022',
     outdir: out,
     minify: true,
-    // select.ts imports gpu.js only when a gpu.js backend is asked for, which the explorer does not offer.
+    // The workers load gpu.js's browser build (copied beside them) for the gpujs backend, never the npm package.
     external: ['gpu.js'],
     logLevel: 'silent',
   });
   copyFileSync(path.join(root, 'explorer/index.html'), path.join(out, 'index.html'));
+  copyFileSync(path.join(root, 'node_modules/gpu.js/dist/gpu-browser.min.js'), path.join(out, 'gpu-browser.min.js'));
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.json': 'application/json' };

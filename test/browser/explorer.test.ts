@@ -29,6 +29,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let cliJson = '';
   let imported: { cells: number; headline: string } = { cells: 0, headline: '' };
   let svgRects = 0;
+  let gpu: { status: string; js: number[]; gpujs: number[] } = { status: '', js: [], gpujs: [] };
 
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-explorer-'));
@@ -81,6 +82,16 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
         return { cells: r.cells.length, headline: doc.document.getElementById('headline').textContent };
       }, cliJson);
       await page.screenshot({ path: path.join(SHOTS, 'imported.png'), fullPage: true });
+      // The neuron sweep (10 -> 5, ReLU hidden layer) has matmuls on every step: on js, then on gpu.js's WebGL
+      // backend in the Web Workers (OffscreenCanvas; SwiftShader here).
+      gpu = await page.evaluate(async () => {
+        const api = (globalThis as unknown as { explorer: Api }).explorer;
+        const losses = async (backend: string) => ((await api.run({ experiment: 'neuron', seeds: 1, steps: 30, batch: 32, backend, workers: 2 })) as { cells: Array<{ loss: number }> }).cells.map((c) => c.loss);
+        const js = await losses('js');
+        const gpujs = await losses('gpujs:gpu');
+        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
+        return { status: doc.document.getElementById('status-text').textContent, js, gpujs };
+      });
     } finally {
       await context.close();
       writeFileSync(path.join(dir, 'exported.json'), exported);
@@ -114,6 +125,16 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(svgRects).toBeGreaterThan(2 * FLAGS.grid * FLAGS.grid); // a mark per cell in each panel
     expect(imported.cells).toBe(FLAGS.grid * FLAGS.grid);
     expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 16 cells/);
+  });
+
+  it("trains on gpu.js's WebGL backend in the workers, within float32 tolerance of the reference", () => {
+    expect(gpu.status).toContain('backend gpujs:gpu in 2 Web Workers');
+    expect(gpu.gpujs).toHaveLength(12);
+    // Shaders sum each product in float32 in another order than the reference (float64 partial sums): each
+    // product differs by at most k * 2^-24 relative (Higham; k <= 10 here), and 30 Adam steps carry that into
+    // the weights. Measured: at most ~1e-7 relative in the final losses; 1e-4 leaves room without hiding a
+    // wrong product, which changes a loss at the first digits.
+    gpu.js.forEach((loss, i) => expect(Math.abs(gpu.gpujs[i] - loss) / loss, `cell ${i}`).toBeLessThan(1e-4));
   });
 
   it('writes screenshots that are not blank', () => {
