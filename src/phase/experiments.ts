@@ -3,6 +3,7 @@
  * seeded. A run's seed is derived from (global seed, the cell's own coordinates, seed index), never from its
  * position in the grid or in a batch, so a cell's result does not depend on grid order, batching or workers.
  */
+import { powInt } from '../math.ts';
 import { deriveSeed } from '../random.ts';
 import type { ModelKind } from '../toy/model.ts';
 import type { Schedule } from '../toy/train.ts';
@@ -45,16 +46,21 @@ export interface ExperimentShape {
 export const SHAPES: Record<ExperimentName, ExperimentShape> = {
   'feature-2x1': { kind: 'relu-output', features: 2, hidden: 1, importance: (r) => [1, r] },
   'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
-  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => Array.from({ length: 10 }, (_, i) => 0.75 ** i) },
-  computation: { kind: 'abs', features: 100, hidden: 40, importance: () => Array.from({ length: 100 }, (_, i) => 0.8 ** i) },
-  intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => Array.from({ length: 5 }, (_, i) => 0.9 ** i) },
+  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => Array.from({ length: 10 }, (_, i) => powInt(0.75, i)) },
+  computation: { kind: 'abs', features: 100, hidden: 40, importance: () => Array.from({ length: 100 }, (_, i) => powInt(0.8, i)) },
+  intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => Array.from({ length: 5 }, (_, i) => powInt(0.9, i)) },
 };
 
 export const isFeatureExperiment = (e: ExperimentName): e is FeatureExperiment => e === 'feature-2x1' || e === 'feature-3x2';
 
+/**
+ * count values from lo to hi, evenly spaced in log scale, the ends exact. Built from exp and log, which give the
+ * same bits in every engine (10 ** x does not: see src/math.ts), so a grid is the same in Node and a browser.
+ */
 export function logspace(lo: number, hi: number, count: number): number[] {
   if (count === 1) return [Math.sqrt(lo * hi)];
-  return Array.from({ length: count }, (_, i) => 10 ** (Math.log10(lo) + ((Math.log10(hi) - Math.log10(lo)) * i) / (count - 1)));
+  const [a, b] = [Math.log(lo), Math.log(hi)];
+  return Array.from({ length: count }, (_, i) => (i === 0 ? lo : i === count - 1 ? hi : Math.exp(a + ((b - a) * i) / (count - 1))));
 }
 
 export { COMPUTATION_DENSITIES, INTRO_DENSITIES, NEURON_DENSITIES } from '../toy/presets.ts';

@@ -68,18 +68,19 @@ export function featureMetrics(data: Float32Array, offset: number, n: number, m:
   const dimensionality: number[] = [];
   let frob = 0;
   for (let i = 0; i < n; i++) {
-    frob += norms[i] ** 2;
+    frob += norms[i] * norms[i];
     // The notebook's unit vector W_i / (1e-5 + ||W_i||): an unlearned feature then has no superposition.
     const unit = row(i).map((v) => v / (1e-5 + norms[i]));
     let others = 0;
     let all = 0;
     for (let j = 0; j < n; j++) {
-      const c = dot(unit, row(j)) ** 2;
+      const d = dot(unit, row(j));
+      const c = d * d;
       all += c;
       if (j !== i) others += c;
     }
     superposition.push(others);
-    dimensionality.push(all > 0 ? norms[i] ** 2 / all : 0);
+    dimensionality.push(all > 0 ? (norms[i] * norms[i]) / all : 0);
   }
   return { norms, superposition, dimensionality, dimensionsPerFeature: frob > 0 ? m / frob : Infinity };
 }

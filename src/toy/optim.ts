@@ -5,6 +5,7 @@
  * The update runs in place on the parameters' storage, allocation-free.
  */
 import type { Tensor } from '../autograd/tensor.ts';
+import { powInt } from '../math.ts';
 
 export interface AdamOptions {
   lr?: number;
@@ -44,8 +45,8 @@ export class Adam {
     this.t++;
     const [b1, b2] = this.betas;
     const lr = this.lr * lrScale;
-    const stepSize = lr / (1 - b1 ** this.t);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.t);
+    const stepSize = lr / (1 - powInt(b1, this.t));
+    const bc2Sqrt = Math.sqrt(1 - powInt(b2, this.t));
     const decay = this.decoupled ? 1 - lr * this.weightDecay : 1;
     const l2 = this.decoupled ? 0 : this.weightDecay;
     this.params.forEach((p, k) => {

@@ -9,6 +9,7 @@
  *   privileged   10 -> 5,   ReLU hidden layer, importance 0.75^i,       12 densities 1 .. 0.01
  *   computation  100 -> 40, |x| with untied weights, importance 0.8^i,  the paper's 7 densities 1 .. 0.001
  */
+import { pow, powInt } from '../math.ts';
 import type { FeatureSet } from './data.ts';
 import { saveModel, float32Decimal, type InstanceParameters } from './io.ts';
 import { countMonosemantic, countRepresented, featureMetrics, neuronMetrics } from './metrics.ts';
@@ -16,7 +17,7 @@ import type { ModelKind, ToyModelSpec } from './model.ts';
 import { train, type Schedule, type TrainConfig, type TrainResult } from './train.ts';
 
 /** The notebook's densities 20^-linspace(0, 1, count): from 1 down to 1/20. */
-const notebookDensities = (count: number): number[] => Array.from({ length: count }, (_, i) => 20 ** -(i / (count - 1)));
+const notebookDensities = (count: number): number[] => Array.from({ length: count }, (_, i) => pow(20, -(i / (count - 1))));
 
 /** Densities of the intro figure: the official notebook's 20^-linspace(0, 1, 10), from 1 to 0.05. */
 export const INTRO_DENSITIES = notebookDensities(10);
@@ -35,11 +36,11 @@ export interface Preset {
 }
 
 export const PRESETS = {
-  intro: { description: "the paper's first figure: 5 features in 2 dimensions", kind: 'relu-output', features: 5, hidden: 2, importance: (i) => 0.9 ** i, densities: INTRO_DENSITIES },
-  sparsity: { description: 'features across sparsity (the notebook): 100 features in 20 dimensions', kind: 'relu-output', features: 100, hidden: 20, importance: (i, n) => 100 ** -(i / (n - 1)), densities: notebookDensities(20) },
+  intro: { description: "the paper's first figure: 5 features in 2 dimensions", kind: 'relu-output', features: 5, hidden: 2, importance: (i) => powInt(0.9, i), densities: INTRO_DENSITIES },
+  sparsity: { description: 'features across sparsity (the notebook): 100 features in 20 dimensions', kind: 'relu-output', features: 100, hidden: 20, importance: (i, n) => pow(100, -(i / (n - 1))), densities: notebookDensities(20) },
   geometry: { description: 'feature geometry (the notebook): 200 equally important features in 20 dimensions', kind: 'relu-output', features: 200, hidden: 20, importance: () => 1, densities: notebookDensities(20) },
-  privileged: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => 0.75 ** i, densities: NEURON_DENSITIES },
-  computation: { description: 'computation in superposition: |x| of 100 features with 40 neurons', kind: 'abs', features: 100, hidden: 40, importance: (i) => 0.8 ** i, densities: COMPUTATION_DENSITIES },
+  privileged: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => powInt(0.75, i), densities: NEURON_DENSITIES },
+  computation: { description: 'computation in superposition: |x| of 100 features with 40 neurons', kind: 'abs', features: 100, hidden: 40, importance: (i) => powInt(0.8, i), densities: COMPUTATION_DENSITIES },
 } satisfies Record<string, Preset>;
 
 export type PresetName = keyof typeof PRESETS;

@@ -18,7 +18,7 @@ if (!CHROMIUM) console.log('test/browser: explorer skipped: no Chromium at /usr/
 
 /** Where the screenshots go (kept after the run, for a person to look at). */
 const SHOTS = path.resolve('out/explorer-screenshots');
-const FLAGS = { experiment: 'feature-2x1', grid: 4, seeds: 2, steps: 150, batch: 64, seed: 3 } as const;
+const FLAGS = { experiment: 'feature-2x1', grid: 6, seeds: 3, steps: 400, batch: 128, seed: 3 } as const;
 
 describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let server: Server | undefined;
@@ -124,7 +124,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   it('draws the phase diagram and imports a results.json made by the CLI', () => {
     expect(svgRects).toBeGreaterThan(2 * FLAGS.grid * FLAGS.grid); // a mark per cell in each panel
     expect(imported.cells).toBe(FLAGS.grid * FLAGS.grid);
-    expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 16 cells/);
+    expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 36 cells/);
   });
 
   it("trains on gpu.js's WebGL backend in the workers, within float32 tolerance of the reference", () => {
