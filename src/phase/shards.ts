@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FlagError } from '../cli.ts';
+import { useBackend } from '../kernels/select.ts';
 import { manifestOf, sha256, type Manifest } from '../manifest.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { assembleComparison, type Comparison, type Variant } from './compare.ts';
@@ -82,7 +83,7 @@ export function findShardFiles(paths: readonly string[]): string[] {
 }
 
 /** Check the shards make one complete job and combine their runs. */
-export function mergeShards(files: readonly string[]): { job: ShardJob; runs: SweepRuns[] } {
+export function mergeShards(files: readonly string[]): { job: ShardJob; runs: SweepRuns[]; backend: string } {
   if (files.length === 0) throw new Error('merge: no shard files (shard-K-of-N.json) found');
   const shards = files.map((f) => {
     const s = JSON.parse(readFileSync(f, 'utf8')) as ShardFile;
@@ -95,6 +96,8 @@ export function mergeShards(files: readonly string[]): { job: ShardJob; runs: Sw
       throw new Error(`merge: ${s.file} belongs to another ${s.job.kind} (job hash ${s.jobHash.slice(0, 16)}) than ${first.file} (${first.jobHash.slice(0, 16)})`);
     }
     if (s.shard.count !== first.shard.count) throw new Error(`merge: ${s.file} is one of ${s.shard.count} shards, ${first.file} one of ${first.shard.count}`);
+    // Backends agree within float32 rounding, not bit for bit: a merge of mixed backends is no one run's result.
+    if (s.manifest.backend !== first.manifest.backend) throw new Error(`merge: ${s.file} was trained on backend ${s.manifest.backend}, ${first.file} on ${first.manifest.backend}`);
   }
   const count = first.shard.count;
   const seen = new Map<number, string>();
@@ -119,12 +122,14 @@ export function mergeShards(files: readonly string[]): { job: ShardJob; runs: Sw
       Object.assign(tables[t], table);
     });
   }
-  return { job: first.job, runs: tables };
+  return { job: first.job, runs: tables, backend: first.manifest.backend };
 }
 
 /** Merge shard files and write what a single run of their job writes (results.json, plots, index.html). */
 export async function mergeAndReport(files: readonly string[], out: string | null): Promise<{ out: string; written: string[]; results: SweepResults | Comparison }> {
-  const { job, runs } = mergeShards(files);
+  const { job, runs, backend } = mergeShards(files);
+  // The merged result's manifest names the backend the shards trained on, as a one-machine run's would.
+  await useBackend(backend, { log: () => {} });
   if (job.kind === 'sweep') {
     const results = assembleResults(job.config, runs[0], job.thresholds);
     const dir = out ?? resolve(`out/${job.config.experiment}`);

@@ -29,6 +29,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let cliJson = '';
   let imported: { cells: number; headline: string } = { cells: 0, headline: '' };
   let svgRects = 0;
+  let initialStatus = '';
   let gpu: { status: string; js: number[]; gpujs: number[] } = { status: '', js: [], gpujs: [] };
 
   beforeAll(async () => {
@@ -62,6 +63,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       page.on('pageerror', (e) => pageErrors.push(e.message));
       await page.goto(served.url);
       await page.waitForFunction(() => 'explorer' in globalThis, undefined, { timeout: 30_000 });
+      initialStatus = await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status-text').textContent);
       type Api = { run(o: object): Promise<unknown>; exportJson(): Promise<string>; importJson(t: string): Promise<{ cells: unknown[] }>; drawn(): Promise<void> };
       await page.evaluate((flags) => (globalThis as unknown as { explorer: Api }).explorer.run({ ...flags, backend: 'js', workers: 2 }), FLAGS);
       await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.drawn());
@@ -106,6 +108,10 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   it('loads with no request leaving localhost and no page error', () => {
     expect(foreign).toEqual([]);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('says which WebGL it found and picks its default backend from it (SwiftShader here: wasm)', () => {
+    expect(initialStatus).toMatch(/^ready · WebGL: .*SwiftShader.* · default backend wasm \(no hardware WebGL/);
   });
 
   it("exports the CLI's results.json for the same flags, byte for byte but the manifest", () => {

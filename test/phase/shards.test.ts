@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +53,12 @@ describe('shards', () => {
     const other = mkdtempSync(join(tmpdir(), 'other-'));
     writeShard(other, { kind: 'sweep', config: { ...config, steps: 31 }, thresholds }, { index: 1, count: 3 }, [await trainSweep({ ...config, steps: 31 }, { workers: 1, shard: { index: 1, count: 3 } })]);
     expect(() => mergeShards([files[0], files[2], join(other, shardFileName({ index: 1, count: 3 }))])).toThrow(/belongs to another sweep/);
+    // The same job trained on another backend: equal within float32 rounding only, so not merged.
+    const wasm = mkdtempSync(join(tmpdir(), 'wasm-'));
+    const shard1 = JSON.parse(readFileSync(files[1], 'utf8'));
+    shard1.manifest.backend = 'wasm';
+    writeFileSync(join(wasm, shardFileName({ index: 1, count: 3 })), JSON.stringify(shard1));
+    expect(() => mergeShards([files[0], files[2], join(wasm, shardFileName({ index: 1, count: 3 }))])).toThrow(/was trained on backend wasm, .* on js/);
   });
 
   it('a sharded comparison merges to the single-machine comparison', async () => {
