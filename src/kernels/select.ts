@@ -4,7 +4,7 @@
  *   js               the reference TypeScript backend
  *   wasm             the reference backend with its large matmuls on WebAssembly SIMD kernels emitted from TypeScript
  *   gpujs[:mode]     matmul on gpu.js; mode gpu (WebGL, the default), webgpu, webasm or cpu
- *   auto             per matmul shape, whichever of js and the gpu.js modes that start here is fastest,
+ *   auto             per matmul shape, whichever of js, wasm and the gpu.js modes that start here is fastest,
  *                    decided by a one-time micro-benchmark per shape (cached for the process) and printed
  *
  * Asking for a backend that cannot start is an error saying why (no WebGL context, no display, package not

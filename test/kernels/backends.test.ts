@@ -1,6 +1,6 @@
 /**
- * The kernel contract (contract.ts), run on every backend that starts in Node: the reference, gpu.js webasm and
- * gpu.js cpu. test/browser runs the same contract on gpu.js's WebGL backend in headless Chromium.
+ * The kernel contract (contract.ts), run on every backend that starts in Node: the reference, wasm, gpu.js webasm
+ * and gpu.js cpu. test/browser runs the same contract on gpu.js's WebGL backend in headless Chromium.
  */
 import { describe, expect, it } from 'vitest';
 import { getBackend, withBackend } from '../../src/kernels/registry.ts';
