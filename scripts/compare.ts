@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     out: { kind: 'string', default: '', help: 'output folder (default out/compare-<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
     backend: backendFlag,
-    verify: { kind: 'string', default: '', help: 're-run the result saved in this folder and report whether it matches bit for bit' },
+    verify: { kind: 'string', default: '', help: 're-run the result saved in this folder (on the backend its manifest records) and report whether it matches bit for bit' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
@@ -50,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
   if (flags.backend === 'auto' && !flags.verify) throw new FlagError(AUTO_REFUSAL);
 
   if (flags.verify) {
-    const v = await verifyResults(resolve(flags.verify), { workers: flags.workers });
+    // The recorded backend, unless --backend was given explicitly.
+    const explicit = argv.some((a) => a === '--backend' || a.startsWith('--backend='));
+    const v = await verifyResults(resolve(flags.verify), { workers: flags.workers, ...(explicit ? { backend: flags.backend } : {}) });
     console.log(`verify ${flags.verify}: file ${v.intact ? 'intact' : 'CHANGED since written'}; re-run ${v.reproduced ? 'reproduces the recorded results bit for bit' : 'DIFFERS from the recorded results'}`);
     for (const d of v.details) console.log(`  ${d}`);
     return v.intact && v.reproduced ? 0 : 1;

@@ -3,6 +3,7 @@
  * does re-running its configuration reproduce it bit for bit?
  */
 import { readFileSync } from 'node:fs';
+import { useBackend } from '../kernels/select.ts';
 import { join } from 'node:path';
 import { sha256, type Manifest } from '../manifest.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
@@ -34,20 +35,24 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
   return null;
 }
 
-export async function verifyResults(dir: string, options: { workers?: number } = {}): Promise<Verification> {
+export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
   const { manifest, ...content } = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { manifest: Manifest } & Record<string, unknown>;
   const details: string[] = [];
+  // Bit for bit means on the backend that wrote the file (backends agree only within float32 rounding).
+  const backend = options.backend ?? manifest.backend;
+  await useBackend(backend, { log: () => {} });
+  details.push(`re-run on backend ${backend}${backend === manifest.backend ? ' (the one recorded)' : ` (the file was written on ${manifest.backend})`}`);
   const intact = sha256(JSON.stringify(content)) === manifest.resultsHash;
   if (!intact) details.push(`results.json no longer matches its manifest's resultsHash ${manifest.resultsHash.slice(0, 16)}...: it was changed after it was written`);
   let fresh: unknown;
   if (content.kind === 'comparison') {
     const c = content as unknown as Comparison;
-    fresh = await compare(c.a, c.b, { workers: options.workers, resamples: c.resamples });
+    fresh = await compare(c.a, c.b, { workers: options.workers, resamples: c.resamples, backend });
   } else {
     const results = content as unknown as SweepResults;
     const { thresholds, ...config } = results.config;
     const t = thresholds as FeatureThresholds & NeuronThresholds;
-    fresh = await runSweep(config as SweepConfig, { workers: options.workers, featureThresholds: t, neuronThresholds: t });
+    fresh = await runSweep(config as SweepConfig, { workers: options.workers, featureThresholds: t, neuronThresholds: t, backend });
   }
   const reran = JSON.parse(JSON.stringify(fresh)) as unknown;
   const reproduced = sha256(JSON.stringify(reran)) === manifest.resultsHash;

@@ -76,7 +76,7 @@ describe('verify', () => {
     const out = mkdtempSync(join(tmpdir(), 'verify-'));
     await writeReport(await runSweep(tiny, { workers: 1 }), out);
     const ok = await verifyResults(out, { workers: 1 });
-    expect(ok).toEqual({ intact: true, reproduced: true, details: [] });
+    expect(ok).toEqual({ intact: true, reproduced: true, details: ['re-run on backend js (the one recorded)'] });
 
     const path = join(out, 'results.json');
     const json = JSON.parse(readFileSync(path, 'utf8'));
