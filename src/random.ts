@@ -27,6 +27,10 @@ export interface Rng {
   fillUint32(out: Uint32Array): Uint32Array;
   /** Fill `out` with N(mean, std^2) values. */
   fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
+  /** The xoshiro128** state (four 32-bit words), for a kernel that draws the same stream elsewhere... */
+  getState(): [number, number, number, number];
+  /** ...and hands the advanced state back. */
+  setState(state: readonly [number, number, number, number]): void;
 }
 
 const TWO_POW_M24 = 2 ** -24;
@@ -92,6 +96,10 @@ export function rngFromState(seedText: string, state: readonly [number, number, 
     fillNormal(out, mean = 0, std = 1) {
       for (let i = 0; i < out.length; i++) out[i] = mean + std * normal();
       return out;
+    },
+    getState: () => [s0, s1, s2, s3],
+    setState(state) {
+      [s0, s1, s2, s3] = state.map((v) => v | 0);
     },
   };
 }

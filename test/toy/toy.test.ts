@@ -91,6 +91,25 @@ describe('data', () => {
     });
   });
 
+  it('the WebAssembly sampler writes the TypeScript loop\'s bytes and leaves each stream in the same state', async () => {
+    const { setWasmSampling } = await import('../../src/toy/data.ts');
+    for (const values of ['unit', 'signed'] as const) {
+      const spec = { instances: 5, batch: 777, features: 3, density: [1, 0.5, 0.1, 0.01, 0], values };
+      const run = (wasm: boolean) => {
+        setWasmSampling(wasm);
+        const rngs = spec.density.map((_, i) => createRng(`stream ${i}`));
+        const first = Buffer.from(sampleBatch(spec, rngs).buffer);
+        const second = Buffer.from(sampleBatch(spec, rngs).buffer);
+        return { first, second, next: rngs.map((r) => r.uint32()) };
+      };
+      const [ts, wasm] = [run(false), run(true)];
+      expect(wasm.first.equals(ts.first)).toBe(true);
+      expect(wasm.second.equals(ts.second)).toBe(true);
+      expect(wasm.next).toEqual(ts.next);
+    }
+    setWasmSampling(true);
+  });
+
   it('rejects a density outside [0, 1], naming the instance', () => {
     expect(() => sampleBatch({ instances: 2, batch: 1, features: 1, density: [0.5, 1.5] }, createRng(0))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
   });

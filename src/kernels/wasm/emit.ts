@@ -8,7 +8,8 @@
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export const F64 = 0x7c;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Opcodes used by the kernels. */
 export const op = {
@@ -21,8 +22,21 @@ export const op = {
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
+  i32Load: 0x28,
   f32Load: 0x2a,
+  i32Store: 0x36,
+  f32Store: 0x38,
+  select: 0x1b,
   i32Const: 0x41,
+  f64Const: 0x44,
+  f64Lt: 0x63,
+  i32Xor: 0x73,
+  i32Rotl: 0x77,
+  f64Sub: 0xa1,
+  f64Mul: 0xa2,
+  f64Min: 0xa4,
+  f32DemoteF64: 0xb6,
+  f64ConvertI32U: 0xb8,
   f32Const: 0x43,
   i32Eqz: 0x45,
   f32Ne: 0x5c,
@@ -90,6 +104,11 @@ export class Code {
   }
   i32(value: number): this {
     return this.emit(op.i32Const, ...sleb(value));
+  }
+  f64(value: number): this {
+    const bytes = new DataView(new ArrayBuffer(8));
+    bytes.setFloat64(0, value, true); // the binary format is little-endian
+    return this.emit(op.f64Const, ...new Uint8Array(bytes.buffer));
   }
   /** A SIMD instruction, with its immediate bytes (a memarg for loads and stores). */
   simd(sub: number, ...immediates: number[]): this {
