@@ -80,6 +80,10 @@ let sweep: Sweep | null = null;
 let results: SweepResults | null = null;
 let pool: BrowserWorker[] = [];
 let stopRequested = false;
+/** Ends the running train() with 'stopped' (set while one runs). */
+let abortTraining: (() => void) | null = null;
+/** The backend recorded in an imported file's manifest (export keeps it). */
+let importedBackend = 'unknown';
 
 /** The CLI's sweep configuration for these options: the same flags, parsed by the same code. */
 export function configFor(o: RunOptions): { config: SweepConfig; thresholds: Sweep['thresholds'] } {
@@ -112,9 +116,17 @@ async function train(): Promise<SweepResults> {
   s.startedAt = performance.now();
   s.stepsAtStart = s.runStepsDone;
   let next = 0;
+  // Steps reported by chunks still in flight: a stop discards them (resume trains those chunks again).
+  const inFlight = new Map<number, number>();
+  const stopped = new Promise<never>((_, reject) => {
+    abortTraining = () => {
+      for (const steps of inFlight.values()) s.runStepsDone -= steps;
+      reject(new Error('stopped'));
+    };
+  });
   pool = Array.from({ length: Math.min(s.workers, chunks.length) }, () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
   try {
-    await Promise.all(
+    const all = Promise.all(
       pool.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
@@ -127,9 +139,11 @@ async function train(): Promise<SweepResults> {
             worker.onmessage = ({ data }) => {
               if (data.kind === 'steps') {
                 s.runStepsDone += data.steps;
+                inFlight.set(data.id, (inFlight.get(data.id) ?? 0) + data.steps);
                 showProgress();
               } else if (data.kind === 'error') reject(new Error(data.message));
               else {
+                inFlight.delete(data.id);
                 s.backendsSeen.add(data.backend);
                 addOutputs(s.runs, data.outputs);
                 render(true);
@@ -141,11 +155,14 @@ async function train(): Promise<SweepResults> {
           }),
       ),
     );
+    all.catch(() => {}); // after a stop, a late failure of a terminated worker is nobody's concern
+    await Promise.race([all, stopped]);
   } catch (e) {
     setRunning(false);
     if ((e as Error).message !== 'stopped') $('error').textContent = `training failed: ${(e as Error).message}`;
     throw e;
   } finally {
+    abortTraining = null;
     for (const w of pool) w.terminate();
     pool = [];
   }
@@ -158,6 +175,7 @@ async function train(): Promise<SweepResults> {
 /** Stop training: finished cells are kept, and resume() trains the rest. */
 export function stop(): void {
   stopRequested = true;
+  abortTraining?.();
   for (const w of pool) w.terminate();
   pool = [];
   setRunning(false);
@@ -182,17 +200,22 @@ function render(partial: boolean): SweepResults | null {
 }
 
 let drawing: Promise<void> = Promise.resolve();
+/** The diagram's views, finalized before the next drawing replaces them (vega keeps listeners until then). */
+let views: vega.View[] = [];
 /** Draw a results object's figures (the CLI report's specs); clicks on a cell show its model. */
 function draw(r: SweepResults): Promise<void> {
   drawing = drawing.then(async () => {
     $('headline').textContent = r.cells.length === cellsOf(r.config).length ? headline(r) : `${r.cells.length} of ${cellsOf(r.config).length} cells done`;
     const box = $('figures');
+    for (const v of views) v.finalize();
+    views = [];
     box.innerHTML = '';
     for (const [, title, spec] of sweepFigures(r)) {
       const figure = document.createElement('figure');
       figure.setAttribute('aria-label', title);
       box.appendChild(figure);
       const view = await embed(figure, spec);
+      views.push(view);
       view.addEventListener('click', (_event, item) => {
         const datum = item?.datum as { density?: number; importance?: number } | undefined;
         if (datum?.density !== undefined) showCell(r, datum.density, datum.importance);
@@ -270,7 +293,7 @@ export async function exportJson(): Promise<string> {
   const manifest = {
     package: 'superposition-lab (explorer)',
     gitCommit: null,
-    backend: sweep ? [...sweep.backendsSeen].join(', ') : 'imported',
+    backend: sweep ? [...sweep.backendsSeen].join(', ') : importedBackend,
     node: `browser: ${navigator.userAgent}`,
     configHash: await sha256(JSON.stringify(results.config)),
     resultsHash: await sha256(JSON.stringify(results)),
@@ -282,7 +305,8 @@ export async function exportJson(): Promise<string> {
 export async function importJson(text: string): Promise<SweepResults> {
   const doc = JSON.parse(text) as SweepResults & { manifest?: unknown };
   if (!doc || !Array.isArray(doc.cells) || !doc.config || !(doc.experiment in SHAPES)) throw new Error('import: not a phase-diagram results.json (no experiment, config and cells)');
-  const { manifest: _manifest, ...r } = doc;
+  const { manifest, ...r } = doc;
+  importedBackend = (manifest as { backend?: string } | undefined)?.backend ?? 'unknown';
   sweep = null;
   results = r;
   $('headline').textContent = headline(r);

@@ -1,15 +1,16 @@
 /**
  * Uniform 32-bit draws per second: every seedrandom generator (called once per number, as its API offers)
  * against the xoshiro128** bulk fill the toolkit samples batches with (src/random.ts), all in this process, with
- * the ratio to the fastest seedrandom generator; and the share of a training step spent sampling its batch
- * (the intro configuration: 10 instances x 1024 x 5 features).
+ * the ratio to the fastest seedrandom generator; the batch sampler's TypeScript and WebAssembly loops (the same
+ * bytes); and the share of a training step spent sampling its batch (the intro configuration: 10 instances x
+ * 1024 x 5 features).
  *
  *   npx tsx scripts/bench-rng.ts [--draws 4000000] [--rounds 3]
  */
 import seedrandom from 'seedrandom';
 import { parseFlags } from '../src/cli.ts';
 import { createRng } from '../src/random.ts';
-import { sampleBatch } from '../src/toy/data.ts';
+import { sampleBatch, setWasmSampling } from '../src/toy/data.ts';
 import { train } from '../src/toy/train.ts';
 
 const flags = parseFlags(process.argv.slice(2), {
@@ -53,11 +54,18 @@ const timeIt = (f: () => void) => {
   f();
   return (performance.now() - t0) / 1000;
 };
-timeIt(() => sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer)); // warm-up
-const sampling = timeIt(() => {
-  for (let s = 0; s < steps; s++) sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer);
-});
+/** Seconds for `steps` batches with the TypeScript loop or the WebAssembly one (the same bytes). */
+const sample = (wasm: boolean): number => {
+  setWasmSampling(wasm);
+  for (let k = 0; k < 20; k++) sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer); // warm-up
+  return timeIt(() => {
+    for (let s = 0; s < steps; s++) sampleBatch({ instances: I, batch: 1024, features: 5, density }, rngs, buffer);
+  });
+};
+const [tsLoop, wasmLoop] = [sample(false), sample(true)];
+const sampling = Math.min(wasmLoop, sample(true));
+console.log(`\nbatch sampler (10 x 1024 x 5): TypeScript loop ${((tsLoop / steps) * 1e3).toFixed(3)} ms, WebAssembly ${((wasmLoop / steps) * 1e3).toFixed(3)} ms (${(tsLoop / wasmLoop).toFixed(2)}x)`);
 const config = { model: { kind: 'relu-output' as const, instances: I, features: 5, hidden: 2 }, importance: [1, 0.9, 0.81, 0.729, 0.6561], density, batch: 1024, lr: 1e-3, optimizer: 'adamw' as const, seed: 0 };
 train({ ...config, steps: 20 }); // warm-up
 const training = timeIt(() => train({ ...config, steps }));
-console.log(`\nintro step (10 x 1024 x 5): ${((training / steps) * 1e3).toFixed(3)} ms, of which sampling the batch ${((sampling / steps) * 1e3).toFixed(3)} ms (${((100 * sampling) / training).toFixed(1)}%)`);
+console.log(`intro step (10 x 1024 x 5): ${((training / steps) * 1e3).toFixed(3)} ms, of which sampling the batch ${((sampling / steps) * 1e3).toFixed(3)} ms (${((100 * sampling) / training).toFixed(1)}%)`);

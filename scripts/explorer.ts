@@ -7,7 +7,7 @@
  *   npx tsx scripts/explorer.ts --port 0 --out DIR    # another folder, a free port
  *   npx tsx scripts/explorer.ts --build-only          # just the folder, for a static host
  */
-import { copyFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,14 +39,19 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 
 /** Serve a folder on 127.0.0.1 (port 0: a free one); resolves to the server and its URL. */
 export function serveFolder(dir: string, port: number): Promise<{ server: Server; url: string }> {
+  const base = path.resolve(dir);
   const server = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html');
-    const file = path.join(dir, path.normalize(rel));
-    if (!file.startsWith(path.resolve(dir)) || !existsSync(file)) {
-      res.writeHead(404).end('not found');
-      return;
+    try {
+      const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html');
+      const file = path.join(base, path.normalize(rel));
+      if (!file.startsWith(base + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    } catch {
+      res.writeHead(400).end('bad request'); // e.g. a malformed %-escape
     }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

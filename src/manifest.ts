@@ -39,11 +39,12 @@ function gitCommit(): string | null {
   return commit;
 }
 
-export function manifestOf(results: object, config: object): Manifest {
+/** The manifest of a result; `backend` defaults to the active one (a merge passes the backend its shards ran on). */
+export function manifestOf(results: object, config: object, backend = getBackend().name): Manifest {
   return {
     package: `${pkg.name}@${pkg.version}`,
     gitCommit: gitCommit(),
-    backend: getBackend().name,
+    backend,
     node: process.version,
     configHash: sha256(JSON.stringify(config)),
     resultsHash: sha256(JSON.stringify(results)),

@@ -19,14 +19,14 @@ export const escape = (s: string): string => s.replace(/[&<>]/g, (c) => ({ '&': 
  * The output folder of any result: results.json (content + manifest), every figure as Vega-Lite spec, Vega spec,
  * SVG and PNG, and index.html with the figures inlined. Returns the files written.
  */
-export async function writeOutputs(out: string, title: string, content: object, config: object, summaryHtml: string, figures: Figure[], extraHtml = ''): Promise<string[]> {
+export async function writeOutputs(out: string, title: string, content: object, config: object, summaryHtml: string, figures: Figure[], extraHtml = '', backend?: string): Promise<string[]> {
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
   const put = (name: string, data: string | Uint8Array): void => {
     writeAtomic(join(out, name), data);
     written.push(join(out, name));
   };
-  const manifest = manifestOf(content, config);
+  const manifest = manifestOf(content, config, backend);
   put('results.json', `${JSON.stringify({ ...content, manifest }, null, 1)}\n`);
   const html: string[] = [];
   for (const [name, figureTitle, spec] of figures) {
@@ -57,7 +57,8 @@ ${extraHtml}
 }
 
 /** Write a sweep's results.json, plots and index.html into `out`; returns the files written. */
-export async function writeReport(results: SweepResults, out: string): Promise<string[]> {
+/** `backend`: the one that trained the results (default: the active one). */
+export async function writeReport(results: SweepResults, out: string, backend?: string): Promise<string[]> {
   const figures = sweepFigures(results);
   const a = results.agreement;
   const summary =
@@ -66,11 +67,11 @@ export async function writeReport(results: SweepResults, out: string): Promise<s
       : a
         ? `<p>Agreement with the closed-form theory: <b>${percent(a.all)}</b> of ${a.cells} cells; <b>${percent(a.awayFromBoundary)}</b> of the ${a.cellsAway} cells more than one grid step from a theoretical boundary.</p>`
         : `<p>Monosemantic neurons by density (best model of each): ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}.</p>`;
-  return writeOutputs(out, results.experiment, results, results.config, summary, figures);
+  return writeOutputs(out, results.experiment, results, results.config, summary, figures, '', backend);
 }
 
 /** A comparison's results.json, difference map and report. */
-export async function writeComparison(c: Comparison, out: string): Promise<string[]> {
+export async function writeComparison(c: Comparison, out: string, backend?: string): Promise<string[]> {
   const d = c.summary.lossDiff;
   const fmt = (v: number) => v.toExponential(2);
   const summary = `<p>A: <code>${escape(c.a.label || '(defaults)')}</code> · B: <code>${escape(c.b.label || '(defaults)')}</code></p>
@@ -80,5 +81,5 @@ export async function writeComparison(c: Comparison, out: string): Promise<strin
     .map((cell) => `<tr><td>${cell.density.toPrecision(3)}</td><td>${cell.importance === null ? '' : cell.importance.toPrecision(3)}</td><td>${escape(cell.labelA)}</td><td>${escape(cell.labelB)}</td><td>${fmt(cell.lossDiff.mean)}</td><td>${fmt(cell.lossDiff.low)} .. ${fmt(cell.lossDiff.high)}</td><td>${(cell.relativeWeightDiff.reduce((s, v) => s + v, 0) / cell.relativeWeightDiff.length).toFixed(4)}</td></tr>`)
     .join('\n');
   const table = `<h2>Cells</h2><table><tr><th>density</th><th>importance</th><th>A</th><th>B</th><th>loss B - A</th><th>95% interval</th><th>mean ||W_B - W_A|| / ||W_A||</th></tr>\n${rows}</table>`;
-  return writeOutputs(out, `compare ${c.experiment}`, c, { a: c.a, b: c.b }, summary, [['difference', 'Difference map', differenceSpec(c)]], table);
+  return writeOutputs(out, `compare ${c.experiment}`, c, { a: c.a, b: c.b }, summary, [['difference', 'Difference map', differenceSpec(c)]], table, backend);
 }

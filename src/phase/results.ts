@@ -9,6 +9,7 @@ import { aggregateRuns, classifyExtraFeature, DEFAULT_FEATURE_THRESHOLDS, DEFAUL
 import { cellsOf, isFeatureExperiment, runSeed, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theory.ts';
 import { featureMetrics } from '../toy/metrics.ts';
+import { pow } from '../math.ts';
 
 export interface FeatureCell {
   density: number;
@@ -148,7 +149,7 @@ function featureCell(config: SweepConfig, experiment: FeatureExperiment, cell: C
   const theory = theoryRegime(experiment, s, r);
   let nearBoundary = ds === null || dr === null;
   if (ds !== null && dr !== null) {
-    for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) if (theoryRegime(experiment, s * ds ** a, r * dr ** b) !== theory) nearBoundary = true;
+    for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) if (theoryRegime(experiment, s * pow(ds, a), r * pow(dr, b)) !== theory) nearBoundary = true;
   }
   return { density: s, importance: r, regime: agg.regime, theory, loss: agg.loss, nearBoundary, runs: labelled };
 }

@@ -7,7 +7,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FlagError } from '../cli.ts';
-import { useBackend } from '../kernels/select.ts';
 import { manifestOf, sha256, type Manifest } from '../manifest.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { assembleComparison, type Comparison, type Variant } from './compare.ts';
@@ -128,16 +127,16 @@ export function mergeShards(files: readonly string[]): { job: ShardJob; runs: Sw
 /** Merge shard files and write what a single run of their job writes (results.json, plots, index.html). */
 export async function mergeAndReport(files: readonly string[], out: string | null): Promise<{ out: string; written: string[]; results: SweepResults | Comparison }> {
   const { job, runs, backend } = mergeShards(files);
-  // The merged result's manifest names the backend the shards trained on, as a one-machine run's would.
-  await useBackend(backend, { log: () => {} });
+  // The merged result's manifest names the backend the shards trained on, as a one-machine run's would (the
+  // merge itself trains nothing, so that backend need not start here).
   if (job.kind === 'sweep') {
     const results = assembleResults(job.config, runs[0], job.thresholds);
     const dir = out ?? resolve(`out/${job.config.experiment}`);
-    return { out: dir, written: await writeReport(results, dir), results };
+    return { out: dir, written: await writeReport(results, dir, backend), results };
   }
   const results = assembleComparison(job.a, job.b, runs[0], runs[1], job.resamples);
   const dir = out ?? resolve(`out/compare-${job.a.config.experiment}`);
-  return { out: dir, written: await writeComparison(results, dir), results };
+  return { out: dir, written: await writeComparison(results, dir, backend), results };
 }
 
 /**

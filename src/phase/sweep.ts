@@ -47,6 +47,8 @@ export function writeAtomic(path: string, content: string | Uint8Array): void {
 
 interface PartialFile {
   configHash: string;
+  /** The backend that trained the saved cells (backends agree within float32 rounding only). */
+  backend?: string;
   /** Outputs by cell index, as plain arrays. */
   cells: SweepRuns;
 }
@@ -122,11 +124,15 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   const cells = cellsOf(config).filter((c) => inShard(c, options.shard));
   const hash = configHash(config);
   const partialPath = options.out ? join(options.out, 'partial.json') : null;
-  let partial: PartialFile = { configHash: hash, cells: {} };
+  const backend = options.backend ?? 'js';
+  let partial: PartialFile = { configHash: hash, backend, cells: {} };
   if (partialPath && options.resume && existsSync(partialPath)) {
     const saved = JSON.parse(readFileSync(partialPath, 'utf8')) as PartialFile;
     if (saved.configHash !== hash) {
       throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${saved.configHash}, this one ${hash}); use another --out or run without --resume`);
+    }
+    if (saved.backend !== undefined && saved.backend !== backend) {
+      throw new Error(`resume: ${partialPath} was trained on backend ${saved.backend}, this run uses ${backend}; resume with --backend ${saved.backend}`);
     }
     partial = saved;
   }
@@ -141,7 +147,7 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   let runSteps = done * config.seeds * config.steps;
   const report = (): void => options.onProgress?.({ runSteps, runStepsTotal, cellsDone: done, cellsTotal: cells.length });
   report();
-  await runChunks(config, chunks, workers, options.backend ?? 'js', (outputs) => {
+  await runChunks(config, chunks, workers, backend, (outputs) => {
     addOutputs(partial.cells, outputs);
     done += new Set(outputs.map((o) => o.cell)).size;
     if (partialPath) writeAtomic(partialPath, JSON.stringify(partial));

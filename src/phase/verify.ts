@@ -38,12 +38,12 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
 export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
   const { manifest, ...content } = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { manifest: Manifest } & Record<string, unknown>;
   const details: string[] = [];
+  const intact = sha256(JSON.stringify(content)) === manifest.resultsHash;
   // Bit for bit means on the backend that wrote the file (backends agree only within float32 rounding).
   const backend = options.backend ?? manifest.backend;
-  await useBackend(backend, { log: () => {} });
   details.push(`re-run on backend ${backend}${backend === manifest.backend ? ' (the one recorded)' : ` (the file was written on ${manifest.backend})`}`);
-  const intact = sha256(JSON.stringify(content)) === manifest.resultsHash;
   if (!intact) details.push(`results.json no longer matches its manifest's resultsHash ${manifest.resultsHash.slice(0, 16)}...: it was changed after it was written`);
+  await useBackend(backend, { log: () => {} });
   let fresh: unknown;
   if (content.kind === 'comparison') {
     const c = content as unknown as Comparison;

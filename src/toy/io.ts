@@ -1,8 +1,8 @@
 /**
  * Toy models to and from JSON, losslessly. Weights are written in the paper's orientation (W is m x n: one row per
  * hidden dimension, one column per feature; for the |x| model W1 is m x n and W2 n x m), each value as the
- * shortest decimal that reads back as the same float32, so a saved model loads with every bit in place and the
- * file stays readable (0.1, not 0.10000000149011612).
+ * shortest decimal that reads back as the same float32, so a saved model loads with every bit in place (but the
+ * sign of a zero: JSON writes -0 as 0) and the file stays readable (0.1, not 0.10000000149011612).
  *
  * The document is { config: { model: ToyModelSpec, ... }, instances: [{ W | W1 & W2, b, bHidden?, ... }] }:
  * scripts/train.ts writes this shape with more fields (densities, losses, metrics), and loadModel reads either.
@@ -73,12 +73,12 @@ export function loadModel(doc: ModelDocument): ToyModel {
     // Writes the transpose of a rows x cols matrix into the cols x rows block at `offset`.
     const readMatrix = (field: 'W' | 'W1' | 'W2', rows: number, cols: number, target: Float32Array, offset: number) => {
       const M = inst[field];
-      if (!Array.isArray(M) || M.length !== rows || M.some((row) => !Array.isArray(row) || row.length !== cols)) throw new TypeError(`${where(field)} must be ${rows} x ${cols}`);
+      if (!Array.isArray(M) || M.length !== rows || M.some((row) => !Array.isArray(row) || row.length !== cols || row.some((v) => typeof v !== 'number'))) throw new TypeError(`${where(field)} must be ${rows} x ${cols} numbers`);
       M.forEach((row, r) => row.forEach((v, c) => (target[offset + c * rows + r] = v)));
     };
     const readVector = (field: 'b' | 'bHidden', length: number, target: Float32Array) => {
       const v = inst[field];
-      if (!Array.isArray(v) || v.length !== length) throw new TypeError(`${where(field)} must have ${length} values`);
+      if (!Array.isArray(v) || v.length !== length || v.some((x) => typeof x !== 'number')) throw new TypeError(`${where(field)} must have ${length} numbers`);
       target.set(v, i * length);
     };
     if (model.W2) {

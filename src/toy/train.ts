@@ -121,8 +121,8 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, los
   const criterion = all.evalLosses ?? all.finalLosses;
   const picks = Array.from({ length: I }, (_, i) => {
     const losses = Array.from(criterion.subarray(i * k, (i + 1) * k));
-    // NaN never wins; ties go to the earlier restart.
-    const kept = losses.reduce((best, v, r) => (v < losses[best] ? r : best), 0);
+    // The lowest loss wins, ties to the earlier restart; a NaN never wins (unless every restart is NaN).
+    const kept = losses.reduce((best, v, r) => (v < losses[best] || (Number.isNaN(losses[best]) && !Number.isNaN(v)) ? r : best), 0);
     return { losses, kept };
   });
   const chosen = picks.map((p, i) => i * k + p.kept);
@@ -189,7 +189,8 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   let evalLosses: Float64Array | null = null;
   if (config.evalBatch) {
     const evalRng = seeds.map((s) => createRng(deriveSeed(s, 2)));
-    if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs') {
+    // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
+    if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
       // The same samples, spread evenly over activity patterns and weighted by their probability.
       evalLosses = stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
     } else {

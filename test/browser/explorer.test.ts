@@ -30,6 +30,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let imported: { cells: number; headline: string } = { cells: 0, headline: '' };
   let svgRects = 0;
   let initialStatus = '';
+  let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let gpu: { status: string; js: number[]; gpujs: number[] } = { status: '', js: [], gpujs: [] };
 
   beforeAll(async () => {
@@ -84,6 +85,17 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
         return { cells: r.cells.length, headline: doc.document.getElementById('headline').textContent };
       }, cliJson);
       await page.screenshot({ path: path.join(SHOTS, 'imported.png'), fullPage: true });
+      // Stop in the middle: the run's promise rejects with 'stopped'; resume trains the rest to 100%.
+      stopResume = await page.evaluate(async () => {
+        const api = (globalThis as unknown as { explorer: Api & { stop(): void; resume(): Promise<{ cells: unknown[] }> } }).explorer;
+        const running = api.run({ experiment: 'feature-2x1', grid: 6, seeds: 2, steps: 2000, batch: 64, backend: 'js', workers: 2 });
+        await new Promise((r) => setTimeout(r, 400));
+        api.stop();
+        const outcome = await running.then(() => 'finished', (e: Error) => e.message);
+        const r = await api.resume();
+        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
+        return { outcome, cells: r.cells.length, status: doc.document.getElementById('status-text').textContent };
+      });
       // The neuron sweep (10 -> 5, ReLU hidden layer) has matmuls on every step: on js, then on gpu.js's WebGL
       // backend in the Web Workers (OffscreenCanvas; SwiftShader here).
       gpu = await page.evaluate(async () => {
@@ -133,6 +145,12 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 36 cells/);
   });
 
+  it('stop ends the run (its promise rejects), resume trains the remaining cells, progress ends at 100%', () => {
+    expect(stopResume.outcome).toBe('stopped');
+    expect(stopResume.cells).toBe(36);
+    expect(stopResume.status).toMatch(/^feature-2x1: 100\.0% /);
+  });
+
   it("trains on gpu.js's WebGL backend in the workers, within float32 tolerance of the reference", () => {
     expect(gpu.status).toContain('backend gpujs:gpu in 2 Web Workers');
     expect(gpu.gpujs).toHaveLength(12);
@@ -148,6 +166,28 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       const png = readFileSync(path.join(SHOTS, name));
       // A blank 1200-pixel-wide page compresses to a few kB; the diagrams add tens of kB of detail.
       expect(png.length, name).toBeGreaterThan(30_000);
+    }
+  });
+});
+
+describe('the explorer static server', () => {
+  it('serves its folder only, and answers bad paths instead of crashing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-serve-'));
+    mkdirSync(path.join(dir, 'site'));
+    writeFileSync(path.join(dir, 'site', 'index.html'), '<p>ok</p>');
+    writeFileSync(path.join(dir, 'secret.txt'), 'outside');
+    const { server: s, url } = await serveFolder(path.join(dir, 'site'), 0);
+    try {
+      const status = async (p: string) => (await fetch(url + p)).status;
+      expect(await status('')).toBe(200);
+      expect(await status('%')).toBe(400); // a malformed escape
+      expect(await status('%2F..')).toBe(404); // the folder itself, not a file
+      expect(await status('..%2Fsecret.txt')).toBe(404);
+      expect(await status('nope.js')).toBe(404);
+      expect(await status('')).toBe(200); // still up
+    } finally {
+      s.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -193,7 +193,7 @@ describe('JSON round trip', () => {
   it('a misshapen document is an error naming the field', () => {
     const doc = saveModel(new ToyModel({ kind: 'relu-output', instances: 1, features: 3, hidden: 2 }, null));
     doc.instances[0].W = [[1, 2, 3]];
-    expect(() => loadModel(doc)).toThrow('loadModel: instances[0].W must be 2 x 3');
+    expect(() => loadModel(doc)).toThrow('loadModel: instances[0].W must be 2 x 3 numbers');
   });
 });
 
