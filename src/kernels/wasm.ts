@@ -8,6 +8,7 @@
  */
 import { referenceKernels } from './reference.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
+import { growTo } from './wasm/emit.ts';
 import { matmulModule, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
@@ -34,8 +35,7 @@ export function createWasmKernels(): Kernels {
     return k;
   };
   const ensure = (floats: number) => {
-    const bytes = floats * 4;
-    if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+    growTo(memory, floats * 4);
     if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
   };
   const align4 = (floats: number) => (floats + 3) & ~3; // 16-byte alignment of each region

@@ -4,7 +4,7 @@
  * (scripts/bench-rng.ts). The module is emitted from TypeScript by the wasm kernels' writer. Engines without
  * WebAssembly use the TypeScript loop; the bytes are the same either way, so the choice is not a backend.
  */
-import { Code, F64, I32, moduleBytes, op, type FunctionDef } from '../kernels/wasm/emit.ts';
+import { Code, F64, growTo, I32, moduleBytes, op, type FunctionDef } from '../kernels/wasm/emit.ts';
 
 const ALIGN4 = 2;
 /** The largest float32 below 1 (as data.ts): a value that would round up to 1.0 is clamped here. */
@@ -20,27 +20,25 @@ function fill(name: string, signed: boolean): FunctionDef {
   const code = new Code();
   [a, b, c, d].forEach((s, k) => code.get(state).emit(op.i32Load, ...Code.memarg(ALIGN4, 4 * k)).set(s));
   code.get(out).get(count).i32(2).emit(op.i32Shl, op.i32Add).set(end);
-  code.emit(op.block, op.void, op.loop, op.void);
-  code.get(out).get(end).emit(op.i32LtU, op.i32Eqz, op.brIf, 1);
-  // u = rotl(b * 5, 7) * 9, as an unsigned number in float64
-  code.get(b).i32(5).emit(op.i32Mul).i32(7).emit(op.i32Rotl).i32(9).emit(op.i32Mul, op.f64ConvertI32U).set(w);
-  // t = b << 9; c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11)
-  code.get(b).i32(9).emit(op.i32Shl).set(t);
-  code.get(c).get(a).emit(op.i32Xor).set(c);
-  code.get(d).get(b).emit(op.i32Xor).set(d);
-  code.get(b).get(c).emit(op.i32Xor).set(b);
-  code.get(a).get(d).emit(op.i32Xor).set(a);
-  code.get(c).get(t).emit(op.i32Xor).set(c);
-  code.get(d).i32(11).emit(op.i32Rotl).set(d);
-  // out[r] = select(demote(value), 0, u < cut)
-  code.get(out);
-  code.get(w).get(scale).emit(op.f64Mul).f64(BELOW_ONE).emit(op.f64Min);
-  if (signed) code.f64(2).emit(op.f64Mul).f64(1).emit(op.f64Sub);
-  code.emit(op.f32DemoteF64, op.f32Const, 0, 0, 0, 0);
-  code.get(w).get(cut).emit(op.f64Lt, op.select);
-  code.emit(op.f32Store, ...Code.memarg(ALIGN4, 0));
-  code.get(out).i32(4).emit(op.i32Add).set(out);
-  code.emit(op.br, 0, op.end, op.end);
+  code.whileBelow(out, end, 4, () => {
+    // u = rotl(b * 5, 7) * 9, as an unsigned number in float64
+    code.get(b).i32(5).emit(op.i32Mul).i32(7).emit(op.i32Rotl).i32(9).emit(op.i32Mul, op.f64ConvertI32U).set(w);
+    // t = b << 9; c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11)
+    code.get(b).i32(9).emit(op.i32Shl).set(t);
+    code.get(c).get(a).emit(op.i32Xor).set(c);
+    code.get(d).get(b).emit(op.i32Xor).set(d);
+    code.get(b).get(c).emit(op.i32Xor).set(b);
+    code.get(a).get(d).emit(op.i32Xor).set(a);
+    code.get(c).get(t).emit(op.i32Xor).set(c);
+    code.get(d).i32(11).emit(op.i32Rotl).set(d);
+    // out[r] = select(demote(value), 0, u < cut)
+    code.get(out);
+    code.get(w).get(scale).emit(op.f64Mul).f64(BELOW_ONE).emit(op.f64Min);
+    if (signed) code.f64(2).emit(op.f64Mul).f64(1).emit(op.f64Sub);
+    code.emit(op.f32DemoteF64, op.f32Const, 0, 0, 0, 0);
+    code.get(w).get(cut).emit(op.f64Lt, op.select);
+    code.emit(op.f32Store, ...Code.memarg(ALIGN4, 0));
+  });
   [a, b, c, d].forEach((s, k) => code.get(state).get(s).emit(op.i32Store, ...Code.memarg(ALIGN4, 4 * k)));
   return { name, params: [I32, I32, I32, F64, F64], locals: [I32, I32, I32, I32, I32, I32, F64], body: code };
 }
@@ -64,8 +62,7 @@ export function wasmSampler(): WasmSampler | null {
     let words = new Uint32Array(memory.buffer);
     sampler = {
       fill(state, out, offset, count, cut, scale, signed) {
-        const bytesNeeded = 16 + 4 * count;
-        if (memory.buffer.byteLength < bytesNeeded) memory.grow(Math.ceil((bytesNeeded - memory.buffer.byteLength) / 65536));
+        growTo(memory, 16 + 4 * count);
         if (heap.buffer !== memory.buffer) [heap, words] = [new Float32Array(memory.buffer), new Uint32Array(memory.buffer)];
         words.set(state, 0);
         (signed ? exports.signed : exports.unit)(0, 16, count, cut, scale);

@@ -110,6 +110,25 @@ export class Code {
     bytes.setFloat64(0, value, true); // the binary format is little-endian
     return this.emit(op.f64Const, ...new Uint8Array(bytes.buffer));
   }
+  /** local += value (i32). */
+  addConst(local: number, value: number): this {
+    return this.get(local).i32(value).emit(op.i32Add).set(local);
+  }
+  /** local += other (i32 locals). */
+  addLocal(local: number, other: number): this {
+    return this.get(local).get(other).emit(op.i32Add).set(local);
+  }
+  /**
+   * while (p < end, unsigned) { body(); p += step }: the one loop shape the kernels use, a block around a loop
+   * so that the test can leave it (br_if 1) and the end can repeat it (br 0).
+   */
+  whileBelow(p: number, end: number, step: number, body: () => void): this {
+    this.emit(op.block, op.void, op.loop, op.void);
+    this.get(p).get(end).emit(op.i32LtU, op.i32Eqz, op.brIf, 1);
+    body();
+    this.addConst(p, step);
+    return this.emit(op.br, 0, op.end, op.end);
+  }
   /** A SIMD instruction, with its immediate bytes (a memarg for loads and stores). */
   simd(sub: number, ...immediates: number[]): this {
     return this.emit(0xfd, ...uleb(sub), ...immediates);
@@ -126,6 +145,11 @@ export interface FunctionDef {
   /** Locals after the parameters, in order. */
   locals: ValType[];
   body: Code;
+}
+
+/** Grow `memory` to hold at least `bytes` (views of its old buffer must then be made again). */
+export function growTo(memory: WebAssembly.Memory, bytes: number): void {
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
 }
 
 /** A module importing its memory as env.memory and exporting every function by name. */

@@ -22,12 +22,14 @@ function columnBlocks(np: number): Array<[number, number]> {
   return blocks;
 }
 
-/** `exit` out of the enclosing block unless local `p` < local `end` (unsigned). */
-const exitUnlessBelow = (c: Code, p: number, end: number, depth: number) => c.get(p).get(end).emit(op.i32LtU, op.i32Eqz, op.brIf, depth);
 /** x = f32 at local p; open an `if` taken when x != 0 (the zero skip). */
 const ifNonZero = (c: Code, p: number, x: number) => c.get(p).emit(op.f32Load, ...Code.memarg(ALIGN4, 0)).tee(x).emit(op.f32Const, 0, 0, 0, 0, op.f32Ne, op.if, op.void);
-const addLocal = (c: Code, local: number, bytes: number) => c.get(local).i32(bytes).emit(op.i32Add).set(local);
-const addLocals = (c: Code, local: number, other: number) => c.get(local).get(other).emit(op.i32Add).set(local);
+
+/** Both kernels' signature and locals: 7 i32 (pointers, ends, a row size), the A value, its splat, the vectors. */
+function kernel(name: string, np: number, code: Code): FunctionDef {
+  const vectors = Math.min(BLOCK_VECTORS, np / 4);
+  return { name, params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+}
 
 function nn(np: number): FunctionDef {
   // params: a 0, b 1, c 2, M 3, K 4; locals: aRow 5, aEnd 6, aP 7, bP 8, cRow 9, cEnd 10, rowBytes 11, x 12 (f32),
@@ -37,30 +39,25 @@ function nn(np: number): FunctionDef {
   code.get(K).i32(2).emit(op.i32Shl).set(rowBytes); // K * 4: bytes of an A row
   code.get(a).set(aRow).get(c).set(cRow);
   code.get(c).get(M).i32(np * 4).emit(op.i32Mul, op.i32Add).set(cEnd);
-  code.emit(op.block, op.void, op.loop, op.void); // rows
-  exitUnlessBelow(code, cRow, cEnd, 1);
-  for (const [j0, vectors] of columnBlocks(np)) {
-    for (let v = 0; v < vectors; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + v);
-    code.get(aRow).set(aP).get(aRow).get(rowBytes).emit(op.i32Add).set(aEnd);
-    code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
-    code.emit(op.block, op.void, op.loop, op.void); // k
-    exitUnlessBelow(code, aP, aEnd, 1);
-    ifNonZero(code, aP, x);
-    code.get(x).simd(simd.f32x4Splat).set(s);
-    for (let v = 0; v < vectors; v++) {
-      code.get(acc0 + v).get(s).get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v)).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc0 + v);
+  code.whileBelow(cRow, cEnd, np * 4, () => {
+    for (const [j0, vectors] of columnBlocks(np)) {
+      for (let v = 0; v < vectors; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + v);
+      code.get(aRow).set(aP).get(aRow).get(rowBytes).emit(op.i32Add).set(aEnd);
+      code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
+      code.whileBelow(aP, aEnd, 4, () => {
+        ifNonZero(code, aP, x);
+        code.get(x).simd(simd.f32x4Splat).set(s);
+        for (let v = 0; v < vectors; v++) {
+          code.get(acc0 + v).get(s).get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v)).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc0 + v);
+        }
+        code.emit(op.end);
+        code.addConst(bP, np * 4);
+      });
+      for (let v = 0; v < vectors; v++) code.get(cRow).get(acc0 + v).simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v));
     }
-    code.emit(op.end);
-    addLocal(code, aP, 4);
-    addLocal(code, bP, np * 4);
-    code.emit(op.br, 0, op.end, op.end);
-    for (let v = 0; v < vectors; v++) code.get(cRow).get(acc0 + v).simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v));
-  }
-  addLocals(code, aRow, rowBytes);
-  addLocal(code, cRow, np * 4);
-  code.emit(op.br, 0, op.end, op.end);
-  const vectors = Math.min(BLOCK_VECTORS, np / 4);
-  return { name: 'nn', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+    code.addLocal(aRow, rowBytes);
+  });
+  return kernel('nn', np, code);
 }
 
 function tn(np: number): FunctionDef {
@@ -71,32 +68,27 @@ function tn(np: number): FunctionDef {
   code.get(M).i32(2).emit(op.i32Shl).set(colBytes); // M * 4: bytes of an A row (A is K x M)
   code.get(a).set(aRow).get(b).set(bRow);
   code.get(b).get(K).i32(np * 4).emit(op.i32Mul, op.i32Add).set(bEnd);
-  code.emit(op.block, op.void, op.loop, op.void); // k
-  exitUnlessBelow(code, bRow, bEnd, 1);
-  for (const [j0, vectors] of columnBlocks(np)) {
-    for (let v = 0; v < vectors; v++) code.get(bRow).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v)).set(bv0 + v);
-    code.get(aRow).set(aP).get(aRow).get(colBytes).emit(op.i32Add).set(aEnd);
-    code.get(c).i32(j0 * 4).emit(op.i32Add).set(cP);
-    code.emit(op.block, op.void, op.loop, op.void); // i
-    exitUnlessBelow(code, aP, aEnd, 1);
-    ifNonZero(code, aP, x);
-    code.get(x).simd(simd.f32x4Splat).set(s);
-    for (let v = 0; v < vectors; v++) {
-      code.get(cP); // address for the store
-      code.get(cP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v));
-      code.get(s).get(bv0 + v).simd(simd.f32x4Mul).simd(simd.f32x4Add);
-      code.simd(simd.v128Store, ...Code.memarg(ALIGN4, 16 * v));
+  code.whileBelow(bRow, bEnd, np * 4, () => {
+    for (const [j0, vectors] of columnBlocks(np)) {
+      for (let v = 0; v < vectors; v++) code.get(bRow).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v)).set(bv0 + v);
+      code.get(aRow).set(aP).get(aRow).get(colBytes).emit(op.i32Add).set(aEnd);
+      code.get(c).i32(j0 * 4).emit(op.i32Add).set(cP);
+      code.whileBelow(aP, aEnd, 4, () => {
+        ifNonZero(code, aP, x);
+        code.get(x).simd(simd.f32x4Splat).set(s);
+        for (let v = 0; v < vectors; v++) {
+          code.get(cP); // address for the store
+          code.get(cP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v));
+          code.get(s).get(bv0 + v).simd(simd.f32x4Mul).simd(simd.f32x4Add);
+          code.simd(simd.v128Store, ...Code.memarg(ALIGN4, 16 * v));
+        }
+        code.emit(op.end);
+        code.addConst(cP, np * 4);
+      });
     }
-    code.emit(op.end);
-    addLocal(code, aP, 4);
-    addLocal(code, cP, np * 4);
-    code.emit(op.br, 0, op.end, op.end);
-  }
-  addLocals(code, aRow, colBytes);
-  addLocal(code, bRow, np * 4);
-  code.emit(op.br, 0, op.end, op.end);
-  const vectors = Math.min(BLOCK_VECTORS, np / 4);
-  return { name: 'tn', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+    code.addLocal(aRow, colBytes);
+  });
+  return kernel('tn', np, code);
 }
 
 /** The module bytes of both kernels for output width np (a multiple of 4). */
