@@ -9,10 +9,9 @@
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { parseFlags } from '../src/cli.ts';
 import type { RunOutput } from '../src/phase/chunk.ts';
 import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
-import { DEFAULTS, sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
+import { DEFAULTS, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
 import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
 import type { ChunkRequest } from './worker.ts';
@@ -90,7 +89,7 @@ export function configFor(o: RunOptions): { config: SweepConfig; thresholds: Swe
   const argv = ['--experiment', o.experiment];
   if (o.grid !== undefined && isFeatureExperiment(o.experiment)) argv.push('--grid', String(o.grid));
   for (const key of ['seeds', 'steps', 'batch', 'seed'] as const) if (o[key] !== undefined) argv.push(`--${key}`, String(o[key]));
-  return sweepFromFlags(parseFlags(argv, sweepFlags(argv)), argv);
+  return sweepFromArgs(argv);
 }
 
 /** Start a sweep; resolves with its results when every cell is done (rejects when stopped). */

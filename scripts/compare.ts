@@ -20,7 +20,7 @@ import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { AUTO_REFUSAL } from '../src/phase/sweep.ts';
 import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
 import { EXPERIMENTS } from '../src/phase/experiments.ts';
-import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
+import { sweepFromArgs } from '../src/phase/flags.ts';
 import { headline, writeComparison } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { verifyResults } from '../src/phase/verify.ts';
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     const own = label.split(/\s+/).filter(Boolean);
     const args = [...common, ...own];
     try {
-      return { label, ...sweepFromFlags(parseFlags(args, sweepFlags(args)), args) };
+      return { label, ...sweepFromArgs(args) };
     } catch (e) {
       throw new FlagError(`--${which} "${label}": ${(e as Error).message}`);
     }

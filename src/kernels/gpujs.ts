@@ -21,6 +21,7 @@
  * in `useBackend`; a browser page: the `GPU` global of gpu-browser.js), so nothing loads until asked for.
  */
 import { referenceKernels } from './reference.ts';
+import { BackendUnavailableError } from './registry.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 
 export type GpujsMode = 'gpu' | 'webgpu' | 'webasm' | 'cpu';
@@ -84,9 +85,7 @@ const matmulSource = `function (a, b, aOff, bOff) {
   return s;
 }`;
 
-export class BackendUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
+export { BackendUnavailableError };
 
 /**
  * A matmul operand or result that may live on the device: a Float32Array (uploaded on use) or a gpu.js

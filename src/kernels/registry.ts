@@ -8,6 +8,11 @@ import type { Kernels } from './types.ts';
 const backends = new Map<string, Kernels>([[referenceKernels.name, referenceKernels]]);
 let active: Kernels = referenceKernels;
 
+/** A backend that was asked for and cannot start here; the message says why. */
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
 export function registerBackend(kernels: Kernels): void {
   backends.set(kernels.name, kernels);
 }

@@ -7,6 +7,7 @@
  * kernels sum in float32, the reference in float64 partial sums) and are deterministic.
  */
 import { referenceKernels } from './reference.ts';
+import { BackendUnavailableError } from './registry.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 import { growTo } from './wasm/emit.ts';
 import { matmulModule, simdSupported } from './wasm/simd.ts';
@@ -16,12 +17,8 @@ export const WASM_MIN_MACS = 1 << 14;
 
 type Kernel = (a: number, b: number, c: number, m: number, k: number) => void;
 
-export class WasmUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
-
 export function createWasmKernels(): Kernels {
-  if (!simdSupported()) throw new WasmUnavailableError('wasm: this JavaScript engine does not run WebAssembly SIMD (Node >= 16.4 and current browsers do)');
+  if (!simdSupported()) throw new BackendUnavailableError('wasm: this JavaScript engine does not run WebAssembly SIMD (Node >= 16.4 and current browsers do)');
   const memory = new WebAssembly.Memory({ initial: 16 });
   let heap = new Float32Array(memory.buffer);
   const modules = new Map<number, { nn: Kernel; tn: Kernel }>();

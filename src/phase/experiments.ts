@@ -3,7 +3,7 @@
  * seeded. A run's seed is derived from (global seed, the cell's own coordinates, seed index), never from its
  * position in the grid or in a batch, so a cell's result does not depend on grid order, batching or workers.
  */
-import { powInt } from '../math.ts';
+import { presetImportance } from '../toy/presets.ts';
 import { deriveSeed } from '../random.ts';
 import type { ModelKind } from '../toy/model.ts';
 import type { Schedule } from '../toy/train.ts';
@@ -46,9 +46,9 @@ export interface ExperimentShape {
 export const SHAPES: Record<ExperimentName, ExperimentShape> = {
   'feature-2x1': { kind: 'relu-output', features: 2, hidden: 1, importance: (r) => [1, r] },
   'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
-  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => Array.from({ length: 10 }, (_, i) => powInt(0.75, i)) },
-  computation: { kind: 'abs', features: 100, hidden: 40, importance: () => Array.from({ length: 100 }, (_, i) => powInt(0.8, i)) },
-  intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => Array.from({ length: 5 }, (_, i) => powInt(0.9, i)) },
+  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => presetImportance('privileged') },
+  computation: { kind: 'abs', features: 100, hidden: 40, importance: () => presetImportance('computation') },
+  intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => presetImportance('intro') },
 };
 
 export const isFeatureExperiment = (e: ExperimentName): e is FeatureExperiment => e === 'feature-2x1' || e === 'feature-3x2';

@@ -2,7 +2,7 @@
  * The flags that define a sweep (experiment, grid, training and labelling settings), shared by the scripts that
  * run sweeps (phase-diagram.ts, compare.ts): one declaration, one validation, one way to build the config.
  */
-import type { Values } from '../cli.ts';
+import { parseFlags, type Values } from '../cli.ts';
 import type { Schedule } from '../toy/train.ts';
 import { AGGREGATIONS, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type Aggregation, type FeatureThresholds, type NeuronThresholds } from './classify.ts';
 import { COMPUTATION_DENSITIES, EXPERIMENTS, INTRO_DENSITIES, isFeatureExperiment, logspace, NEURON_DENSITIES, type ExperimentName, type SweepConfig } from './experiments.ts';
@@ -49,6 +49,11 @@ export function sweepFlags(argv: readonly string[]) {
 }
 
 export type SweepFlagValues = Values<ReturnType<typeof sweepFlags>>;
+
+/** The sweep that command-line arguments describe (only sweep flags), as the CLI would parse them. */
+export function sweepFromArgs(argv: readonly string[]): ReturnType<typeof sweepFromFlags> {
+  return sweepFromFlags(parseFlags(argv, sweepFlags(argv)), argv);
+}
 
 /** The sweep configuration and labelling thresholds the flags describe. */
 export function sweepFromFlags(flags: SweepFlagValues, argv: readonly string[]): { config: SweepConfig; thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds } } {

@@ -9,7 +9,7 @@
  * density is p / size). Features outside every set are independent.
  */
 import type { Rng } from '../random.ts';
-import { wasmSampler } from './sampler-wasm.ts';
+import { BELOW_ONE, wasmSampler } from './sampler-wasm.ts';
 
 let useWasm = true;
 /** Whether sampleBatch may draw in WebAssembly (the default; same bytes either way). For tests and benchmarks. */
@@ -55,8 +55,6 @@ function checkSets(sets: readonly FeatureSet[], features: number): void {
 let scratch = new Uint32Array(0);
 let valueScratch = new Uint32Array(0);
 const TWO_POW_M32 = 2 ** -32;
-/** The largest float32 below 1: a value that would round up to 1.0 is clamped here, keeping U[0, 1). */
-const BELOW_ONE = 1 - 2 ** -24;
 
 /**
  * Fill `out` ([instances, batch, features], row-major) with a fresh batch. One 32-bit uniform u per entry: the
@@ -75,6 +73,7 @@ export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = ne
   const perInstance = batch * features;
   // Draw each instance's uniforms in one bulk fill (a tight loop inside the generator), then gate them.
   if (scratch.length < perInstance) scratch = new Uint32Array(perInstance);
+  const wasm = useWasm && sets.length === 0 ? wasmSampler() : null;
   for (let i = 0; i < instances; i++) {
     const gen = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
     const p = density[i];
@@ -82,7 +81,6 @@ export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = ne
     const base = i * perInstance;
     const scale = TWO_POW_M32 / p; // u / p in double precision: 32 random bits spread over the active range
     const cut = p * 2 ** 32;
-    const wasm = useWasm && sets.length === 0 ? wasmSampler() : null;
     if (wasm) {
       // The same stream and arithmetic in WebAssembly (sampler-wasm.ts), about twice as fast.
       const state = gen.getState();

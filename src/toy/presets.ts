@@ -44,6 +44,12 @@ export const PRESETS = {
 } satisfies Record<string, Preset>;
 
 export type PresetName = keyof typeof PRESETS;
+
+/** A preset's feature importances (the phase sweeps of the same models use them too). */
+export function presetImportance(name: PresetName): number[] {
+  const { features: n, importance }: Preset = PRESETS[name];
+  return Array.from({ length: n }, (_, i) => importance(i, n));
+}
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 export interface PresetRun {
@@ -99,7 +105,7 @@ export function presetConfig(run: PresetRun): TrainConfig & { importance: number
   const n = preset.features;
   return {
     model: { kind: preset.kind, instances: densities.length, features: n, hidden: preset.hidden, init: run.init ?? 'per-instance', ...(run.hiddenBias ? { hiddenBias: true } : {}) },
-    importance: Array.from({ length: n }, (_, i) => preset.importance(i, n)),
+    importance: presetImportance(run.experiment),
     density: densities,
     batch: run.batch ?? 1024,
     steps: run.steps ?? 10_000,

@@ -8,7 +8,7 @@ import { Code, F64, growTo, I32, moduleBytes, op, type FunctionDef } from '../ke
 
 const ALIGN4 = 2;
 /** The largest float32 below 1 (as data.ts): a value that would round up to 1.0 is clamped here. */
-const BELOW_ONE = 1 - 2 ** -24;
+export const BELOW_ONE = 1 - 2 ** -24;
 
 /**
  * fill(state, out, count, cut, scale): count draws u of xoshiro128** from the state at byte `state` (advanced in
