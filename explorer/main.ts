@@ -14,6 +14,7 @@ import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepCo
 import { DEFAULTS, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
 import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
+import { webglInfo } from '../src/kernels/webgl-info.ts';
 import type { ChunkRequest } from './worker.ts';
 
 /** What a run takes; anything left out is the experiment's command-line default. */
@@ -336,22 +337,8 @@ const report = (e: unknown): void => {
   if ((e as Error).message !== 'stopped') $('error').textContent = String((e as Error).message ?? e);
 };
 
-/**
- * The WebGL renderer, and whether it is a real GPU: software renderers (SwiftShader, llvmpipe) run shaders on the
- * CPU, where the wasm backend is far faster.
- */
-export function webglRenderer(): { renderer: string; hardware: boolean } {
-  type GL = { getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null; getParameter(p: number): unknown; RENDERER: number };
-  const canvas = (document as unknown as { createElement(t: 'canvas'): { getContext(k: 'webgl2'): GL | null } }).createElement('canvas');
-  const gl = canvas.getContext('webgl2');
-  if (!gl) return { renderer: 'no WebGL2', hardware: false };
-  const info = gl.getExtension('WEBGL_debug_renderer_info');
-  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
-  return { renderer, hardware: !/swiftshader|llvmpipe|software|basic render/i.test(renderer) };
-}
-
 // The default backend: gpu.js's WebGL one on a hardware GPU, wasm otherwise; the page says which and why.
-const gl = webglRenderer();
+const gl = webglInfo();
 $('backend').value = gl.hardware ? 'gpujs:gpu' : 'wasm';
 $('status-text').textContent = `ready · WebGL: ${gl.renderer} · default backend ${$('backend').value}${gl.hardware ? ' (a GPU)' : ' (no hardware WebGL: shaders would run on the CPU)'}`;
 $('workers').value = String(Math.min(navigator.hardwareConcurrency ?? 2, 8));

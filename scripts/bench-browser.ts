@@ -7,13 +7,13 @@
  *   npx tsx scripts/bench-browser.ts [--configs A,B,C,D] [--backends js,wasm,gpujs:gpu] [--steps 10] [--chromium /usr/bin/chromium]
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import type { BrowserBenchRow } from './browser/bench-page.ts';
+import { serveFiles } from './explorer.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flags = flagsOrExit('bench-browser', () => {
@@ -30,17 +30,11 @@ const flags = flagsOrExit('bench-browser', () => {
 });
 
 const bundle = await build({ entryPoints: [path.join(root, 'scripts/browser/bench-page.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, external: ['gpu.js'], logLevel: 'silent' });
-const files: Record<string, [string, string | Buffer]> = {
+const { server, url } = await serveFiles({
   '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu-browser.min.js"></script><script type="module" src="/bench.js"></script>'],
   '/bench.js': ['text/javascript', bundle.outputFiles[0].text],
   '/gpu-browser.min.js': ['text/javascript', readFileSync(path.join(root, 'node_modules/gpu.js/dist/gpu-browser.min.js'))],
-};
-const server = createServer((req, res) => {
-  const file = files[req.url ?? ''];
-  res.writeHead(file ? 200 : 404, { 'content-type': file ? file[0] : 'text/plain' }).end(file ? file[1] : 'not found');
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const port = (server.address() as { port: number }).port;
 
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({ executablePath: flags.chromium, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--no-first-run'] });
@@ -48,14 +42,9 @@ let rows: BrowserBenchRow[] = [];
 let renderer = 'unknown';
 try {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(url);
   await page.waitForFunction(() => 'bench' in globalThis);
-  renderer = await page.evaluate(() => {
-    const gl = (globalThis as unknown as { document: { createElement(t: string): { getContext(k: string): { getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null; getParameter(p: number): unknown; RENDERER: number } | null } } }).document.createElement('canvas').getContext('webgl2');
-    if (!gl) return 'no WebGL2';
-    const info = gl.getExtension('WEBGL_debug_renderer_info');
-    return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
-  });
+  renderer = await page.evaluate(() => (globalThis as unknown as { webglInfo: () => { renderer: string } }).webglInfo().renderer);
   rows = await page.evaluate(([configs, backends, steps, warmup]) => (globalThis as unknown as { bench: (...a: unknown[]) => Promise<BrowserBenchRow[]> }).bench(configs, backends, steps, warmup), [flags.configs.split(','), flags.backends.split(','), flags.steps, flags.warmup] as const);
 } finally {
   await browser.close();

@@ -40,19 +40,39 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 /** Serve a folder on 127.0.0.1 (port 0: a free one); resolves to the server and its URL. */
 export function serveFolder(dir: string, port: number): Promise<{ server: Server; url: string }> {
   const base = path.resolve(dir);
-  const server = createServer((req, res) => {
-    try {
-      const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html');
-      const file = path.join(base, path.normalize(rel));
-      if (!file.startsWith(base + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
-        res.writeHead(404).end('not found');
-        return;
+  return listen(
+    createServer((req, res) => {
+      try {
+        const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html');
+        const file = path.join(base, path.normalize(rel));
+        if (!file.startsWith(base + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
+          res.writeHead(404).end('not found');
+          return;
+        }
+        res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+      } catch {
+        res.writeHead(400).end('bad request'); // e.g. a malformed %-escape
       }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-    } catch {
-      res.writeHead(400).end('bad request'); // e.g. a malformed %-escape
-    }
-  });
+    }),
+    port,
+  );
+}
+
+/** Files held in memory, by URL path: [content type, body]. */
+export type Files = Record<string, [string, string | Buffer]>;
+
+/** Serve in-memory files on 127.0.0.1 (port 0: a free one), for generated test and benchmark pages. */
+export function serveFiles(files: Files, port = 0): Promise<{ server: Server; url: string }> {
+  return listen(
+    createServer((req, res) => {
+      const file = files[req.url ?? ''];
+      res.writeHead(file ? 200 : 404, { 'content-type': file ? file[0] : 'text/plain' }).end(file ? file[1] : 'not found');
+    }),
+    port,
+  );
+}
+
+function listen(server: Server, port: number): Promise<{ server: Server; url: string }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {

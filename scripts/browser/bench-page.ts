@@ -5,6 +5,7 @@
  */
 import { useBackend } from '../../src/kernels/select.ts';
 import { train } from '../../src/toy/train.ts';
+import { webglInfo } from '../../src/kernels/webgl-info.ts';
 
 const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
   A: { I: 10, n: 5, m: 2 },
@@ -47,3 +48,4 @@ async function bench(configs: string[], backends: string[], steps: number, warmu
 }
 
 (globalThis as unknown as { bench: typeof bench }).bench = bench;
+(globalThis as unknown as { webglInfo: typeof webglInfo }).webglInfo = webglInfo;

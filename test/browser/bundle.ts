@@ -3,11 +3,12 @@
  * are, `vitest` mapped to a small shim, test/helpers.ts to its browser variant), plus gpu.js's own browser
  * build, from a localhost server on a free port.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { serveFiles } from '../../scripts/explorer.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -57,18 +58,9 @@ const page = `<!doctype html><meta charset="utf-8"><title>superposition-lab: ker
 /** Serve the page on 127.0.0.1 (a free port); resolves to the server and its URL. */
 export async function servePage(bundle: string): Promise<{ server: Server; url: string }> {
   const gpujs = readFileSync(path.join(root, 'node_modules/gpu.js/dist/gpu-browser.min.js'));
-  const files: Record<string, [string, string | Buffer]> = {
+  return serveFiles({
     '/': ['text/html', page],
     '/bundle.js': ['text/javascript', bundle],
     '/gpu-browser.min.js': ['text/javascript', gpujs],
-  };
-  const server = createServer((req, res) => {
-    const file = files[req.url ?? ''];
-    res.writeHead(file ? 200 : 404, { 'content-type': file ? file[0] : 'text/plain' });
-    res.end(file ? file[1] : 'not found');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('browser test server: no port');
-  return { server, url: `http://127.0.0.1:${address.port}/` };
 }

@@ -7,6 +7,7 @@
 import { runCollected, type TestResult } from './vitest-shim.ts';
 import { getBackend, setBackend } from '../../src/kernels/registry.ts';
 import { useBackend } from '../../src/kernels/select.ts';
+import { webglInfo } from '../../src/kernels/webgl-info.ts';
 import type { GpujsKernels } from '../../src/kernels/gpujs.ts';
 
 export interface PageReport {
@@ -27,25 +28,6 @@ export interface PipelineTiming {
   perOpMs: number;
   onDeviceMs: number;
   maxDiff: number;
-}
-
-/** The few WebGL calls used here (the project compiles without the DOM typings). */
-interface GL {
-  RENDERER: number;
-  getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null;
-  getParameter(p: number): unknown;
-}
-declare const document: { createElement(tag: 'canvas'): { getContext(kind: 'webgl2'): GL | null } };
-
-function glFacts(): Pick<PageReport, 'webgl2' | 'floatRenderTargets' | 'renderer'> {
-  const gl = document.createElement('canvas').getContext('webgl2');
-  if (!gl) return { webgl2: false, floatRenderTargets: false, renderer: 'none' };
-  const info = gl.getExtension('WEBGL_debug_renderer_info');
-  return {
-    webgl2: true,
-    floatRenderTargets: gl.getExtension('EXT_color_buffer_float') !== null,
-    renderer: String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER)),
-  };
 }
 
 /**
@@ -108,7 +90,8 @@ function measurePipeline(k: GpujsKernels): PipelineTiming {
 }
 
 async function runSuite(): Promise<PageReport> {
-  const facts = glFacts();
+  const { webgl2, floatRenderTargets, renderer } = webglInfo();
+  const facts = { webgl2, floatRenderTargets, renderer };
   const gpu = (await useBackend('gpujs:gpu')) as GpujsKernels;
   setBackend('js');
   await import('../kernels/backends.test.ts');
