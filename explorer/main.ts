@@ -27,6 +27,8 @@ export interface RunOptions {
   seed?: number;
   backend?: 'js' | 'wasm' | 'gpujs:gpu';
   workers?: number;
+  /** A worker silent this long is taken for dead, replaced, and its chunk retried once (default 120). */
+  watchdogSeconds?: number;
 }
 
 // --- DOM (the project compiles without the DOM typings: the few calls used are declared here) ---------------
@@ -79,7 +81,7 @@ interface Sweep {
 let sweep: Sweep | null = null;
 let results: SweepResults | null = null;
 let pool: BrowserWorker[] = [];
-let stopRequested = false;
+let watchdogSeconds = 120;
 /** Ends the running train() with 'stopped' (set while one runs). */
 let abortTraining: (() => void) | null = null;
 /** The backend recorded in an imported file's manifest (export keeps it). */
@@ -97,6 +99,7 @@ export function configFor(o: RunOptions): { config: SweepConfig; thresholds: Swe
 export async function run(o: RunOptions): Promise<SweepResults> {
   const { config, thresholds } = configFor(o);
   const workers = Math.max(1, Math.min(o.workers ?? navigator.hardwareConcurrency ?? 2, 32));
+  watchdogSeconds = o.watchdogSeconds ?? 120;
   sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set() };
   results = null;
   $('figures').innerHTML = '';
@@ -107,7 +110,6 @@ export async function run(o: RunOptions): Promise<SweepResults> {
 /** Train the cells not yet done, in chunks of a few cells, on a pool of Web Workers. */
 async function train(): Promise<SweepResults> {
   const s = sweep!;
-  stopRequested = false;
   setRunning(true);
   $('error').textContent = '';
   const todo = cellsOf(s.config).filter((c) => s.runs[c.index] === undefined);
@@ -115,53 +117,88 @@ async function train(): Promise<SweepResults> {
   const chunks = chunksOf(s.config, todo, s.workers, s.config.seeds * 4).map((cells) => runsOf(s.config, cells));
   s.startedAt = performance.now();
   s.stepsAtStart = s.runStepsDone;
-  let next = 0;
   // Steps reported by chunks still in flight: a stop discards them (resume trains those chunks again).
   const inFlight = new Map<number, number>();
-  const stopped = new Promise<never>((_, reject) => {
-    abortTraining = () => {
-      for (const steps of inFlight.values()) s.runStepsDone -= steps;
-      reject(new Error('stopped'));
-    };
+  let finish!: () => void;
+  let fail!: (e: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
   });
-  pool = Array.from({ length: Math.min(s.workers, chunks.length) }, () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+  abortTraining = () => {
+    for (const steps of inFlight.values()) s.runStepsDone -= steps;
+    fail(new Error('stopped'));
+  };
+  // Each worker trains one chunk at a time and takes the next when done. A worker that sends nothing for
+  // watchdogSeconds has died (a browser can drop a crashed worker without an error event): it is replaced and
+  // its chunk trained again, once; chunks are deterministic, so a retry changes no byte.
+  const queue = chunks.map((_, id) => id);
+  const attempts = new Array<number>(chunks.length).fill(0);
+  let remaining = chunks.length;
+  interface Slot {
+    worker: BrowserWorker;
+    chunk: number;
+    heard: number;
+  }
+  const slots = new Set<Slot>();
+  const post = (slot: Slot, id: number): void => {
+    slot.chunk = id;
+    slot.heard = performance.now();
+    attempts[id]++;
+    slot.worker.postMessage({ id, config: s.config, runs: chunks[id], backend: s.backend });
+  };
+  const retire = (slot: Slot): void => {
+    slot.worker.terminate();
+    slots.delete(slot);
+  };
+  const spawn = (): void => {
+    const id = queue.shift();
+    if (id === undefined) return;
+    const slot: Slot = { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }), chunk: id, heard: 0 };
+    pool.push(slot.worker);
+    slots.add(slot);
+    slot.worker.onmessage = ({ data }) => {
+      slot.heard = performance.now();
+      if (data.kind === 'steps') {
+        s.runStepsDone += data.steps;
+        inFlight.set(data.id, (inFlight.get(data.id) ?? 0) + data.steps);
+        showProgress();
+      } else if (data.kind === 'error') fail(new Error(data.message));
+      else {
+        inFlight.delete(data.id);
+        s.backendsSeen.add(data.backend);
+        addOutputs(s.runs, data.outputs);
+        render(true);
+        if (--remaining === 0) return finish();
+        const nextId = queue.shift();
+        if (nextId === undefined) retire(slot);
+        else post(slot, nextId);
+      }
+    };
+    slot.worker.onerror = (e) => fail(new Error(e.message));
+    post(slot, id);
+  };
+  const watchdog = setInterval(() => {
+    for (const slot of slots) {
+      if (performance.now() - slot.heard < watchdogSeconds * 1000) continue;
+      retire(slot);
+      s.runStepsDone -= inFlight.get(slot.chunk) ?? 0;
+      inFlight.delete(slot.chunk);
+      if (attempts[slot.chunk] >= 2) return fail(new Error(`chunk ${slot.chunk}: its Web Worker sent nothing for ${watchdogSeconds} s, twice (it may have crashed)`));
+      queue.unshift(slot.chunk);
+      spawn();
+    }
+  }, 1000);
   try {
-    const all = Promise.all(
-      pool.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const give = (): void => {
-              if (stopRequested) return reject(new Error('stopped'));
-              if (next >= chunks.length) return resolve();
-              const id = next++;
-              worker.postMessage({ id, config: s.config, runs: chunks[id], backend: s.backend });
-            };
-            worker.onmessage = ({ data }) => {
-              if (data.kind === 'steps') {
-                s.runStepsDone += data.steps;
-                inFlight.set(data.id, (inFlight.get(data.id) ?? 0) + data.steps);
-                showProgress();
-              } else if (data.kind === 'error') reject(new Error(data.message));
-              else {
-                inFlight.delete(data.id);
-                s.backendsSeen.add(data.backend);
-                addOutputs(s.runs, data.outputs);
-                render(true);
-                give();
-              }
-            };
-            worker.onerror = (e) => reject(new Error(e.message));
-            give();
-          }),
-      ),
-    );
-    all.catch(() => {}); // after a stop, a late failure of a terminated worker is nobody's concern
-    await Promise.race([all, stopped]);
+    for (let w = 0; w < Math.min(s.workers, chunks.length); w++) spawn();
+    if (chunks.length === 0) finish();
+    await finished;
   } catch (e) {
     setRunning(false);
     if ((e as Error).message !== 'stopped') $('error').textContent = `training failed: ${(e as Error).message}`;
     throw e;
   } finally {
+    clearInterval(watchdog);
     abortTraining = null;
     for (const w of pool) w.terminate();
     pool = [];
@@ -174,7 +211,6 @@ async function train(): Promise<SweepResults> {
 
 /** Stop training: finished cells are kept, and resume() trains the rest. */
 export function stop(): void {
-  stopRequested = true;
   abortTraining?.();
   for (const w of pool) w.terminate();
   pool = [];

@@ -31,6 +31,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let svgRects = 0;
   let initialStatus = '';
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
+  let watchdog = '';
   let gpu: { status: string; js: number[]; gpujs: number[] } = { status: '', js: [], gpujs: [] };
 
   beforeAll(async () => {
@@ -96,6 +97,13 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
         const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
         return { outcome, cells: r.cells.length, status: doc.document.getElementById('status-text').textContent };
       });
+      // A worker that stays silent past the watchdog is replaced and its chunk retried once, then the run fails
+      // with the reason (here every chunk outlasts a 0.5 s watchdog: 40 steps of 100 -> 40 report nothing).
+      watchdog = await page.evaluate(() =>
+        (globalThis as unknown as { explorer: Api }).explorer
+          .run({ experiment: 'computation', seeds: 1, steps: 40, batch: 1024, backend: 'js', workers: 1, watchdogSeconds: 0.5 })
+          .then(() => 'finished', (e: Error) => e.message),
+      );
       // The neuron sweep (10 -> 5, ReLU hidden layer) has matmuls on every step: on js, then on gpu.js's WebGL
       // backend in the Web Workers (OffscreenCanvas; SwiftShader here).
       gpu = await page.evaluate(async () => {
@@ -149,6 +157,10 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(stopResume.outcome).toBe('stopped');
     expect(stopResume.cells).toBe(36);
     expect(stopResume.status).toMatch(/^feature-2x1: 100\.0% /);
+  });
+
+  it('replaces a silent worker, retries its chunk once, then fails naming the chunk', () => {
+    expect(watchdog).toMatch(/^chunk 0: its Web Worker sent nothing for 0\.5 s, twice/);
   });
 
   it("trains on gpu.js's WebGL backend in the workers, within float32 tolerance of the reference", () => {
