@@ -13,6 +13,9 @@ import os from 'node:os';
 import ndarray from 'ndarray';
 import ops from 'ndarray-ops';
 import { referenceKernels } from '../src/kernels/reference.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
+import { measureDeviceChain } from '../src/kernels/device-chain.ts';
+import type { GpujsKernels } from '../src/kernels/gpujs.ts';
 import { BACKEND_CHOICES, backendFlag, useBackend, type AutoKernels } from '../src/kernels/select.ts';
 import type { Kernels, MatmulSpec } from '../src/kernels/types.ts';
 import { createRng } from '../src/random.ts';
@@ -125,7 +128,7 @@ async function compareBackends(names: readonly string[]): Promise<void> {
       skipped.push(`${name}: ${(e as Error).message}`);
     }
   }
-  console.log(`bench-kernels: backends js, ${started.map((k) => k.name).join(', ')}; ${machine}`);
+  console.log(`bench-kernels: backends js, ${started.map((k) => describeBackend(k)).join(', ')}; ${machine}`);
   for (const line of skipped) console.log(`  not run: ${line}`);
   console.log('GFLOP/s of one batched matmul call (best of 3; inputs uploaded and results read back on every call), and the ratio to js');
   console.log('in this process. auto\'s first call per shape runs its micro-benchmark; the warm-up call absorbs it.\n');
@@ -157,10 +160,23 @@ async function compareBackends(names: readonly string[]): Promise<void> {
     }
   }
   if (autoLines.length) console.log(`\n${autoLines.join('\n')}`);
+  const onDevice = started.filter((k): k is GpujsKernels => 'matmulOnDevice' in k);
+  if (onDevice.length) {
+    console.log('\nOne training step\'s five products (tied model: xW, hW^T, gW, x^T gh, g^T h), ms: through the kernels interface');
+    console.log('(every operand uploaded, every product read back) vs. chained on the device (x, W, g uploaded once; h, gh stay there).\n');
+    console.log('| backend | step shape | per-op ms | on-device ms | x faster | max diff |');
+    console.log('|---|---|---|---|---|---|');
+    for (const k of onDevice) {
+      for (const size of [{ instances: 20, batch: 1024, n: 100, m: 20 }, { instances: 8, batch: 1024, n: 400, m: 30 }]) {
+        const t = measureDeviceChain(k, size);
+        console.log(`| ${k.name} | ${t.shape} | ${t.perOpMs.toFixed(2)} | ${t.onDeviceMs.toFixed(2)} | ${(t.perOpMs / t.onDeviceMs).toFixed(2)}x | ${t.maxDiff} |`);
+      }
+    }
+  }
 }
 
 async function benchReference(kernels: Kernels): Promise<void> {
-  console.log(`bench-kernels: backend ${kernels.name}, ${machine}`);
+  console.log(`bench-kernels: backend ${describeBackend(kernels)}, ${machine}`);
   console.log('GFLOP/s of one batched matmul call (best of 3), single-threaded. Baselines in the same process: "naive" is an');
   console.log('i-j-k dot-product loop; "ikj4" is the one-row i-k-j loop with k unrolled 4x (NN only), the classic scalar baseline.\n');
   console.log('| shape | variant | ms/call | GFLOP/s | naive GFLOP/s | x naive | ikj4 GFLOP/s | x ikj4 |');

@@ -67,17 +67,30 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
- * The backends the op and gradient suites run on: the reference, and gpu.js's WebAssembly and cpu modes (the
- * ones that start in Node without a GPU). Loaded before the suites are collected; a gpu.js mode that fails to
- * start fails the suite (no silent skip). The browser suite (test/browser) covers gpu.js's WebGL backend.
+ * The backends the op and gradient suites run on: the reference, wasm, and gpu.js's WebAssembly and cpu modes
+ * (they start in Node without a GPU); a gpu.js mode among these that fails to start fails the suite (no silent
+ * skip). gpu.js's WebGPU mode joins them when Dawn finds an adapter, a software one included (Mesa llvmpipe
+ * through Dawn's OpenGL ES backend on a machine without a GPU); without one it is skipped with the reason
+ * printed, unless WEBGPU_TEST=1 (CI sets it after installing Mesa's EGL/GLES drivers) makes that a failure.
+ * The browser suite (test/browser) covers gpu.js's WebGL backend.
  */
 export async function nodeBackends(): Promise<string[]> {
   const { useBackend } = await import('../src/kernels/select.ts');
   const names = ['js', 'wasm', 'gpujs:webasm', 'gpujs:cpu'];
   for (const name of names) await useBackend(name);
+  process.env.SUPERPOSITION_WEBGPU_SOFTWARE ??= '1';
+  try {
+    await useBackend('gpujs:webgpu');
+    names.push('gpujs:webgpu');
+  } catch (e) {
+    if (process.env.WEBGPU_TEST === '1') throw e;
+    webgpuSkipNotice ??= `gpujs:webgpu not tested here (WEBGPU_TEST=1 would make this a failure): ${(e as Error).message}`;
+    console.log(webgpuSkipNotice);
+  }
   await useBackend('js');
   return names;
 }
+let webgpuSkipNotice: string | undefined;
 
 /** Inside a describe block: run its tests with `backend` active, and restore the reference afterwards. */
 export function onBackend(backend: string): void {

@@ -69,7 +69,7 @@ const MAX_INDEX = 2 ** 23;
  * A's element (i, p) is a[aOff + i*sai + p*sap] and B's (p, j) is b[bOff + p*sbp + j*sbj], so one source
  * serves all four transpose variants.
  */
-const matmulSource = `function (a, b, aOff, bOff) {
+export const matmulSource = `function (a, b, aOff, bOff) {
   const mn = this.constants.m * this.constants.n;
   const t = this.thread.x;
   const q = Math.floor((t + 0.5) / mn);
@@ -84,6 +84,41 @@ const matmulSource = `function (a, b, aOff, bOff) {
   }
   return s;
 }`;
+
+/** Memo key of a matmul kernel: everything gpu.js bakes in at the first build. */
+export function matmulKernelKey(s: MatmulSpec, aLen: number, bLen: number, pipeline: boolean): string {
+  return `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}${pipeline ? ':pipeline' : ''}`;
+}
+
+/**
+ * gpu.js settings of the matmul kernel for one shape (every mode, also the WebGPU worker). Pipeline kernels keep
+ * their result on the device, each result in its own buffer/texture (`immutable`): a pipelined kernel otherwise
+ * reuses its output on the next call, which would overwrite activations a backward pass still needs.
+ */
+export function matmulKernelSettings(s: MatmulSpec, aLen: number, bLen: number, pipeline: boolean): Record<string, unknown> {
+  const size = s.batch * s.m * s.n;
+  if (size >= MAX_INDEX || aLen >= MAX_INDEX || bLen >= MAX_INDEX) {
+    throw new RangeError(`gpujs matmul: batch=${s.batch} m=${s.m} k=${s.k} n=${s.n} with operands of ${aLen} and ${bLen} elements exceeds the ${MAX_INDEX} elements float32 shader indexing handles exactly`);
+  }
+  return {
+    output: [size],
+    constants: {
+      m: s.m, n: s.n, k: s.k,
+      sai: s.transA ? 1 : s.k, sap: s.transA ? s.m : 1,
+      sbp: s.transB ? 1 : s.n, sbj: s.transB ? s.k : 1,
+    },
+    loopMaxIterations: Math.max(1, s.k),
+    precision: 'single',
+    tactic: 'precision',
+    ...(pipeline ? { pipeline: true, immutable: true } : {}),
+  };
+}
+
+/** The copy kernel that puts a host array on the device (a pipelined, immutable result). */
+export const uploadSource = 'function (x) { return x[this.thread.x]; }';
+export function uploadKernelSettings(length: number): Record<string, unknown> {
+  return { output: [length], precision: 'single', pipeline: true, immutable: true };
+}
 
 export { BackendUnavailableError };
 
@@ -123,10 +158,11 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     throw new BackendUnavailableError(`gpujs: unknown mode '${mode}' (allowed: ${GPUJS_MODES.join(', ')})`);
   }
   if (mode === 'webgpu') {
-    // gpu.js reads WebGPU results back only through Promises (GPUBuffer.mapAsync); the Kernels interface is
-    // synchronous, and blocking on a Promise is impossible in JavaScript. Refuse rather than fake it.
+    // gpu.js reads WebGPU results back only through Promises (GPUBuffer.mapAsync), and a thread cannot block on
+    // its own Promise. Node runs WebGPU in a worker thread and waits on it (webgpu-node.ts); there is no such
+    // bridge on a browser page.
     throw new BackendUnavailableError(
-      "gpujs:webgpu cannot run behind the synchronous kernels interface: gpu.js reads WebGPU results back only asynchronously (mapAsync). Use 'gpujs:gpu' (WebGL) in a browser; WebGPU needs the asynchronous pipeline, which is not implemented",
+      "gpujs:webgpu cannot run on this thread: gpu.js reads WebGPU results back only asynchronously (mapAsync), and the kernels interface is synchronous. In Node, useBackend('gpujs:webgpu') runs it in a worker thread; in a browser use 'gpujs:gpu' (WebGL)",
     );
   }
   let gpu: GpujsInstance;
@@ -146,26 +182,12 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
   let precision = 'single';
 
   function kernelFor(s: MatmulSpec, aLen: number, bLen: number, pipeline = false): GpujsKernel {
-    const key = `${+s.transA}${+s.transB}:${s.batch}x${s.m}x${s.k}x${s.n}:${aLen}:${bLen}${pipeline ? ':pipeline' : ''}`;
+    const key = matmulKernelKey(s, aLen, bLen, pipeline);
     let kernel = cache.get(key);
-    if (kernel) return kernel;
-    const size = s.batch * s.m * s.n;
-    if (size >= MAX_INDEX || aLen >= MAX_INDEX || bLen >= MAX_INDEX) {
-      throw new RangeError(`gpujs matmul: batch=${s.batch} m=${s.m} k=${s.k} n=${s.n} with operands of ${aLen} and ${bLen} elements exceeds the ${MAX_INDEX} elements float32 shader indexing handles exactly`);
+    if (!kernel) {
+      kernel = gpu.createKernel(matmulSource, matmulKernelSettings(s, aLen, bLen, pipeline));
+      cache.set(key, kernel);
     }
-    kernel = gpu.createKernel(matmulSource, {
-      output: [size],
-      constants: {
-        m: s.m, n: s.n, k: s.k,
-        sai: s.transA ? 1 : s.k, sap: s.transA ? s.m : 1,
-        sbp: s.transB ? 1 : s.n, sbj: s.transB ? s.k : 1,
-      },
-      loopMaxIterations: Math.max(1, s.k),
-      precision: 'single',
-      tactic: 'precision',
-      ...(pipeline ? { pipeline: true, immutable: true } : {}),
-    });
-    cache.set(key, kernel);
     return kernel;
   }
 
@@ -197,7 +219,7 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
   function toDevice(x: Float32Array): DeviceArray {
     let kernel = uploads.get(x.length);
     if (!kernel) {
-      kernel = gpu.createKernel('function (x) { return x[this.thread.x]; }', { output: [x.length], precision: 'single', pipeline: true, immutable: true });
+      kernel = gpu.createKernel(uploadSource, uploadKernelSettings(x.length));
       uploads.set(x.length, kernel);
     }
     return kernel(x) as DeviceArray;
@@ -207,18 +229,8 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     return x instanceof Float32Array ? x : (x.toArray() as Float32Array);
   }
 
-  /** After a kernel's first run: the class that really ran, and single precision on GL. */
   function verifyKernel(kernel: GpujsKernel): void {
-    const ran = kernel.kernel.constructor.name;
-    if (!EXPECTED_CLASSES[mode].includes(ran)) {
-      const why = kernel.kernel.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : '';
-      throw new BackendUnavailableError(`gpujs:${mode}: gpu.js fell back to ${ran}${why}; refusing to report results from another backend`);
-    }
-    if (mode === 'gpu' && kernel.kernel.precision !== 'single') {
-      throw new BackendUnavailableError(`gpujs:gpu: the GL context gives precision '${kernel.kernel.precision}', not 'single' (no float textures); results would be 8-bit`);
-    }
-    kernelClass = ran;
-    precision = kernel.kernel.precision ?? precision;
+    ({ kernelClass, precision } = verifyKernelClass(mode, kernel));
   }
 
   return {
@@ -245,6 +257,25 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
       gpu.destroy();
     },
   };
+}
+
+/**
+ * After a kernel's first run: the gpu.js kernel class that really ran (gpu.js falls back with only a warning),
+ * and single precision on GL. Throws BackendUnavailableError otherwise.
+ */
+export function verifyKernelClass(
+  mode: GpujsMode,
+  kernel: { kernel: { constructor: { name: string }; precision?: string; fallbackReason?: string } },
+): { kernelClass: string; precision: string } {
+  const ran = kernel.kernel.constructor.name;
+  if (!EXPECTED_CLASSES[mode].includes(ran)) {
+    const why = kernel.kernel.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : '';
+    throw new BackendUnavailableError(`gpujs:${mode}: gpu.js fell back to ${ran}${why}; refusing to report results from another backend`);
+  }
+  if (mode === 'gpu' && kernel.kernel.precision !== 'single') {
+    throw new BackendUnavailableError(`gpujs:gpu: the GL context gives precision '${kernel.kernel.precision}', not 'single' (no float textures); results would be 8-bit`);
+  }
+  return { kernelClass: ran, precision: kernel.kernel.precision ?? 'single' };
 }
 
 function modeHint(mode: GpujsMode): string {

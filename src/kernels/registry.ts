@@ -33,6 +33,11 @@ export function getBackend(): Kernels {
   return active;
 }
 
+/** The active backend as scripts print it: its name, and its device when it has one. */
+export function describeBackend(k: Kernels = active): string {
+  return k.device ? `${k.name} (${k.device})` : k.name;
+}
+
 /** Run fn with `name` as the active backend, restoring the previous one afterwards. */
 export function withBackend<T>(name: string, fn: () => T): T {
   const previous = active;

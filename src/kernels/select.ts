@@ -49,6 +49,20 @@ function loadGpujs(): Promise<GpujsModule> {
   return gpujsModule;
 }
 
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string' && !('window' in globalThis);
+}
+
+/**
+ * gpujs:webgpu in Node runs in a worker thread (webgpu-node.ts). The module path is a variable so that browser
+ * bundles do not pull in node:worker_threads; on a page, createGpujsKernels refuses webgpu with the reason.
+ */
+async function startWebgpuInNode(): Promise<GpujsKernels> {
+  const path = './webgpu-node.ts';
+  const { createWebgpuKernels } = (await import(/* @vite-ignore */ path)) as typeof import('./webgpu-node.ts');
+  return createWebgpuKernels();
+}
+
 /** Backends this module started, by name: a second request hands back the same object (and its kernel cache). */
 const started = new Map<string, Kernels>();
 
@@ -57,7 +71,7 @@ export async function loadGpujsBackend(mode: GpujsMode): Promise<GpujsKernels> {
   const name = `gpujs:${mode}`;
   let kernels = started.get(name) as GpujsKernels | undefined;
   if (!kernels) {
-    kernels = createGpujsKernels(await loadGpujs(), mode);
+    kernels = mode === 'webgpu' && isNode() ? await startWebgpuInNode() : createGpujsKernels(await loadGpujs(), mode);
     started.set(name, kernels);
     registerBackend(kernels);
   }
@@ -111,7 +125,7 @@ export interface AutoKernels extends Kernels {
 }
 
 /** The gpu.js modes auto tries: the GPU ones, and webasm (which can beat the reference on some CPUs). cpu is for tests. */
-const AUTO_MODES: readonly GpujsMode[] = ['gpu', 'webasm'];
+const AUTO_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm'];
 
 export async function createAutoKernels(log: (line: string) => void = console.log): Promise<AutoKernels> {
   const candidates: Kernels[] = [referenceKernels];

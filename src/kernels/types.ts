@@ -34,6 +34,8 @@ export interface MatmulSpec {
 export interface Kernels {
   /** Short name printed wherever results are reported, e.g. "js". */
   readonly name: string;
+  /** Where the products run when that is not this CPU, e.g. a WebGPU adapter; printed beside the name. */
+  readonly device?: string;
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, spec: MatmulSpec): void;
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, param?: number): void;
   /** out (contiguous, shape `shape`) = a op b, reading a and b with the given strides (0 on broadcast axes). */

@@ -63,7 +63,7 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
     for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length)));
     return;
   }
-  const boot = new URL('./worker-boot.mjs', import.meta.url);
+  const boot = new URL('../worker-boot.mjs', import.meta.url);
   const entry = new URL('./worker.ts', import.meta.url).href;
   const pool = Array.from({ length: Math.min(workers, chunks.length) }, () => new Worker(boot, { workerData: { entry } }));
   let next = 0;

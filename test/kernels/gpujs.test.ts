@@ -7,7 +7,7 @@ import * as gpujs from 'gpu.js';
 import { createGpujsKernels, type GpujsModule } from '../../src/kernels/gpujs.ts';
 import { referenceKernels } from '../../src/kernels/reference.ts';
 import { getBackend, setBackend } from '../../src/kernels/registry.ts';
-import { autoKernels, AUTO_MARGIN, useBackend } from '../../src/kernels/select.ts';
+import { autoKernels, AUTO_MARGIN, useBackend, type AutoKernels } from '../../src/kernels/select.ts';
 import type { Kernels, MatmulSpec } from '../../src/kernels/types.ts';
 import { maxAbsDiff } from '../helpers.ts';
 
@@ -66,8 +66,8 @@ describe('gpujs backend', () => {
     );
   });
 
-  it('refuses webgpu: its readback is asynchronous only', () => {
-    expect(() => createGpujsKernels(gpujs as unknown as GpujsModule, 'webgpu')).toThrow(/^gpujs:webgpu cannot run behind the synchronous kernels interface: gpu\.js reads WebGPU results back only asynchronously/);
+  it('refuses webgpu on the calling thread: its readback is asynchronous only (Node runs it in a worker)', () => {
+    expect(() => createGpujsKernels(gpujs as unknown as GpujsModule, 'webgpu')).toThrow(/^gpujs:webgpu cannot run on this thread: gpu\.js reads WebGPU results back only asynchronously \(mapAsync\), and the kernels interface is synchronous\. In Node, useBackend\('gpujs:webgpu'\) runs it in a worker thread/);
   });
 
   it('refuses an unknown mode, listing the allowed ones', () => {
@@ -104,16 +104,23 @@ describe('useBackend', () => {
     setBackend('js');
   });
 
-  it('auto in Node: candidates are js, wasm and gpujs:webasm, the skipped ones are printed with the reason', async () => {
+  it('auto in Node: candidates are js, wasm and gpujs:webasm (webgpu only on a GPU), the skipped ones are printed with the reason', async () => {
     const lines: string[] = [];
-    const k = await useBackend('auto', { log: (l) => lines.push(l) });
+    const software = process.env.SUPERPOSITION_WEBGPU_SOFTWARE;
+    delete process.env.SUPERPOSITION_WEBGPU_SOFTWARE; // auto must not take a software WebGPU adapter
+    const k = await useBackend('auto', { log: (l) => lines.push(l) }).finally(() => {
+      if (software !== undefined) process.env.SUPERPOSITION_WEBGPU_SOFTWARE = software;
+    });
     try {
       expect(k.name).toBe('auto');
       expect(lines[0]).toMatch(/^auto: not a candidate: gpujs:gpu cannot start: /);
+      const webgpu = (k as AutoKernels).candidates.includes('gpujs:webgpu');
+      if (!webgpu) expect(lines[1]).toMatch(/^auto: not a candidate: gpujs:webgpu cannot start: no WebGPU adapter on a GPU/);
       const out = new Float32Array(4);
       k.matmul(a22, b22, out, spec(1, 2, 2, 2));
       expect([...out]).toEqual([19, 22, 43, 50]);
-      expect(lines[1]).toMatch(/^auto: matmul NN 1x2x2x2 -> (js|wasm|gpujs:webasm) \(js [\d.]+ GFLOP\/s, wasm [\d.]+ GFLOP\/s, gpujs:webasm [\d.]+ GFLOP\/s\)$/);
+      const gpuCandidate = webgpu ? ', gpujs:webgpu [\\d.]+ GFLOP\\/s' : '';
+      expect(lines.at(-1)).toMatch(new RegExp(`^auto: matmul NN 1x2x2x2 -> (js|wasm|gpujs:webasm|gpujs:webgpu) \\(js [\\d.]+ GFLOP\\/s, wasm [\\d.]+ GFLOP\\/s${gpuCandidate}, gpujs:webasm [\\d.]+ GFLOP\\/s\\)$`));
     } finally {
       setBackend('js');
     }

@@ -1,0 +1,103 @@
+/**
+ * gpujs:webgpu in Node: gpu.js's WebGPU backend in a worker thread behind the synchronous kernels interface.
+ * The op and gradient suites run on it through nodeBackends (test/helpers.ts); these are the parts only this
+ * backend has: adapter choice, the thread bridge, device-resident arrays, and a script that exits by itself.
+ *
+ * On a machine without a GPU the tests use Mesa's llvmpipe through Dawn's OpenGL ES backend (a software adapter,
+ * accepted only because the tests ask for it). Without an adapter at all they skip, saying why, unless
+ * WEBGPU_TEST=1 (CI) makes that a failure.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { measureDeviceChain } from '../../src/kernels/device-chain.ts';
+import { referenceKernels } from '../../src/kernels/reference.ts';
+import type { DeviceArray } from '../../src/kernels/gpujs.ts';
+import type { MatmulSpec } from '../../src/kernels/types.ts';
+import { createWebgpuKernels, type WebgpuKernels } from '../../src/kernels/webgpu-node.ts';
+
+const software = await createWebgpuKernels({ allowSoftware: true }).catch((e: Error) => {
+  if (process.env.WEBGPU_TEST === '1') throw e;
+  console.log(`test/kernels/webgpu: skipped (WEBGPU_TEST=1 would make this a failure): ${e.message}`);
+  return null;
+});
+afterAll(() => software?.destroy());
+
+const spec = (batch: number, m: number, k: number, n: number, transA = false, transB = false): MatmulSpec => ({
+  batch, m, k, n, transA, transB,
+  aOffsets: Int32Array.from({ length: batch }, (_, q) => q * m * k),
+  bOffsets: Int32Array.from({ length: batch }, (_, q) => q * k * n),
+});
+const ramp = (len: number, f: number) => Float32Array.from({ length: len }, (_, i) => Math.sin(i * f));
+
+it('refuses a software adapter unless asked: gpujs:webgpu means a GPU', async () => {
+  const k = await createWebgpuKernels({ allowSoftware: false }).catch((e: Error) => e);
+  if (k instanceof Error) {
+    expect(k.name).toBe('BackendUnavailableError');
+    expect(k.message).toMatch(/^gpujs:webgpu cannot start: no WebGPU adapter on a GPU \(.+\); install an NVIDIA driver with its Vulkan ICD, or set SUPERPOSITION_WEBGPU_SOFTWARE=1/);
+  } else {
+    // A machine with a real GPU: whatever started must not be a CPU rasteriser.
+    expect(k.adapter.software).toBe(false);
+    k.destroy();
+  }
+});
+
+describe.skipIf(!software)('gpujs:webgpu through the worker bridge', () => {
+  const k = software as WebgpuKernels;
+
+  it('names its adapter and says when it is software', () => {
+    expect(k.name).toBe('gpujs:webgpu');
+    expect(k.kernelClass).toBe('WebGPUKernel');
+    expect(k.device).toBe(`WebGPU: ${k.adapter.description}`);
+    if (k.adapter.software) expect(k.adapter.description).toMatch(/, software$/);
+  });
+
+  it('a product larger than the worker message of a subarray view: only the view travels, results land in place', () => {
+    // Operands as views into a larger arena (as the trainer's step arena hands them out), output at an offset.
+    const arena = ramp(10_000, 0.3);
+    const a = arena.subarray(100, 100 + 3 * 1500);
+    const b = arena.subarray(5000, 5000 + 1500 * 2);
+    const s = spec(1, 3, 1500, 2); // k > 1000: gpu.js's default loop cut-off would silently drop terms
+    const out = new Float32Array(16).fill(7);
+    k.matmul(a, b, out.subarray(4, 10), s);
+    const want = new Float32Array(6);
+    referenceKernels.matmul(a, b, want, s);
+    // float32 sums of 1500 products of |x| <= 1: the Higham bound gamma_k * sum|a||b| is ~1e-4 here.
+    for (let i = 0; i < 6; i++) expect(Math.abs(out[4 + i] - want[i])).toBeLessThan(1e-3);
+    expect([...out.subarray(0, 4), ...out.subarray(10)]).toEqual([7, 7, 7, 7, 7, 7, 7, 7, 7, 7]);
+  });
+
+  it('keeps a training step on the device with the same bits as the per-op path', () => {
+    const t = measureDeviceChain(k, { instances: 3, batch: 64, n: 10, m: 4 });
+    expect(t.maxDiff).toBe(0);
+    expect(t.perOpMs).toBeGreaterThan(0);
+    expect(t.onDeviceMs).toBeGreaterThan(0);
+  });
+
+  it('device arrays: read back equals the upload, use after delete is an error', () => {
+    const x = ramp(37, 0.7);
+    const d = k.toDevice(x) as Exclude<DeviceArray, Float32Array>;
+    expect(k.readBack(d)).toEqual(x);
+    d.delete();
+    expect(() => k.readBack(d)).toThrow(/^gpujs:webgpu: device array #\d+ was already deleted$/);
+    // A product of a freed array is refused by the worker, and the bridge stays usable afterwards.
+    const e = k.toDevice(x) as Exclude<DeviceArray, Float32Array>;
+    const id = (e as unknown as { id: number }).id;
+    e.delete();
+    const forged = Object.assign(Object.create(Object.getPrototypeOf(e)), { id, freed: false });
+    expect(() => k.matmulOnDevice(forged, x, spec(1, 1, 37, 1), 37, 37)).toThrow(`gpujs:webgpu: device array #${id} was freed or never existed`);
+    const out = new Float32Array(1);
+    k.matmul(x, x, out, spec(1, 1, 37, 1));
+    expect(out[0]).toBeCloseTo(x.reduce((s, v) => s + v * v, 0), 4);
+  });
+});
+
+describe.skipIf(!software)('a script on gpujs:webgpu', () => {
+  it('trains, prints the adapter, and exits by itself (the worker and Dawn do not keep Node alive)', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/train.ts', '--experiment', 'intro', '--density', '0.1', '--steps', '30', '--backend', 'gpujs:webgpu'], {
+      env: { ...process.env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
+      timeout: 120_000,
+    });
+    expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\)/);
+  }, 150_000);
+});
