@@ -9,10 +9,11 @@ export { noGrad, isGradEnabled, setCheckNumerics, ShapeError, NonFiniteError, ty
 export { gradcheck, type GradcheckOptions, type GradcheckReport } from './autograd/gradcheck.ts';
 export { toNdarray, fromNdarray } from './autograd/ndarray.ts';
 export { createRng, deriveSeed, type Rng } from './random.ts';
-export { setBackend, getBackend, listBackends, registerBackend, withBackend } from './kernels/registry.ts';
+export { setBackend, getBackend, describeBackend, listBackends, registerBackend, withBackend } from './kernels/registry.ts';
 export type { Kernels, MatmulSpec, UnaryOp, BinaryOp } from './kernels/types.ts';
 export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels, type UseBackendOptions } from './kernels/select.ts';
-export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
+export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type DeviceArray, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
+export { measureDeviceChain, type DeviceChainSize, type DeviceChainTiming } from './kernels/device-chain.ts';
 export { ToyModel, MODEL_KINDS, initStd, type ModelKind, type ToyModelSpec, type InitScheme } from './toy/model.ts';
 export { sampleBatch, featureSets, type BatchSpec, type FeatureSet } from './toy/data.ts';
 export { Adam, AdamW, clipGradNormPerInstance, type AdamOptions } from './toy/optim.ts';

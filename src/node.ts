@@ -1,6 +1,6 @@
 /**
  * superposition-lab/node: everything of index.ts, plus what needs Node (files, worker threads, hashing, headless
- * rendering): sweeps, shards, comparisons, reports, manifests and verification.
+ * rendering): sweeps, shards, comparisons, reports, manifests and verification; gpu.js WebGPU in a worker thread.
  */
 export * from './index.ts';
 export { runSweep, trainSweep, assembleResults, type SweepResults, type SweepOptions, type FeatureCell, type NeuronCell, type GeometryCell, type Shard } from './phase/sweep.ts';
@@ -10,3 +10,4 @@ export { writeReport, writeComparison } from './phase/report.ts';
 export { verifyResults, type Verification } from './phase/verify.ts';
 export { manifestOf, type Manifest } from './manifest.ts';
 export { renderVegaLite } from './viz/render.ts';
+export { createWebgpuKernels, type WebgpuKernels, type WebgpuNodeOptions } from './kernels/webgpu-node.ts';

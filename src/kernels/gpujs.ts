@@ -96,10 +96,8 @@ export function matmulKernelKey(s: MatmulSpec, aLen: number, bLen: number, pipel
  * reuses its output on the next call, which would overwrite activations a backward pass still needs.
  */
 export function matmulKernelSettings(s: MatmulSpec, aLen: number, bLen: number, pipeline: boolean): Record<string, unknown> {
+  checkMatmulSize(s, aLen, bLen);
   const size = s.batch * s.m * s.n;
-  if (size >= MAX_INDEX || aLen >= MAX_INDEX || bLen >= MAX_INDEX) {
-    throw new RangeError(`gpujs matmul: batch=${s.batch} m=${s.m} k=${s.k} n=${s.n} with operands of ${aLen} and ${bLen} elements exceeds the ${MAX_INDEX} elements float32 shader indexing handles exactly`);
-  }
   return {
     output: [size],
     constants: {
@@ -112,6 +110,24 @@ export function matmulKernelSettings(s: MatmulSpec, aLen: number, bLen: number, 
     tactic: 'precision',
     ...(pipeline ? { pipeline: true, immutable: true } : {}),
   };
+}
+
+/** Problems whose indices float32 shaders cannot hold exactly are refused (RangeError). */
+export function checkMatmulSize(s: MatmulSpec, aLen: number, bLen: number): void {
+  if (s.batch * s.m * s.n >= MAX_INDEX || aLen >= MAX_INDEX || bLen >= MAX_INDEX) {
+    throw new RangeError(`gpujs matmul: batch=${s.batch} m=${s.m} k=${s.k} n=${s.n} with operands of ${aLen} and ${bLen} elements exceeds the ${MAX_INDEX} elements float32 shader indexing handles exactly`);
+  }
+}
+
+/**
+ * The checks and cases every gpu.js matmul handles before going to the device: an output too short is an
+ * error; an empty product, or k = 0 (a sum of nothing: zeros), is done here. Returns true when `out` is done.
+ */
+export function matmulDoneOnHost(out: Float32Array, s: MatmulSpec): boolean {
+  const size = s.batch * s.m * s.n;
+  if (out.length < size) throw new RangeError(`gpujs matmul: output has ${out.length} elements, needs ${size} (batch=${s.batch} m=${s.m} n=${s.n})`);
+  if (size > 0 && s.k === 0) out.fill(0, 0, size);
+  return size === 0 || s.k === 0;
 }
 
 /** The copy kernel that puts a host array on the device (a pipelined, immutable result). */
@@ -181,38 +197,32 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
   let kernelClass = chosen;
   let precision = 'single';
 
-  function kernelFor(s: MatmulSpec, aLen: number, bLen: number, pipeline = false): GpujsKernel {
+  /**
+   * Run the product's kernel (built and memoised per shape). A new kernel is cached only once its first run
+   * passed verifyKernel, so a kernel that fell back is never used again unchecked.
+   */
+  function runMatmul(a: DeviceArray, b: DeviceArray, s: MatmulSpec, aLen: number, bLen: number, pipeline: boolean): unknown {
     const key = matmulKernelKey(s, aLen, bLen, pipeline);
-    let kernel = cache.get(key);
-    if (!kernel) {
-      kernel = gpu.createKernel(matmulSource, matmulKernelSettings(s, aLen, bLen, pipeline));
+    const cached = cache.get(key);
+    const kernel = cached ?? gpu.createKernel(matmulSource, matmulKernelSettings(s, aLen, bLen, pipeline));
+    // Offsets go in as float32 (gpu.js's array arguments are float textures/buffers); exact below MAX_INDEX.
+    const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets));
+    if (!cached) {
+      verifyKernel(kernel);
       cache.set(key, kernel);
     }
-    return kernel;
+    return result;
   }
 
   function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+    if (matmulDoneOnHost(out, s)) return;
     const size = s.batch * s.m * s.n;
-    if (out.length < size) throw new RangeError(`gpujs matmul: output has ${out.length} elements, needs ${size} (batch=${s.batch} m=${s.m} n=${s.n})`);
-    if (size === 0) return;
-    if (s.k === 0) {
-      out.fill(0, 0, size);
-      return;
-    }
-    const kernel = kernelFor(s, a.length, b.length);
-    const fresh = !(kernel.kernel as { built?: boolean }).built;
-    // Offsets go in as float32 (gpu.js's array arguments are float textures/buffers); exact below MAX_INDEX.
-    const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets)) as Float32Array;
-    if (fresh) verifyKernel(kernel);
+    const result = runMatmul(a, b, s, a.length, b.length, false) as Float32Array;
     out.set(result.length === size ? result : result.subarray(0, size));
   }
 
   function matmulOnDevice(a: DeviceArray, b: DeviceArray, s: MatmulSpec, aLength: number, bLength: number): DeviceArray {
-    const kernel = kernelFor(s, aLength, bLength, true);
-    const fresh = !(kernel.kernel as { built?: boolean }).built;
-    const result = kernel(a, b, Float32Array.from(s.aOffsets), Float32Array.from(s.bOffsets)) as DeviceArray;
-    if (fresh) verifyKernel(kernel);
-    return result;
+    return runMatmul(a, b, s, aLength, bLength, true) as DeviceArray;
   }
 
   const uploads = new Map<number, GpujsKernel>();

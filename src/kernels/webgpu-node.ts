@@ -18,9 +18,9 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
-import { matmulKernelKey, type DeviceArray, type GpujsKernels } from './gpujs.ts';
+import { checkMatmulSize, matmulDoneOnHost, matmulKernelKey, type DeviceArray, type GpujsKernels } from './gpujs.ts';
 import type { MatmulSpec } from './types.ts';
-import type { AdapterSummary, Operand, WebgpuHello, WebgpuReply, WebgpuRequest, WebgpuWorkerData } from './webgpu-worker.ts';
+import type { AdapterSummary, Operand, Sequenced, WebgpuHello, WebgpuReply, WebgpuRequest, WebgpuWorkerData } from './webgpu-worker.ts';
 
 export interface WebgpuNodeOptions {
   /**
@@ -30,6 +30,8 @@ export interface WebgpuNodeOptions {
   allowSoftware?: boolean;
   /** How long one call may take before it is reported as hung (default 120 s: the first builds compile shaders). */
   timeoutMs?: number;
+  /** How long the worker may take to find an adapter and open a device (default 60 s). */
+  startTimeoutMs?: number;
 }
 
 export interface WebgpuKernels extends GpujsKernels {
@@ -37,48 +39,97 @@ export interface WebgpuKernels extends GpujsKernels {
   readonly adapter: AdapterSummary;
 }
 
-/** A product or upload kept on the device, known to this thread by its id in the worker. */
+/**
+ * A product or upload kept on the device, known to this thread by its id in the worker. `delete()` frees the
+ * device buffer. A handle dropped without it is freed after it is garbage-collected, but only when the event
+ * loop next runs: a synchronous training loop must delete what it no longer needs.
+ */
 class DeviceHandle {
+  private static readonly unreleased = new FinalizationRegistry<{ bridge: Bridge; id: number }>(({ bridge, id }) => {
+    if (!bridge.exited) bridge.send({ op: 'free', id });
+  });
   private freed = false;
   constructor(
     readonly id: number,
     private readonly bridge: Bridge,
-  ) {}
-  toArray(): Float32Array {
+  ) {
+    DeviceHandle.unreleased.register(this, { bridge, id }, this);
+  }
+  belongsTo(bridge: Bridge): boolean {
+    return this.bridge === bridge;
+  }
+  /** The id to send, for a handle that is still alive. */
+  live(): number {
     if (this.freed) throw new Error(`gpujs:webgpu: device array #${this.id} was already deleted`);
-    return this.bridge.call({ op: 'read', id: this.id }).out!;
+    return this.id;
+  }
+  toArray(): Float32Array {
+    return this.bridge.call({ op: 'read', id: this.live() }).out!;
   }
   delete(): void {
     if (this.freed) return;
     this.freed = true;
-    this.bridge.send({ op: 'free', id: this.id });
+    DeviceHandle.unreleased.unregister(this);
+    if (!this.bridge.exited) this.bridge.send({ op: 'free', id: this.id });
   }
 }
 
 class Bridge {
   private readonly done: Int32Array;
+  /**
+   * Why the worker is gone or unusable ('exited', 'been destroyed', 'timed out'): later calls fail at once
+   * instead of queueing behind a hung request and waiting out their own timeouts.
+   */
+  exited: string | null = null;
   constructor(
     private readonly port: MessagePort,
     control: SharedArrayBuffer,
     private readonly timeoutMs: number,
+    private readonly stop: () => void,
   ) {
     this.done = new Int32Array(control);
   }
 
-  /** Post a request and block until the worker answers. Operands are copied into fresh buffers and moved. */
-  call(req: WebgpuRequest): Extract<WebgpuReply, { ok: true }> {
-    Atomics.store(this.done, 0, 0);
-    this.send(req);
-    if (Atomics.wait(this.done, 0, 0, this.timeoutMs) === 'timed-out') {
-      throw new Error(`gpujs:webgpu: the WebGPU worker did not answer '${req.op}' within ${this.timeoutMs / 1000} s (hung or dead device)`);
-    }
-    const reply = receiveMessageOnPort(this.port)?.message as WebgpuReply | undefined;
-    if (!reply) throw new Error(`gpujs:webgpu: the WebGPU worker signalled '${req.op}' done without an answer`);
-    if (!reply.ok) throw reply.unavailable ? new BackendUnavailableError(reply.error) : new Error(reply.error);
-    return reply;
+  /** Mark the worker gone (the first reason wins) and stop it. */
+  close(reason: string): void {
+    this.exited ??= reason;
+    this.stop();
   }
 
-  send(req: WebgpuRequest): void {
+  /**
+   * Post a request and block until the worker answers it. Operands are copied into fresh buffers and moved.
+   * Replies carry the request's sequence number: one that arrives after its call timed out is dropped, never
+   * taken for the answer to a later call. The flag is reset before each look at the port, so an answer posted
+   * between the look and the wait makes the wait return at once.
+   */
+  call(req: WebgpuRequest): Extract<WebgpuReply, { ok: true }> {
+    if (this.exited) throw new Error(`gpujs:webgpu: the WebGPU worker has ${this.exited}; cannot run '${req.op}'`);
+    const seq = this.send(req);
+    const deadline = performance.now() + this.timeoutMs;
+    for (;;) {
+      Atomics.store(this.done, 0, 0);
+      const reply = receiveMessageOnPort(this.port)?.message as Sequenced<WebgpuReply> | undefined;
+      if (reply?.seq === seq) {
+        if (!reply.ok) throw reply.unavailable ? new BackendUnavailableError(reply.error) : new Error(reply.error);
+        return reply;
+      }
+      if (reply) continue; // never happens while a timeout closes the bridge; kept so a stray reply cannot be taken
+      if (Atomics.load(this.done, 1) === 1) {
+        this.close('exited');
+        throw new Error(`gpujs:webgpu: the WebGPU worker exited while running '${req.op}'`);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(this.done, 0, 0, left) === 'timed-out') {
+        this.close('timed out');
+        throw new Error(`gpujs:webgpu: the WebGPU worker did not answer '${req.op}' within ${this.timeoutMs / 1000} s (hung or dead device); the backend is closed`);
+      }
+    }
+  }
+
+  private seq = 0;
+
+  /** Post a request (a 'free' is not answered); returns its sequence number. */
+  send(req: WebgpuRequest): number {
     const moved: ArrayBuffer[] = [];
     const own = (x: Float32Array): Float32Array => {
       const copy = x.slice(); // only the view's bytes: postMessage would otherwise clone a whole arena buffer
@@ -88,7 +139,8 @@ class Bridge {
     const wire = (x: Operand): Operand => (x instanceof Float32Array ? own(x) : { id: x.id });
     if (req.op === 'matmul') req = { ...req, a: wire(req.a), b: wire(req.b) };
     else if (req.op === 'upload') req = { ...req, x: own(req.x) };
-    this.port.postMessage(req, moved);
+    this.port.postMessage({ ...req, seq: ++this.seq } satisfies Sequenced<WebgpuRequest>, moved);
+    return this.seq;
   }
 }
 
@@ -96,37 +148,50 @@ class Bridge {
 export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Promise<WebgpuKernels> {
   const allowSoftware = options.allowSoftware ?? process.env.SUPERPOSITION_WEBGPU_SOFTWARE === '1';
   // Mesa's EGL picks its platform from the environment, which only the main thread can set; 'surfaceless' needs
-  // no display (the software OpenGL ES path of the tests).
-  if (allowSoftware && !process.env.EGL_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM = 'surfaceless';
+  // no display (the software OpenGL ES path of the tests). Set while the device opens, restored afterwards so
+  // child processes do not inherit it.
+  const setEgl = allowSoftware && !process.env.EGL_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY;
+  if (setEgl) process.env.EGL_PLATFORM = 'surfaceless';
   const { port1, port2 } = new MessageChannel();
-  const control = new SharedArrayBuffer(4);
+  const control = new SharedArrayBuffer(8);
   const workerData: WebgpuWorkerData & { entry: string } = { entry: new URL('./webgpu-worker.ts', import.meta.url).href, port: port2, control, allowSoftware };
   const worker = new Worker(new URL('../worker-boot.mjs', import.meta.url), { workerData, transferList: [port2] });
+  const startMs = options.startTimeoutMs ?? 60_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const hello = await new Promise<WebgpuHello>((resolve) => {
     worker.once('message', resolve);
     worker.once('error', (e) => resolve({ ok: false, error: e.message }));
     worker.once('exit', (code) => resolve({ ok: false, error: `the WebGPU worker exited (code ${code}) before it had a device` }));
+    timer = setTimeout(() => resolve({ ok: false, error: `no device after ${startMs / 1000} s (a hung driver or adapter request)` }), startMs);
+  }).finally(() => {
+    clearTimeout(timer);
+    if (setEgl) delete process.env.EGL_PLATFORM;
   });
   worker.removeAllListeners();
   if (!hello.ok) {
     await worker.terminate();
     throw new BackendUnavailableError(`gpujs:webgpu cannot start: ${hello.error}`);
   }
+  const bridge = new Bridge(port1, control, options.timeoutMs ?? 120_000, () => void worker.terminate());
+  // An error in the worker after start-up must not crash this process through an unhandled 'error' event: it
+  // closes the backend, and the next call says so. Neither listener keeps the unref'd worker alive.
+  worker.on('error', (e) => (bridge.exited ??= `exited (${e.message})`));
+  worker.on('exit', () => (bridge.exited ??= 'exited'));
   // The worker (and Dawn inside it) must not keep a finished script alive.
   worker.unref();
   port1.unref();
-  const bridge = new Bridge(port1, control, options.timeoutMs ?? 120_000);
   const built = new Set<string>();
 
   function product(a: Operand, b: Operand, s: MatmulSpec, aLength: number, bLength: number, pipeline: boolean): Extract<WebgpuReply, { ok: true }> {
+    checkMatmulSize(s, aLength, bLength); // here, before the round trip, so the RangeError keeps its type
     const reply = bridge.call({ op: 'matmul', a, b, spec: s, aLength, bLength, pipeline });
     built.add(matmulKernelKey(s, aLength, bLength, pipeline));
     return reply;
   }
   const wireOperand = (x: DeviceArray): Operand => {
     if (x instanceof Float32Array) return x;
-    if (x instanceof DeviceHandle) return { id: x.id };
-    throw new TypeError('gpujs:webgpu: a device operand must be a Float32Array or an array this backend put on the device');
+    if (x instanceof DeviceHandle && x.belongsTo(bridge)) return { id: x.live() };
+    throw new TypeError('gpujs:webgpu: a device operand must be a Float32Array or an array this backend instance put on the device');
   };
 
   return {
@@ -141,14 +206,8 @@ export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Prom
       return built.size;
     },
     matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
-      const size = s.batch * s.m * s.n;
-      if (out.length < size) throw new RangeError(`gpujs matmul: output has ${out.length} elements, needs ${size} (batch=${s.batch} m=${s.m} n=${s.n})`);
-      if (size === 0) return;
-      if (s.k === 0) {
-        out.fill(0, 0, size);
-        return;
-      }
-      out.set(product(a, b, s, a.length, b.length, false).out!.subarray(0, size));
+      if (matmulDoneOnHost(out, s)) return;
+      out.set(product(a, b, s, a.length, b.length, false).out!.subarray(0, s.batch * s.m * s.n));
     },
     matmulOnDevice(a: DeviceArray, b: DeviceArray, s: MatmulSpec, aLength: number, bLength: number): DeviceArray {
       return new DeviceHandle(product(wireOperand(a), wireOperand(b), s, aLength, bLength, true).id!, bridge);
@@ -160,7 +219,7 @@ export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Prom
       return x instanceof Float32Array ? x : (x.toArray() as Float32Array);
     },
     destroy(): void {
-      void worker.terminate();
+      bridge.close('been destroyed');
     },
   };
 }

@@ -34,8 +34,11 @@ export type WebgpuRequest =
   | { op: 'free'; id: number };
 
 export type WebgpuReply =
-  | { ok: true; out?: Float32Array; id?: number; built?: boolean }
+  | { ok: true; out?: Float32Array; id?: number }
   | { ok: false; error: string; unavailable: boolean };
+
+/** Requests and replies on the wire carry a sequence number: a late reply is never taken for another's. */
+export type Sequenced<T> = T & { seq: number };
 
 /** What the worker says once it has a device (or why it has none). */
 export type WebgpuHello = { ok: true; adapter: AdapterSummary } | { ok: false; error: string };
@@ -104,7 +107,7 @@ async function chooseAdapter(allowSoftware: boolean): Promise<{ adapter: Adapter
     return { adapter, summary };
   }
   const hint = allowSoftware
-    ? 'install an NVIDIA driver with its Vulkan ICD, or for testing Mesa (libegl-mesa0, libgl1-mesa-dri) for the software OpenGL ES path'
+    ? "install an NVIDIA driver with its Vulkan ICD, or for testing Mesa's EGL/GLES drivers (Debian: libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) for the software OpenGL ES path"
     : 'install an NVIDIA driver with its Vulkan ICD, or set SUPERPOSITION_WEBGPU_SOFTWARE=1 to accept a software adapter (for testing; slower than js)';
   throw new Error(`no WebGPU adapter${allowSoftware ? '' : ' on a GPU'} (${refused.join('; ')}); ${hint}`);
 }
@@ -112,6 +115,13 @@ async function chooseAdapter(allowSoftware: boolean): Promise<{ adapter: Adapter
 async function main(): Promise<void> {
   const { port, control, allowSoftware } = workerData as WebgpuWorkerData;
   const done = new Int32Array(control);
+  // If this thread ends while the caller waits (an uncaught error, process.exit), say so in slot 1 and wake it,
+  // instead of leaving it to its timeout. (terminate() runs no JavaScript here; destroy() marks the bridge itself.)
+  process.on('exit', () => {
+    Atomics.store(done, 1, 1);
+    Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
+  });
   let gpu: { createKernel(source: string, settings: Record<string, unknown>): GpuKernel; Kernel: { name: string } | null };
   try {
     const { adapter, summary } = await chooseAdapter(allowSoftware);
@@ -150,17 +160,17 @@ async function main(): Promise<void> {
   async function handle(req: WebgpuRequest): Promise<WebgpuReply> {
     switch (req.op) {
       case 'matmul': {
+        // As gpujs.ts's runMatmul: a new kernel is cached only once its first run passed the class check.
         const key = matmulKernelKey(req.spec, req.aLength, req.bLength, req.pipeline);
-        let kernel = kernels.get(key);
-        const built = !kernel;
-        if (!kernel) {
-          kernel = gpu.createKernel(matmulSource, matmulKernelSettings(req.spec, req.aLength, req.bLength, req.pipeline));
+        const cached = kernels.get(key);
+        const kernel = cached ?? gpu.createKernel(matmulSource, matmulKernelSettings(req.spec, req.aLength, req.bLength, req.pipeline));
+        const result = await kernel(operand(req.a), operand(req.b), Float32Array.from(req.spec.aOffsets), Float32Array.from(req.spec.bOffsets));
+        if (!cached) {
+          verifyKernelClass('webgpu', kernel);
           kernels.set(key, kernel);
         }
-        const result = await kernel(operand(req.a), operand(req.b), Float32Array.from(req.spec.aOffsets), Float32Array.from(req.spec.bOffsets));
-        if (built) verifyKernelClass('webgpu', kernel);
-        if (req.pipeline) return { ok: true, id: keep(result as BufferResult), built };
-        return { ok: true, out: (result as Float32Array).slice(), built };
+        if (req.pipeline) return { ok: true, id: keep(result as BufferResult) };
+        return { ok: true, out: (result as Float32Array).slice() };
       }
       case 'upload': {
         let kernel = uploads.get(req.x.length);
@@ -179,18 +189,22 @@ async function main(): Promise<void> {
     }
   }
 
+  const failure = (e: unknown): WebgpuReply => ({
+    ok: false,
+    error: e instanceof Error ? e.message : String(e),
+    unavailable: e instanceof Error && e.name === 'BackendUnavailableError',
+  });
+  // One request at a time, in the order sent; the chain never rejects (every failure becomes a reply).
   let queue = Promise.resolve();
-  port.on('message', (req: WebgpuRequest) => {
+  port.on('message', (req: Sequenced<WebgpuRequest>) => {
     queue = queue.then(async () => {
-      let reply: WebgpuReply;
-      try {
-        reply = await handle(req);
-      } catch (e) {
-        const unavailable = (e as Error).name === 'BackendUnavailableError';
-        reply = { ok: false, error: (e as Error).message, unavailable };
-      }
+      const reply = await handle(req).catch(failure);
       if (req.op === 'free') return; // fire and forget: nobody waits
-      port.postMessage(reply, reply.ok && reply.out ? [reply.out.buffer as ArrayBuffer] : []);
+      try {
+        port.postMessage({ ...reply, seq: req.seq } satisfies Sequenced<WebgpuReply>, reply.ok && reply.out ? [reply.out.buffer as ArrayBuffer] : []);
+      } catch (e) {
+        port.postMessage({ ...failure(e), seq: req.seq } satisfies Sequenced<WebgpuReply>);
+      }
       Atomics.store(done, 0, 1);
       Atomics.notify(done, 0);
     });

@@ -76,9 +76,11 @@ describe('gpujs backend', () => {
 
   it('throws when gpu.js falls back to another kernel class at build time', () => {
     const k = createGpujsKernels(fakeGpujs('WebAssemblyKernel', 'CPUKernel', 'single', 'graphical kernels are not supported'), 'webasm');
-    expect(() => k.matmul(a22, b22, new Float32Array(4), spec(1, 2, 2, 2))).toThrow(
-      'gpujs:webasm: gpu.js fell back to CPUKernel (graphical kernels are not supported); refusing to report results from another backend',
-    );
+    const fellBack = 'gpujs:webasm: gpu.js fell back to CPUKernel (graphical kernels are not supported); refusing to report results from another backend';
+    expect(() => k.matmul(a22, b22, new Float32Array(4), spec(1, 2, 2, 2))).toThrow(fellBack);
+    // The unverified kernel was not cached: a second call checks again instead of returning its numbers.
+    expect(() => k.matmul(a22, b22, new Float32Array(4), spec(1, 2, 2, 2))).toThrow(fellBack);
+    expect(k.cachedKernels).toBe(0);
   });
 
   it('throws when a GL context gives less than single precision', () => {
