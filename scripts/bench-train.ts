@@ -19,6 +19,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { BACKEND_CHOICES, backendFlag, useBackend } from '../src/kernels/select.ts';
+import { hasDevice } from '../src/kernels/types.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
 import { trainSweep } from '../src/phase/sweep.ts';
 import { createRng } from '../src/random.ts';
@@ -62,10 +63,10 @@ const gcWithin = async (from: number, to: number): Promise<number> => {
   return gcEntries.filter((e) => e.start >= from && e.start < to).reduce((sum, e) => sum + e.duration, 0);
 };
 
-function trainConfig(name: string): TrainConfig {
+function trainConfig(name: string, deviceChain = true): TrainConfig {
   const { I, n, m } = CONFIGS[name];
   return {
-    model: { kind: 'relu-output', instances: I, features: n, hidden: m },
+    model: { kind: 'relu-output', instances: I, features: n, hidden: m, deviceChain },
     importance: Array.from({ length: n }, (_, i) => 0.9 ** i),
     density: new Array(I).fill(0.1),
     batch: 1024,
@@ -78,9 +79,9 @@ function trainConfig(name: string): TrainConfig {
 }
 
 /** Steps per second after the warm-up, and the share of that time spent in garbage collection. */
-async function single(name: string): Promise<{ sps: number; gcShare: number }> {
+async function single(name: string, deviceChain = true): Promise<{ sps: number; gcShare: number }> {
   let start = 0;
-  train(trainConfig(name), (step) => {
+  train(trainConfig(name, deviceChain), (step) => {
     if (step === flags.warmup - 1) start = performance.now();
   });
   const end = performance.now();
@@ -125,12 +126,14 @@ async function split(name: string): Promise<number> {
 
 // --- ours ---------------------------------------------------------------------------------------------------
 const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gpujs') : [...new Set(['js', flags.backend])];
-const backends: string[] = [];
+/** Backends to time, with the device chain on; a backend with device memory is timed with it off too. */
+const backends: Array<{ name: string; deviceChain: boolean; label: string }> = [];
 const notes: string[] = [];
 for (const name of wanted) {
   try {
-    await useBackend(name, { log: (line) => notes.push(line) });
-    backends.push(name);
+    const kernels = await useBackend(name, { log: (line) => notes.push(line) });
+    backends.push({ name, deviceChain: true, label: name });
+    if (hasDevice(kernels)) backends.push({ name, deviceChain: false, label: `${name} per-op` });
   } catch (e) {
     if (flags.backend !== 'all') throw e;
     notes.push(`not run: backend ${name}: ${(e as Error).message}`);
@@ -143,8 +146,8 @@ for (const name of names) {
   let gcShare = 0;
   for (let round = 0; round < 2; round++) {
     for (const [k, backend] of backends.entries()) {
-      await useBackend(backend);
-      const r = await single(name);
+      await useBackend(backend.name);
+      const r = await single(name, backend.deviceChain);
       if (r.sps > sps[k]) [sps[k], gcShare] = [r.sps, k === 0 ? r.gcShare : gcShare];
     }
   }
@@ -183,7 +186,7 @@ const tfjs = measured.find(([label]) => label.startsWith('TF.js'))?.[1];
 console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
 const header = [
   'config',
-  ...backends.map((b, k) => (k === 0 ? `ours ${b}, 1 thread` : `ours ${b} (x js)`)),
+  ...backends.map((b, k) => (k === 0 ? `ours ${b.label}, 1 thread` : `ours ${b.label} (x js)`)),
   `ours, instances over ${flags.workers} threads`,
   'GC share',
   'sampling share',

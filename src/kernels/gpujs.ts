@@ -22,7 +22,7 @@
  */
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
-import type { Kernels, MatmulSpec } from './types.ts';
+import type { DeviceArray, DeviceKernels, MatmulSpec } from './types.ts';
 
 export type GpujsMode = 'gpu' | 'webgpu' | 'webasm' | 'cpu';
 export const GPUJS_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm', 'cpu'];
@@ -138,23 +138,13 @@ export function uploadKernelSettings(length: number): Record<string, unknown> {
 
 export { BackendUnavailableError };
 
-/**
- * A matmul operand or result that may live on the device: a Float32Array (uploaded on use) or a gpu.js
- * texture/buffer from a pipelined kernel (GL: GLTextureFloat; webasm and cpu return plain arrays).
- */
-export type DeviceArray = Float32Array | { toArray(): unknown; delete(): void };
+export type { DeviceArray };
 
-export interface GpujsKernels extends Kernels {
-  /**
-   * matmul in gpu.js pipeline mode: the result stays on the device (a texture on GL) and can feed the next
-   * product without a read-back; `readBack` copies it to the host. Results are immutable (a pipelined kernel
-   * otherwise reuses its output texture on the next call, which would overwrite activations a backward pass
-   * still needs); free them with `.delete()` when done.
-   */
-  matmulOnDevice(a: DeviceArray, b: DeviceArray, spec: MatmulSpec, aLength: number, bLength: number): DeviceArray;
-  readBack(x: DeviceArray): Float32Array;
-  /** Upload once: a device copy of `x` (weights, a batch) that pipelined products read without re-uploading. */
-  toDevice(x: Float32Array): DeviceArray;
+/**
+ * The gpu.js backend: matmul on gpu.js, the rest on the reference backend; with device-resident products in
+ * gpu.js pipeline mode (textures on GL, buffers on WebGPU, plain arrays on webasm and cpu).
+ */
+export interface GpujsKernels extends DeviceKernels {
   readonly mode: GpujsMode;
   /** The gpu.js kernel class that ran matmul, e.g. 'WebAssemblyKernel' or 'WebGL2Kernel' (checked, not assumed). */
   readonly kernelClass: string;

@@ -45,3 +45,21 @@ export interface Kernels {
   /** out[j] = sum of x[i] over all i of x (contiguous, shape `xShape`) with j = sum_d i_d * outStrides[d]. */
   sum(x: Float32Array, xShape: Shape, out: Float32Array, outStrides: readonly number[]): void;
 }
+
+/** An array in a compute device's memory (a texture, a buffer), or a host array where the backend keeps none. */
+export type DeviceArray = Float32Array | { toArray(): unknown; delete(): void };
+
+/**
+ * A backend with memory of its own (the gpu.js ones): operands uploaded once and products chained there, read
+ * back only when the host needs them. Results are immutable; free them with `.delete()` when done.
+ */
+export interface DeviceKernels extends Kernels {
+  toDevice(x: Float32Array): DeviceArray;
+  /** matmul whose operands and result stay on the device; aLength/bLength are the operands' element counts. */
+  matmulOnDevice(a: DeviceArray, b: DeviceArray, spec: MatmulSpec, aLength: number, bLength: number): DeviceArray;
+  readBack(x: DeviceArray): Float32Array;
+}
+
+export function hasDevice(k: Kernels): k is DeviceKernels {
+  return 'matmulOnDevice' in k;
+}

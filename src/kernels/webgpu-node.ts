@@ -37,6 +37,8 @@ export interface WebgpuNodeOptions {
 export interface WebgpuKernels extends GpujsKernels {
   /** The adapter the kernels run on, e.g. "NVIDIA H100 ... via Dawn default (Vulkan/Metal/D3D12)". */
   readonly adapter: AdapterSummary;
+  /** Device arrays this backend handed out that are not yet deleted: a leak check for code that chains products. */
+  readonly liveDeviceArrays: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export interface WebgpuKernels extends GpujsKernels {
  */
 class DeviceHandle {
   private static readonly unreleased = new FinalizationRegistry<{ bridge: Bridge; id: number }>(({ bridge, id }) => {
+    bridge.liveArrays--;
     if (!bridge.exited) bridge.send({ op: 'free', id });
   });
   private freed = false;
@@ -54,6 +57,7 @@ class DeviceHandle {
     private readonly bridge: Bridge,
   ) {
     DeviceHandle.unreleased.register(this, { bridge, id }, this);
+    bridge.liveArrays++;
   }
   belongsTo(bridge: Bridge): boolean {
     return this.bridge === bridge;
@@ -69,6 +73,7 @@ class DeviceHandle {
   delete(): void {
     if (this.freed) return;
     this.freed = true;
+    this.bridge.liveArrays--;
     DeviceHandle.unreleased.unregister(this);
     if (!this.bridge.exited) this.bridge.send({ op: 'free', id: this.id });
   }
@@ -81,6 +86,8 @@ class Bridge {
    * instead of queueing behind a hung request and waiting out their own timeouts.
    */
   exited: string | null = null;
+  /** Device arrays handed out and not yet deleted (or collected). */
+  liveArrays = 0;
   constructor(
     private readonly port: MessagePort,
     control: SharedArrayBuffer,
@@ -204,6 +211,9 @@ export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Prom
     device: `WebGPU: ${hello.adapter.description}`,
     get cachedKernels() {
       return built.size;
+    },
+    get liveDeviceArrays() {
+      return bridge.liveArrays;
     },
     matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
       if (matmulDoneOnHost(out, s)) return;

@@ -5,9 +5,12 @@
  * (ToyModel with fused: false), which the tests check values and gradients against.
  */
 import { allocate } from '../autograd/arena.ts';
+import { isGradEnabled } from '../autograd/engine.ts';
 import { customOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
+import { getBackend } from '../kernels/registry.ts';
 import { fmt } from '../kernels/shape.ts';
+import { hasDevice, type DeviceArray, type DeviceKernels, type MatmulSpec } from '../kernels/types.ts';
 
 /**
  * relu(pre + b[:, None, :]) for pre [I, B, n] and b [I, n]. Gradients: d pre = g * (out > 0) and
@@ -169,6 +172,106 @@ export const tiedReluLoss = customOp('tiedReluLoss', {
       () => (both(), new Tensor(db!, b.shape)),
       () => {
         throw new Error('tiedReluLoss: importance is a constant (no gradient)');
+      },
+    ];
+  },
+});
+
+/** A batched product over I instances: op(A_i) M x K, op(B_i) K x N, operands stored contiguously per instance. */
+function batched(I: number, M: number, K: number, N: number, transA: boolean, transB: boolean): MatmulSpec {
+  return {
+    batch: I, m: M, k: K, n: N, transA, transB,
+    aOffsets: Int32Array.from({ length: I }, (_, i) => i * M * K),
+    bOffsets: Int32Array.from({ length: I }, (_, i) => i * K * N),
+  };
+}
+
+interface Saved {
+  x: DeviceArray;
+  W: DeviceArray;
+  h: DeviceArray;
+}
+/**
+ * tiedProduct's device arrays from forward to backward, keyed by the forward's output. Step arena arrays are
+ * reused from step to step, so a new forward on the same output frees what an unfinished one left.
+ */
+const onDevice = new WeakMap<Float32Array, Saved>();
+function keepOnDevice(out: Float32Array, saved: Saved): void {
+  const stale = onDevice.get(out);
+  if (stale) release(stale.x, stale.W, stale.h);
+  onDevice.set(out, saved);
+}
+function release(...arrays: DeviceArray[]): void {
+  for (const d of arrays) if (!(d instanceof Float32Array)) d.delete();
+}
+function readAndFree(k: DeviceKernels, d: DeviceArray): Float32Array {
+  const host = k.readBack(d);
+  release(d);
+  return host;
+}
+
+/**
+ * pre = (x W) W^T for x [I, B, n] and W [I, n, m]: the tied models' two products, with the hidden activations
+ * h = x W kept on the device between forward and backward on a backend that has memory of its own (the gpu.js
+ * ones). Gradient for W: x^T (g W) + g^T h. The products are the ones the composition
+ * matmul(matmul(x, W), W, {transposeB: true}) and its backward run, with the same flags, so the results are
+ * the same bits; what changes is the traffic. Per step the composition uploads ten operands and reads five
+ * products back; this uploads x, W and g once each and reads back pre and the two dW terms.
+ * On a backend without device memory it runs the same products on the host.
+ */
+export const tiedProduct = customOp('tiedProduct', {
+  shape: ([x, W]) =>
+    x.length === 3 && W.length === 3 && W[0] === x[0] && W[1] === x[2] ? x : 'expected x [I, B, n] and W [I, n, m]',
+  forward(k, [x, W]) {
+    const [I, B, n] = x.shape;
+    const m = W.shape[2];
+    const out = allocate(x.size);
+    if (!hasDevice(k)) {
+      const h = allocate(I * B * m);
+      k.matmul(x.data, W.data, h, batched(I, B, n, m, false, false));
+      k.matmul(h, W.data, out, batched(I, B, m, n, false, true));
+      return out;
+    }
+    const xd = k.toDevice(x.data);
+    const Wd = k.toDevice(W.data);
+    const saved: Saved = { x: xd, W: Wd, h: k.matmulOnDevice(xd, Wd, batched(I, B, n, m, false, false), x.size, W.size) };
+    out.set(readAndFree(k, k.matmulOnDevice(saved.h, Wd, batched(I, B, m, n, false, true), I * B * m, W.size)));
+    if (isGradEnabled()) keepOnDevice(out, saved);
+    else release(xd, Wd, saved.h);
+    return out;
+  },
+  vjp(g, [x, W], out) {
+    const [I, B, n] = x.shape;
+    const m = W.shape[2];
+    return [
+      () => {
+        throw new Error('tiedProduct: x is data (no gradient)');
+      },
+      () => {
+        const k = getBackend();
+        const dW = allocate(W.size);
+        const dWSpec = batched(I, n, B, m, true, false);
+        const saved = onDevice.get(out.data);
+        if (!hasDevice(k) || !saved) {
+          // The host path: h again, then the composition's three backward products.
+          const h = allocate(I * B * m);
+          const gh = allocate(I * B * m);
+          const second = allocate(W.size);
+          k.matmul(x.data, W.data, h, batched(I, B, n, m, false, false));
+          k.matmul(g.data, W.data, gh, batched(I, B, n, m, false, false));
+          k.matmul(x.data, gh, dW, dWSpec);
+          k.matmul(g.data, h, second, dWSpec);
+          for (let i = 0; i < dW.length; i++) dW[i] += second[i];
+          return new Tensor(dW, W.shape);
+        }
+        onDevice.delete(out.data);
+        const gd = k.toDevice(g.data);
+        const gh = k.matmulOnDevice(gd, saved.W, batched(I, B, n, m, false, false), g.size, W.size);
+        dW.set(readAndFree(k, k.matmulOnDevice(saved.x, gh, dWSpec, x.size, I * B * m)));
+        const second = readAndFree(k, k.matmulOnDevice(gd, saved.h, dWSpec, g.size, I * B * m));
+        for (let i = 0; i < dW.length; i++) dW[i] += second[i];
+        release(saved.x, saved.W, saved.h, gd, gh);
+        return new Tensor(dW, W.shape);
       },
     ];
   },

@@ -12,7 +12,9 @@
 import { add, matmul, mean, mul, relu, reshape, square, sub, sum, abs as absOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import type { Rng } from '../random.ts';
-import { biasRelu, importanceMse, SMALL_MODEL_WEIGHTS, tiedReluLoss } from './fused.ts';
+import { getBackend } from '../kernels/registry.ts';
+import { hasDevice } from '../kernels/types.ts';
+import { biasRelu, importanceMse, SMALL_MODEL_WEIGHTS, tiedProduct, tiedReluLoss } from './fused.ts';
 
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
@@ -42,6 +44,12 @@ export interface ToyModelSpec {
   fused?: boolean;
   /** relu-hidden only: a hidden-layer bias c [instances, hidden] (the paper's model has none). */
   hiddenBias?: boolean;
+  /**
+   * On a backend with device memory (gpu.js), run the tied models' two products as one primitive that keeps
+   * the hidden activations on the device between forward and backward (tiedProduct; default). The same bits
+   * as the two matmuls; false runs them as separate ops, each uploading its operands and reading back.
+   */
+  deviceChain?: boolean;
 }
 
 export function initStd(spec: ToyModelSpec): number {
@@ -95,9 +103,14 @@ export class ToyModel {
     const reluWithBias = (pre: Tensor, bias: Tensor): Tensor => (fused ? biasRelu(pre, bias) : relu(add(pre, reshape(bias, [I, 1, bias.shape[1]]))));
     const outputRelu = (pre: Tensor): Tensor => reluWithBias(pre, this.b);
     if (kind === 'abs') return outputRelu(matmul(relu(matmul(x, this.W)), this.W2!));
-    let h = matmul(x, this.W); // [I, B, m]
-    if (kind === 'relu-hidden') h = this.bHidden ? reluWithBias(h, this.bHidden) : relu(h);
-    const pre = matmul(h, this.W, { transposeB: true });
+    const chained = fused && kind !== 'relu-hidden' && (this.spec.deviceChain ?? true) && hasDevice(getBackend());
+    let pre: Tensor;
+    if (chained) pre = tiedProduct(x, this.W);
+    else {
+      let h = matmul(x, this.W); // [I, B, m]
+      if (kind === 'relu-hidden') h = this.bHidden ? reluWithBias(h, this.bHidden) : relu(h);
+      pre = matmul(h, this.W, { transposeB: true });
+    }
     return kind === 'linear' ? add(pre, reshape(this.b, [I, 1, n])) : outputRelu(pre);
   }
 

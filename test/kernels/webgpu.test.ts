@@ -117,6 +117,24 @@ it.skipIf(!software)('refuses a device array from another instance of the backen
   }
 });
 
+it.skipIf(!software)('training with the device chain frees every device array it made', async () => {
+  const { train } = await import('../../src/toy/train.ts');
+  const { registerBackend, setBackend } = await import('../../src/kernels/registry.ts');
+  const k = software!;
+  registerBackend(k);
+  setBackend(k.name);
+  try {
+    const [before, kernels] = [k.liveDeviceArrays, k.cachedKernels];
+    let live = -1;
+    train({ model: { kind: 'relu-output', instances: 2, features: 20, hidden: 5 }, importance: new Array(20).fill(1), density: [0.1, 0.3], batch: 64, steps: 5, lr: 1e-2, optimizer: 'adamw', seed: 1 }, () => (live = Math.max(live, k.liveDeviceArrays)));
+    expect(k.cachedKernels).toBeGreaterThan(kernels); // the step's products ran here, pipelined
+    expect(live).toBe(before); // nothing left over after any step
+    expect(k.liveDeviceArrays).toBe(before);
+  } finally {
+    setBackend('js');
+  }
+});
+
 describe.skipIf(!software)('a script on gpujs:webgpu', () => {
   it('trains, prints the adapter, and exits by itself (the worker and Dawn do not keep Node alive)', async () => {
     const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/train.ts', '--experiment', 'intro', '--density', '0.1', '--steps', '30', '--backend', 'gpujs:webgpu'], {

@@ -7,7 +7,9 @@ import { featureMetrics } from '../../src/toy/metrics.ts';
 import { initStd, ToyModel } from '../../src/toy/model.ts';
 import { Adam, AdamW } from '../../src/toy/optim.ts';
 import { lrFactor, train } from '../../src/toy/train.ts';
-import { maxAbsDiff } from '../helpers.ts';
+import { matmul, mul, sum } from '../../src/autograd/ops.ts';
+import { getBackend, setBackend } from '../../src/kernels/registry.ts';
+import { maxAbsDiff, nodeBackends, onBackend } from '../helpers.ts';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/torch_golden.json', import.meta.url), 'utf8'));
 
@@ -255,5 +257,58 @@ describe('buffer reuse across steps', () => {
     const [fresh, reused] = [run(false), run(true)];
     fresh.model.parameters.forEach((p, i) => expect(Buffer.from(reused.model.parameters[i].data.buffer)).toEqual(Buffer.from(p.data.buffer)));
     expect([...reused.finalLosses]).toEqual([...fresh.finalLosses]);
+  });
+});
+
+const backends = await nodeBackends(); // js and wasm run tiedProduct's host path; the gpu.js ones its device path
+
+describe('tiedProduct: the tied models\' two products with h kept on the device', () => {
+  const rng = createRng(29);
+  const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+
+  it('gradcheck on W (host path)', async () => {
+    const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
+    const { tiedProduct } = await import('../../src/toy/fused.ts');
+    for (const [I, B, n, m] of [[1, 3, 2, 1], [2, 5, 7, 3]]) {
+      const x = new Tensor(values(I * B * n, -1, 1), [I, B, n]);
+      const W = new Tensor(values(I * n * m, -1, 1), [I, n, m]);
+      const weights = new Tensor(values(I * B * n, -1, 1), [I, B, n]); // a fixed linear functional of pre
+      expect(gradcheck((w) => sum(mul(tiedProduct(x, w), weights)), [W], { seed: I + n }).ok).toBe(true);
+    }
+  });
+
+  describe.each(backends)('on %s', (backend) => {
+    onBackend(backend);
+    it('the same bits as matmul(matmul(x, W), W^T) and its backward, gradient included', async () => {
+      const { tiedProduct } = await import('../../src/toy/fused.ts');
+      const [I, B, n, m] = [3, 40, 30, 7]; // k = 30 * 7 * 40 per instance: past the wasm kernels' cut-off too
+      const x = new Tensor(values(I * B * n, 0, 1).map((v) => (v < 0.7 ? 0 : v)), [I, B, n]);
+      const g = new Tensor(values(I * B * n, -1, 1), [I, B, n]);
+      const run = (f: (w: Tensor) => Tensor) => {
+        const W = new Tensor(Wvalues.slice(), [I, n, m], true);
+        const pre = f(W);
+        sum(mul(pre, g)).backward();
+        return [pre.data.slice(), W.grad!.data.slice()];
+      };
+      const Wvalues = values(I * n * m, -1, 1);
+      const [preA, gradA] = run((w) => tiedProduct(x, w));
+      const [preB, gradB] = run((w) => matmul(matmul(x, w), w, { transposeB: true }));
+      expect(Buffer.from(preA.buffer)).toEqual(Buffer.from(preB.buffer));
+      expect(Buffer.from(gradA.buffer)).toEqual(Buffer.from(gradB.buffer));
+    });
+  });
+
+  it.each(backends.filter((b) => b.startsWith('gpujs:')))('training on %s: the same bytes with the device chain on and off', (backend) => {
+    const previous = getBackend().name;
+    setBackend(backend);
+    try {
+      const run = (deviceChain: boolean) =>
+        train({ model: { kind: 'relu-output', instances: 2, features: 20, hidden: 5, deviceChain }, importance: Array.from({ length: 20 }, (_, i) => 0.9 ** i), density: [0.1, 0.3], batch: 64, steps: 4, lr: 1e-2, optimizer: 'adamw', seed: 8 });
+      const [on, off] = [run(true), run(false)];
+      off.model.parameters.forEach((p, i) => expect(Buffer.from(on.model.parameters[i].data.buffer)).toEqual(Buffer.from(p.data.buffer)));
+      expect([...on.finalLosses]).toEqual([...off.finalLosses]);
+    } finally {
+      setBackend(previous);
+    }
   });
 });
