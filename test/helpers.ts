@@ -77,6 +77,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export async function nodeBackends(): Promise<string[]> {
   const { useBackend } = await import('../src/kernels/select.ts');
   const names = ['js', 'wasm', 'gpujs:webasm', 'gpujs:cpu'];
+  // gpu.js's WebGL backend in Node (headless GL): only when asked, as it needs the native 'gl' package and an X
+  // display (see the README's GPU section); asked for, it must start.
+  if (process.env.HEADLESS_GL_TEST === '1') names.push('gpujs:gpu');
   for (const name of names) await useBackend(name);
   process.env.SUPERPOSITION_WEBGPU_SOFTWARE ??= '1'; // a test process: a software adapter will do
   try {
