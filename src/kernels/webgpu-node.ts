@@ -154,11 +154,10 @@ class Bridge {
 /** Start the WebGPU worker and wait for its device; rejects with BackendUnavailableError saying why not. */
 export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Promise<WebgpuKernels> {
   const allowSoftware = options.allowSoftware ?? process.env.SUPERPOSITION_WEBGPU_SOFTWARE === '1';
-  // Mesa's EGL picks its platform from the environment, which only the main thread can set; 'surfaceless' needs
-  // no display (the software OpenGL ES path of the tests). Set while the device opens, restored afterwards so
-  // child processes do not inherit it.
-  const setEgl = allowSoftware && !process.env.EGL_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY;
-  if (setEgl) process.env.EGL_PLATFORM = 'surfaceless';
+  // Mesa's EGL picks its platform from the process environment, which only the main thread can change (a worker
+  // thread's process.env is its own copy); 'surfaceless' needs no display (the software OpenGL ES path). It stays
+  // set: sweep worker threads open their own devices later, and they cannot set it themselves.
+  if (allowSoftware && !process.env.EGL_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM = 'surfaceless';
   const { port1, port2 } = new MessageChannel();
   const control = new SharedArrayBuffer(8);
   const workerData: WebgpuWorkerData & { entry: string } = { entry: new URL('./webgpu-worker.ts', import.meta.url).href, port: port2, control, allowSoftware };
@@ -170,10 +169,7 @@ export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Prom
     worker.once('error', (e) => resolve({ ok: false, error: e.message }));
     worker.once('exit', (code) => resolve({ ok: false, error: `the WebGPU worker exited (code ${code}) before it had a device` }));
     timer = setTimeout(() => resolve({ ok: false, error: `no device after ${startMs / 1000} s (a hung driver or adapter request)` }), startMs);
-  }).finally(() => {
-    clearTimeout(timer);
-    if (setEgl) delete process.env.EGL_PLATFORM;
-  });
+  }).finally(() => clearTimeout(timer));
   worker.removeAllListeners();
   if (!hello.ok) {
     await worker.terminate();

@@ -8,6 +8,9 @@
  * WEBGPU_TEST=1 (CI) makes that a failure.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureDeviceChain } from '../../src/kernels/device-chain.ts';
@@ -142,5 +145,16 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
       timeout: 120_000,
     });
     expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\)/);
+  }, 150_000);
+
+  it('a sweep over 2 worker threads: each opens its own device (the EGL platform set by the main thread)', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'EGL_PLATFORM'));
+    const out = mkdtempSync(join(tmpdir(), 'webgpu-sweep-'));
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/phase-diagram.ts', '--experiment', 'neuron', '--steps', '20', '--seeds', '1', '--workers', '2', '--backend', 'gpujs:webgpu', '--out', out], {
+      env: { ...env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
+      timeout: 120_000,
+    });
+    expect(stdout).toMatch(/2 workers, backend gpujs:webgpu \(WebGPU: .+\)/);
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).manifest.backend).toBe('gpujs:webgpu');
   }, 150_000);
 });
