@@ -69,8 +69,9 @@ const started = new Map<string, Kernels>();
 /** Start (or reuse) the gpu.js backend for `mode` and register it under 'gpujs:<mode>'. */
 export async function loadGpujsBackend(mode: GpujsMode): Promise<GpujsKernels> {
   const name = `gpujs:${mode}`;
-  let kernels = started.get(name) as GpujsKernels | undefined;
-  if (!kernels) {
+  let kernels = started.get(name) as (GpujsKernels & { closed?: string | null }) | undefined;
+  if (!kernels || kernels.closed) {
+    // First use, or a WebGPU backend that was destroyed, timed out or lost its worker: start a fresh one.
     kernels = mode === 'webgpu' && isNode() ? await startWebgpuInNode() : createGpujsKernels(await loadGpujs(), mode);
     started.set(name, kernels);
     registerBackend(kernels);

@@ -5,8 +5,9 @@
  * gpu.js can read WebGPU results back only through Promises, and a thread cannot block on its own Promise. So a
  * worker thread (webgpu-worker.ts) owns the device and awaits the results; this thread posts each request and
  * blocks on a shared flag with Atomics.wait until the answer is there, then takes it with receiveMessageOnPort.
- * A call costs two message hops (~20-50 us) beyond the GPU's own upload, dispatch and read-back, so the
- * backend only pays on products large enough for a GPU to matter; `auto` measures that per shape.
+ * The round trip costs ~36 us (measured against a worker that answers at once, on the 2-core machine of the
+ * README) beyond the GPU's own upload, dispatch and read-back (a 1x1x1 product on Mesa llvmpipe: ~400 us), so
+ * the backend only pays on products large enough for a GPU to matter; `auto` measures that per shape.
  *
  * Only matmul runs on the device, as in every gpu.js mode; the rest is the reference backend. matmulOnDevice /
  * toDevice / readBack keep operands and results on the device between products (ids across the thread
@@ -39,6 +40,8 @@ export interface WebgpuKernels extends GpujsKernels {
   readonly adapter: AdapterSummary;
   /** Device arrays this backend handed out that are not yet deleted: a leak check for code that chains products. */
   readonly liveDeviceArrays: number;
+  /** Why the backend can no longer run ('been destroyed', 'timed out', 'exited ...'), or null while it can. */
+  readonly closed: string | null;
 }
 
 /**
@@ -210,6 +213,9 @@ export async function createWebgpuKernels(options: WebgpuNodeOptions = {}): Prom
     },
     get liveDeviceArrays() {
       return bridge.liveArrays;
+    },
+    get closed() {
+      return bridge.exited;
     },
     matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
       if (matmulDoneOnHost(out, s)) return;

@@ -91,10 +91,25 @@ describe.skipIf(!software)('gpujs:webgpu through the worker bridge', () => {
   });
 });
 
-it.skipIf(!software)('after destroy, a call fails at once naming the reason', async () => {
+it.skipIf(!software)('after destroy, a call fails at once naming the reason, and useBackend starts a fresh one', async () => {
   const k = await createWebgpuKernels({ allowSoftware: true });
   k.destroy();
+  expect(k.closed).toBe('been destroyed');
   expect(() => k.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(4), spec(1, 2, 2, 2))).toThrow("gpujs:webgpu: the WebGPU worker has been destroyed; cannot run 'matmul'");
+  const { useBackend } = await import('../../src/kernels/select.ts');
+  process.env.SUPERPOSITION_WEBGPU_SOFTWARE = '1';
+  const first = (await useBackend('gpujs:webgpu')) as WebgpuKernels;
+  first.destroy();
+  const second = (await useBackend('gpujs:webgpu')) as WebgpuKernels;
+  try {
+    expect(second).not.toBe(first);
+    const out = new Float32Array(4);
+    second.matmul(Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8), out, spec(1, 2, 2, 2));
+    expect([...out]).toEqual([19, 22, 43, 50]);
+  } finally {
+    second.destroy();
+    (await import('../../src/kernels/registry.ts')).setBackend('js');
+  }
 });
 
 it.skipIf(!software)('a call that outlives its timeout closes the backend: later calls fail at once, never read a stale answer', async () => {
