@@ -2,6 +2,7 @@
  * The gpu.js backend's own behaviour (the contract itself is in backends.test.ts): refusals that say why, no
  * silent fallback to another kernel class, memoised kernels, and auto's choice per shape.
  */
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import * as gpujs from 'gpu.js';
 import { createGpujsKernels, type GpujsModule } from '../../src/kernels/gpujs.ts';
@@ -160,4 +161,30 @@ describe('auto chooses per shape, once', () => {
     // The chosen backend computed the product: [1..9]^2 as 3x3 matrices.
     expect(maxAbsDiff(out, [30, 36, 42, 66, 81, 96, 102, 126, 150])).toBe(0);
   });
+});
+
+describe('scripts/backends.ts: which backends start here, checked and timed', () => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile('npx', ['tsx', 'scripts/backends.ts', ...args], { env, timeout: 120_000 }, (e, stdout, stderr) =>
+        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+
+  it('lists every backend: products within the float32 bound where they start, the reason where they do not', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'SUPERPOSITION_WEBGPU_SOFTWARE'));
+    const { code, stdout } = await run(['--size', '24'], env);
+    expect(code).toBe(0);
+    const rows = new Map(stdout.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| backend')).map((l) => [l.split(' | ')[0].slice(2), l]));
+    for (const name of ['js', 'wasm', 'gpujs:webasm', 'gpujs:cpu']) expect(rows.get(name)).toMatch(new RegExp(`^\\| ${name} \\| ok \\| `));
+    expect(rows.get('gpujs:gpu')).toMatch(/^\| gpujs:gpu \| not available \| gpujs:gpu cannot start: /);
+    // Without a GPU, webgpu is refused (a software adapter was not asked for); with one, it must be right.
+    expect(rows.get('gpujs:webgpu')).toMatch(/^\| gpujs:webgpu \| (not available \| gpujs:webgpu cannot start: no WebGPU adapter on a GPU|ok \| WebGPU: )/);
+  }, 150_000);
+
+  it('refuses a size past exact shader indexing, naming the flag and the range', async () => {
+    const { code, stderr } = await run(['--size', '2000']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('backends: --size 2000: 4 x size^2 must stay below 2^23');
+  }, 150_000);
 });
