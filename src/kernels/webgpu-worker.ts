@@ -1,78 +1,23 @@
 /**
- * The WebGPU side of the `gpujs:webgpu` backend, run in a worker thread by webgpu-node.ts.
- *
- * gpu.js reads WebGPU results back only through Promises (mapAsync). This thread owns the WebGPU device and
- * awaits them; the main thread blocks on a shared Int32Array (Atomics.wait) until the answer is posted, so the
- * kernels interface stays synchronous. Requests are handled one at a time, in the order they were sent.
+ * The device side of `gpujs:webgpu` in Node, run in a worker thread by webgpu-node.ts: owns the WebGPU device,
+ * serves requests with webgpu-bridge.ts's serveDevice, one at a time in the order sent, and posts each answer on
+ * the port before waking the caller.
  *
  * Adapter choice: Dawn's default backends (Vulkan on Linux) with a high-performance preference; a software
  * adapter (Dawn's fallback flag, or llvmpipe/lavapipe/SwiftShader by name) is refused unless the caller allowed
  * it, and only then is Dawn's OpenGL ES backend tried too (Mesa llvmpipe through EGL, which needs no display:
  * how CI exercises this path on a machine without a GPU).
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { MatmulSpec } from './types.ts';
-import { matmulKernelKey, matmulKernelSettings, matmulSource, uploadKernelSettings, uploadSource, verifyKernelClass } from './gpujs.ts';
+import { parentPort, workerData } from 'node:worker_threads';
+import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, type AdapterInfoLike, type AdapterSummary, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply } from './webgpu-bridge.ts';
+import type { WebgpuWorkerData } from './webgpu-node.ts';
 
-export interface WebgpuWorkerData {
-  port: MessagePort;
-  /** Int32Array[1]: set to 1 (and notified) after each answer is posted on `port`. */
-  control: SharedArrayBuffer;
-  allowSoftware: boolean;
-}
-
-/** A device-resident array, referred to by id across the thread boundary. */
-export interface DeviceRef {
-  id: number;
-}
-export type Operand = Float32Array | DeviceRef;
-
-export type WebgpuRequest =
-  | { op: 'matmul'; a: Operand; b: Operand; spec: MatmulSpec; aLength: number; bLength: number; pipeline: boolean }
-  | { op: 'upload'; x: Float32Array }
-  | { op: 'read'; id: number }
-  | { op: 'free'; id: number };
-
-export type WebgpuReply =
-  | { ok: true; out?: Float32Array; id?: number }
-  | { ok: false; error: string; unavailable: boolean };
-
-/** Requests and replies on the wire carry a sequence number: a late reply is never taken for another's. */
-export type Sequenced<T> = T & { seq: number };
-
-/** What the worker says once it has a device (or why it has none). */
-export type WebgpuHello = { ok: true; adapter: AdapterSummary } | { ok: false; error: string };
-
-export interface AdapterSummary {
-  /** e.g. "NVIDIA H100 80GB HBM3 (vulkan)" or "llvmpipe (OpenGL ES 3.2 Mesa 22.3.6), software" */
-  description: string;
-  software: boolean;
-}
-
-/** Names of CPU rasterisers that do not call themselves fallback adapters. */
-const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|softpipe|software|basic render/i;
-
-interface AdapterInfoLike {
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-  description?: string;
-  isFallbackAdapter?: boolean;
-}
 interface AdapterLike {
   info: AdapterInfoLike;
 }
 interface DawnModule {
   create(flags: string[]): { requestAdapter(options?: Record<string, unknown>): Promise<AdapterLike | null> };
   globals: Record<string, unknown>;
-}
-
-function summarize(info: AdapterInfoLike, backend: string): AdapterSummary {
-  const names = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-  const software = info.isFallbackAdapter === true || SOFTWARE_NAMES.test(names);
-  const name = info.device || info.description || info.vendor || 'unnamed adapter';
-  const detail = info.description && info.description !== name ? ` (${info.description})` : '';
-  return { description: `${name}${detail} via ${backend}${software ? ', software' : ''}`, software };
 }
 
 let dawnInstance: ReturnType<DawnModule['create']> | null = null;
@@ -99,7 +44,7 @@ async function chooseAdapter(allowSoftware: boolean): Promise<{ adapter: Adapter
       refused.push(`${backend}: no adapter`);
       continue;
     }
-    const summary = summarize(adapter.info, backend);
+    const summary = summarizeAdapter(adapter.info, backend);
     if (summary.software && !allowSoftware) {
       refused.push(`${backend}: only ${summary.description}, a CPU rasteriser`);
       continue;
@@ -108,7 +53,7 @@ async function chooseAdapter(allowSoftware: boolean): Promise<{ adapter: Adapter
   }
   const hint = allowSoftware
     ? "install an NVIDIA driver with its Vulkan ICD, or for testing Mesa's EGL/GLES drivers (Debian: libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) for the software OpenGL ES path"
-    : 'install an NVIDIA driver with its Vulkan ICD, or set SUPERPOSITION_WEBGPU_SOFTWARE=1 to accept a software adapter (for testing; slower than js)';
+    : `install an NVIDIA driver with its Vulkan ICD, or ${SOFTWARE_HINT}`;
   throw new Error(`no WebGPU adapter${allowSoftware ? '' : ' on a GPU'} (${refused.join('; ')}); ${hint}`);
 }
 
@@ -122,7 +67,7 @@ async function main(): Promise<void> {
     Atomics.store(done, 0, 1);
     Atomics.notify(done, 0);
   });
-  let gpu: { createKernel(source: string, settings: Record<string, unknown>): GpuKernel; Kernel: { name: string } | null };
+  let gpu: WebgpuGpu;
   try {
     const { adapter, summary } = await chooseAdapter(allowSoftware);
     // gpu.js asks navigator.gpu for its adapter: hand it the one chosen above.
@@ -133,92 +78,27 @@ async function main(): Promise<void> {
     });
     const m = (await import('gpu.js')) as unknown as { GPU?: GpuConstructor; default?: { GPU: GpuConstructor } };
     const GPU = (m.GPU ?? m.default?.GPU) as GpuConstructor;
-    gpu = new GPU({ mode: 'webgpu' });
-    if (gpu.Kernel?.name !== 'WebGPUKernel') throw new Error(`gpu.js would run ${gpu.Kernel?.name ?? 'nothing'}, not WebGPUKernel`);
+    const instance = new GPU({ mode: 'webgpu' });
+    if (instance.Kernel?.name !== 'WebGPUKernel') throw new Error(`gpu.js would run ${instance.Kernel?.name ?? 'nothing'}, not WebGPUKernel`);
+    gpu = instance;
     parentPort!.postMessage({ ok: true, adapter: summary } satisfies WebgpuHello);
   } catch (e) {
     parentPort!.postMessage({ ok: false, error: (e as Error).message } satisfies WebgpuHello);
     return;
   }
 
-  const kernels = new Map<string, GpuKernel>();
-  const uploads = new Map<number, GpuKernel>();
-  const onDevice = new Map<number, BufferResult>();
-  let nextId = 1;
-
-  const operand = (x: Operand): Float32Array | BufferResult => {
-    if (x instanceof Float32Array) return x;
-    const held = onDevice.get(x.id);
-    if (!held) throw new Error(`gpujs:webgpu: device array #${x.id} was freed or never existed`);
-    return held;
-  };
-  const keep = (r: BufferResult): number => {
-    onDevice.set(nextId, r);
-    return nextId++;
-  };
-
-  async function handle(req: WebgpuRequest): Promise<WebgpuReply> {
-    switch (req.op) {
-      case 'matmul': {
-        // As gpujs.ts's runMatmul: a new kernel is cached only once its first run passed the class check.
-        const key = matmulKernelKey(req.spec, req.aLength, req.bLength, req.pipeline);
-        const cached = kernels.get(key);
-        const kernel = cached ?? gpu.createKernel(matmulSource, matmulKernelSettings(req.spec, req.aLength, req.bLength, req.pipeline));
-        const result = await kernel(operand(req.a), operand(req.b), Float32Array.from(req.spec.aOffsets), Float32Array.from(req.spec.bOffsets));
-        if (!cached) {
-          verifyKernelClass('webgpu', kernel);
-          kernels.set(key, kernel);
-        }
-        if (req.pipeline) return { ok: true, id: keep(result as BufferResult) };
-        return { ok: true, out: (result as Float32Array).slice() };
-      }
-      case 'upload': {
-        let kernel = uploads.get(req.x.length);
-        if (!kernel) {
-          kernel = gpu.createKernel(uploadSource, uploadKernelSettings(req.x.length));
-          uploads.set(req.x.length, kernel);
-        }
-        return { ok: true, id: keep((await kernel(req.x)) as BufferResult) };
-      }
-      case 'read':
-        return { ok: true, out: ((await (operand({ id: req.id }) as BufferResult).toArray()) as Float32Array).slice() };
-      case 'free':
-        onDevice.get(req.id)?.delete();
-        onDevice.delete(req.id);
-        return { ok: true };
+  const answer = inOrder(serveDevice(gpu), (reply) => {
+    try {
+      port.postMessage(reply, reply.ok && reply.out ? [reply.out.buffer as ArrayBuffer] : []);
+    } catch (e) {
+      port.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e), unavailable: false, seq: reply.seq } satisfies Sequenced<WebgpuReply>);
     }
-  }
-
-  const failure = (e: unknown): WebgpuReply => ({
-    ok: false,
-    error: e instanceof Error ? e.message : String(e),
-    unavailable: e instanceof Error && e.name === 'BackendUnavailableError',
+    Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
   });
-  // One request at a time, in the order sent; the chain never rejects (every failure becomes a reply).
-  let queue = Promise.resolve();
-  port.on('message', (req: Sequenced<WebgpuRequest>) => {
-    queue = queue.then(async () => {
-      const reply = await handle(req).catch(failure);
-      if (req.op === 'free') return; // fire and forget: nobody waits
-      try {
-        port.postMessage({ ...reply, seq: req.seq } satisfies Sequenced<WebgpuReply>, reply.ok && reply.out ? [reply.out.buffer as ArrayBuffer] : []);
-      } catch (e) {
-        port.postMessage({ ...failure(e), seq: req.seq } satisfies Sequenced<WebgpuReply>);
-      }
-      Atomics.store(done, 0, 1);
-      Atomics.notify(done, 0);
-    });
-  });
+  port.on('message', answer);
 }
 
-type GpuConstructor = new (settings: { mode: string }) => { createKernel(source: string, settings: Record<string, unknown>): GpuKernel; Kernel: { name: string } | null };
-interface GpuKernel {
-  (...args: unknown[]): Promise<unknown>;
-  kernel: { constructor: { name: string }; precision?: string; fallbackReason?: string };
-}
-interface BufferResult {
-  toArray(): Promise<unknown>;
-  delete(): void;
-}
+type GpuConstructor = new (settings: { mode: string }) => WebgpuGpu & { Kernel: { name: string } | null };
 
 await main();
