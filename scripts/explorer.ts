@@ -61,12 +61,15 @@ export function serveFolder(dir: string, port: number): Promise<{ server: Server
 /** Files held in memory, by URL path: [content type, body]. */
 export type Files = Record<string, [string, string | Buffer]>;
 
-/** Serve in-memory files on 127.0.0.1 (port 0: a free one), for generated test and benchmark pages. */
-export function serveFiles(files: Files, port = 0): Promise<{ server: Server; url: string }> {
+/**
+ * Serve in-memory files on 127.0.0.1 (port 0: a free one), for generated test and benchmark pages; `headers` go
+ * on every response (e.g. the cross-origin isolation that SharedArrayBuffer needs).
+ */
+export function serveFiles(files: Files, port = 0, headers: Record<string, string> = {}): Promise<{ server: Server; url: string }> {
   return listen(
     createServer((req, res) => {
       const file = files[req.url ?? ''];
-      res.writeHead(file ? 200 : 404, { 'content-type': file ? file[0] : 'text/plain' }).end(file ? file[1] : 'not found');
+      res.writeHead(file ? 200 : 404, { ...headers, 'content-type': file ? file[0] : 'text/plain' }).end(file ? file[1] : 'not found');
     }),
     port,
   );

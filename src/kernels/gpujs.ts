@@ -165,10 +165,9 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
   }
   if (mode === 'webgpu') {
     // gpu.js reads WebGPU results back only through Promises (GPUBuffer.mapAsync), and a thread cannot block on
-    // its own Promise. Node runs WebGPU in a worker thread and waits on it (webgpu-node.ts); there is no such
-    // bridge on a browser page.
+    // its own Promise: useBackend('gpujs:webgpu') runs the device in a worker and waits on it (webgpu-bridge.ts).
     throw new BackendUnavailableError(
-      "gpujs:webgpu cannot run on this thread: gpu.js reads WebGPU results back only asynchronously (mapAsync), and the kernels interface is synchronous. In Node, useBackend('gpujs:webgpu') runs it in a worker thread; in a browser use 'gpujs:gpu' (WebGL)",
+      "gpujs:webgpu cannot run on this thread: gpu.js reads WebGPU results back only asynchronously (mapAsync), and the kernels interface is synchronous. useBackend('gpujs:webgpu') runs it in a worker (a worker thread in Node; from a Web Worker in a browser)",
     );
   }
   let gpu: GpujsInstance;

@@ -54,25 +54,30 @@ function isNode(): boolean {
 }
 
 /**
- * gpujs:webgpu in Node runs in a worker thread (webgpu-node.ts). The module path is a variable so that browser
- * bundles do not pull in node:worker_threads; on a page, createGpujsKernels refuses webgpu with the reason.
+ * gpujs:webgpu runs its device in a worker (webgpu-bridge.ts): a worker thread in Node (webgpu-node.ts; the
+ * module path is a variable so that browser bundles do not pull in node:worker_threads), a Web Worker in a
+ * browser (webgpu-browser.ts, which refuses with the reason outside a Web Worker or without cross-origin isolation).
  */
-async function startWebgpuInNode(): Promise<GpujsKernels> {
-  const path = './webgpu-node.ts';
-  const { createWebgpuKernels } = (await import(/* @vite-ignore */ path)) as typeof import('./webgpu-node.ts');
-  return createWebgpuKernels();
+async function startWebgpu(allowSoftware: boolean | undefined): Promise<GpujsKernels> {
+  if (isNode()) {
+    const path = './webgpu-node.ts';
+    const { createWebgpuKernels } = (await import(/* @vite-ignore */ path)) as typeof import('./webgpu-node.ts');
+    return createWebgpuKernels({ allowSoftware });
+  }
+  const { createBrowserWebgpuKernels } = await import('./webgpu-browser.ts');
+  return createBrowserWebgpuKernels({ allowSoftware });
 }
 
 /** Backends this module started, by name: a second request hands back the same object (and its kernel cache). */
 const started = new Map<string, Kernels>();
 
 /** Start (or reuse) the gpu.js backend for `mode` and register it under 'gpujs:<mode>'. */
-export async function loadGpujsBackend(mode: GpujsMode): Promise<GpujsKernels> {
+export async function loadGpujsBackend(mode: GpujsMode, allowSoftwareGpu?: boolean): Promise<GpujsKernels> {
   const name = `gpujs:${mode}`;
   let kernels = started.get(name) as (GpujsKernels & { closed?: string | null }) | undefined;
   if (!kernels || kernels.closed) {
     // First use, or a WebGPU backend that was destroyed, timed out or lost its worker: start a fresh one.
-    kernels = mode === 'webgpu' && isNode() ? await startWebgpuInNode() : createGpujsKernels(await loadGpujs(), mode);
+    kernels = mode === 'webgpu' ? await startWebgpu(allowSoftwareGpu) : createGpujsKernels(await loadGpujs(), mode);
     started.set(name, kernels);
     registerBackend(kernels);
   }
@@ -82,6 +87,11 @@ export async function loadGpujsBackend(mode: GpujsMode): Promise<GpujsKernels> {
 export interface UseBackendOptions {
   /** Where `auto` prints its choices and the candidates it skipped (default console.log). */
   log?: (line: string) => void;
+  /**
+   * gpujs:webgpu: accept a software adapter (a CPU rasteriser: for testing the path without a GPU). Default: in
+   * Node SUPERPOSITION_WEBGPU_SOFTWARE=1, in a browser no.
+   */
+  allowSoftwareGpu?: boolean;
 }
 
 /**
@@ -99,7 +109,7 @@ export async function useBackend(name: string, options: UseBackendOptions = {}):
   } else if (name.startsWith('gpujs:')) {
     const mode = name.slice('gpujs:'.length) as GpujsMode;
     if (!GPUJS_MODES.includes(mode)) throw new RangeError(`useBackend: unknown gpu.js mode '${mode}' (allowed: ${GPUJS_MODES.join(', ')})`);
-    kernels = await loadGpujsBackend(mode);
+    kernels = await loadGpujsBackend(mode, options.allowSoftwareGpu);
   } else if (name === 'auto') {
     kernels = started.get('auto') ?? (await createAutoKernels(log));
     started.set('auto', kernels);

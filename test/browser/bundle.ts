@@ -35,9 +35,14 @@ export function readFileSync(url) {
   },
 };
 
-export async function bundlePage(): Promise<string> {
+export function bundlePage(): Promise<string> {
+  return bundleEntry(path.join(here, 'page.ts'));
+}
+
+/** Bundle one browser entry (a page script or a worker) with the stand-ins above. */
+export async function bundleEntry(entry: string): Promise<string> {
   const result = await build({
-    entryPoints: [path.join(here, 'page.ts')],
+    entryPoints: [entry],
     bundle: true,
     format: 'esm',
     platform: 'browser',

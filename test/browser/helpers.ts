@@ -1,12 +1,15 @@
 /**
- * test/helpers.ts for the browser bundle: everything as in Node, except that the suites run on gpu.js's GPU
- * (WebGL) backend instead of the Node ones. The bundler maps every import of test/helpers.ts here.
+ * test/helpers.ts for the browser bundles: everything as in Node, except that the suites run on one gpu.js
+ * backend instead of the Node ones: gpu.js's WebGL backend on the test page, or the one a test worker names in
+ * `globalThis.suiteBackend` (gpujs:webgpu, started by that worker first). The bundler maps every import of
+ * test/helpers.ts here.
  */
 export * from '../helpers.ts';
 import { useBackend } from '../../src/kernels/select.ts';
 
 export async function nodeBackends(): Promise<string[]> {
-  await useBackend('gpujs:gpu');
+  const backend = (globalThis as { suiteBackend?: string }).suiteBackend ?? 'gpujs:gpu';
+  await useBackend(backend);
   await useBackend('js');
-  return ['gpujs:gpu'];
+  return [backend];
 }

@@ -68,7 +68,7 @@ describe('gpujs backend', () => {
   });
 
   it('refuses webgpu on the calling thread: its readback is asynchronous only (Node runs it in a worker)', () => {
-    expect(() => createGpujsKernels(gpujs as unknown as GpujsModule, 'webgpu')).toThrow(/^gpujs:webgpu cannot run on this thread: gpu\.js reads WebGPU results back only asynchronously \(mapAsync\), and the kernels interface is synchronous\. In Node, useBackend\('gpujs:webgpu'\) runs it in a worker thread/);
+    expect(() => createGpujsKernels(gpujs as unknown as GpujsModule, 'webgpu')).toThrow(/^gpujs:webgpu cannot run on this thread: gpu\.js reads WebGPU results back only asynchronously \(mapAsync\), and the kernels interface is synchronous\. useBackend\('gpujs:webgpu'\) runs it in a worker \(a worker thread in Node; from a Web Worker in a browser\)/);
   });
 
   it('refuses an unknown mode, listing the allowed ones', () => {
