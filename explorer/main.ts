@@ -15,6 +15,7 @@ import { DEFAULTS, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags
 import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
 import { webglInfo } from '../src/kernels/webgl-info.ts';
+import { summarizeAdapter, type AdapterInfoLike } from '../src/kernels/webgpu-bridge.ts';
 import type { ChunkRequest } from './worker.ts';
 
 /** What a run takes; anything left out is the experiment's command-line default. */
@@ -25,7 +26,9 @@ export interface RunOptions {
   steps?: number;
   batch?: number;
   seed?: number;
-  backend?: 'js' | 'wasm' | 'gpujs:gpu';
+  backend?: 'js' | 'wasm' | 'gpujs:gpu' | 'gpujs:webgpu';
+  /** gpujs:webgpu: accept a software adapter (SwiftShader and the like: for testing the path; slow). */
+  allowSoftwareGpu?: boolean;
   workers?: number;
   /** A worker silent this long is taken for dead, replaced, and its chunk retried once (default 120). */
   watchdogSeconds?: number;
@@ -46,7 +49,8 @@ interface El {
   max?: number | string;
 }
 declare const document: { getElementById(id: string): El; createElement(tag: string): El };
-declare const navigator: { hardwareConcurrency?: number; userAgent: string };
+declare const navigator: { hardwareConcurrency?: number; userAgent: string; gpu?: { requestAdapter(o?: object): Promise<{ info: AdapterInfoLike } | null> } };
+declare const crossOriginIsolated: boolean | undefined;
 declare const window: Record<string, unknown>;
 declare const Worker: new (url: URL, options: { type: 'module' }) => BrowserWorker;
 declare const Blob: new (parts: string[], options: { type: string }) => object;
@@ -77,6 +81,7 @@ interface Sweep {
   startedAt: number;
   stepsAtStart: number;
   backendsSeen: Set<string>;
+  allowSoftwareGpu: boolean;
 }
 let sweep: Sweep | null = null;
 let results: SweepResults | null = null;
@@ -100,7 +105,7 @@ export async function run(o: RunOptions): Promise<SweepResults> {
   const { config, thresholds } = configFor(o);
   const workers = Math.max(1, Math.min(o.workers ?? navigator.hardwareConcurrency ?? 2, 32));
   watchdogSeconds = o.watchdogSeconds ?? 120;
-  sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set() };
+  sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set(), allowSoftwareGpu: o.allowSoftwareGpu ?? false };
   results = null;
   $('figures').innerHTML = '';
   $('detail').innerHTML = '';
@@ -145,7 +150,7 @@ async function train(): Promise<SweepResults> {
     slot.chunk = id;
     slot.heard = performance.now();
     attempts[id]++;
-    slot.worker.postMessage({ id, config: s.config, runs: chunks[id], backend: s.backend });
+    slot.worker.postMessage({ id, config: s.config, runs: chunks[id], backend: s.backend, allowSoftwareGpu: s.allowSoftwareGpu } satisfies ChunkRequest);
   };
   const retire = (slot: Slot): void => {
     slot.worker.terminate();
@@ -377,6 +382,18 @@ const report = (e: unknown): void => {
 const gl = webglInfo();
 $('backend').value = gl.hardware ? 'gpujs:gpu' : 'wasm';
 $('status-text').textContent = `ready · WebGL: ${gl.renderer} · default backend ${$('backend').value}${gl.hardware ? ' (a GPU)' : ' (no hardware WebGL: shaders would run on the CPU)'}`;
+// gpujs:webgpu runs from the Web Workers and needs cross-origin isolation (npm run explorer serves it) and an
+// adapter: say what this browser offers.
+void webgpuStatus().then((line) => ($('status-text').textContent += ` · ${line}`));
+
+async function webgpuStatus(): Promise<string> {
+  if (!navigator.gpu) return 'no WebGPU in this browser';
+  if (!crossOriginIsolated) return 'WebGPU needs a cross-origin isolated page (npm run explorer serves one)';
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return 'no WebGPU adapter';
+  const summary = summarizeAdapter(adapter.info, 'WebGPU');
+  return `WebGPU: ${summary.description}${summary.software ? ' (gpujs:webgpu refuses it)' : ''}`;
+}
 $('workers').value = String(Math.min(navigator.hardwareConcurrency ?? 2, 8));
 fillDefaults();
 $('experiment').addEventListener('change', fillDefaults);

@@ -11,6 +11,8 @@ export interface ChunkRequest {
   config: SweepConfig;
   runs: ChunkRun[];
   backend: string;
+  /** gpujs:webgpu: accept a software adapter (tests). */
+  allowSoftwareGpu?: boolean;
 }
 
 declare const self: { onmessage: ((e: { data: ChunkRequest }) => void) | null; postMessage(message: unknown, transfer?: ArrayBuffer[]): void };
@@ -19,9 +21,10 @@ self.onmessage = async ({ data }) => {
   try {
     // gpu.js's browser build (beside this file) defines the GPU global that select.ts uses; in a worker its WebGL
     // kernels draw on an OffscreenCanvas. (Chromium already has a `GPU`: WebGPU's interface, not gpu.js.)
+    // gpujs:webgpu loads it in its own device worker (webgpu-device-worker.js, beside this file).
     const global = globalThis as { GPU?: { prototype?: { createKernel?: unknown } } };
-    if (data.backend.startsWith('gpujs') && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
-    const kernels = await useBackend(data.backend, { log: () => {} });
+    if (data.backend === 'gpujs:gpu' && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
+    const kernels = await useBackend(data.backend, { log: () => {}, allowSoftwareGpu: data.allowSoftwareGpu });
     const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
     self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });
   } catch (e) {

@@ -20,7 +20,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export async function buildExplorer(out: string): Promise<void> {
   mkdirSync(out, { recursive: true });
   await build({
-    entryPoints: { main: path.join(root, 'explorer/main.ts'), worker: path.join(root, 'explorer/worker.ts') },
+    entryPoints: {
+      main: path.join(root, 'explorer/main.ts'),
+      worker: path.join(root, 'explorer/worker.ts'),
+      // gpujs:webgpu's device worker, started by the training workers from beside them.
+      'webgpu-device-worker': path.join(root, 'src/kernels/webgpu-device-worker.ts'),
+    },
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -37,6 +42,12 @@ export async function buildExplorer(out: string): Promise<void> {
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.json': 'application/json' };
 
+/**
+ * The headers that make a page cross-origin isolated, which SharedArrayBuffer (and so gpujs:webgpu in the
+ * workers) needs; the explorer loads nothing from other origins, so they cost nothing.
+ */
+export const CROSS_ORIGIN_ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 /** Serve a folder on 127.0.0.1 (port 0: a free one); resolves to the server and its URL. */
 export function serveFolder(dir: string, port: number): Promise<{ server: Server; url: string }> {
   const base = path.resolve(dir);
@@ -49,7 +60,7 @@ export function serveFolder(dir: string, port: number): Promise<{ server: Server
           res.writeHead(404).end('not found');
           return;
         }
-        res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+        res.writeHead(200, { ...CROSS_ORIGIN_ISOLATED, 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
       } catch {
         res.writeHead(400).end('bad request'); // e.g. a malformed %-escape
       }

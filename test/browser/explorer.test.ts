@@ -32,7 +32,8 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let initialStatus = '';
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let watchdog = '';
-  let gpu: { status: string; js: number[]; gpujs: number[] } = { status: '', js: [], gpujs: [] };
+  let gpu: { status: string; js: number[]; gpujs: number[]; webgpuStatus: string; webgpu: number[] } = { status: '', js: [], gpujs: [], webgpuStatus: '', webgpu: [] };
+  let isolated = false;
 
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-explorer-'));
@@ -52,7 +53,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1200, height: 1000 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
     });
     try {
       await context.route('**/*', (route) => {
@@ -65,6 +66,9 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       page.on('pageerror', (e) => pageErrors.push(e.message));
       await page.goto(served.url);
       await page.waitForFunction(() => 'explorer' in globalThis, undefined, { timeout: 30_000 });
+      isolated = await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated);
+      // The status line gains what WebGPU offers once the adapter request answers.
+      await page.waitForFunction(() => /WebGPU/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status-text').textContent), undefined, { timeout: 10_000 });
       initialStatus = await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status-text').textContent);
       type Api = { run(o: object): Promise<unknown>; exportJson(): Promise<string>; importJson(t: string): Promise<{ cells: unknown[] }>; drawn(): Promise<void> };
       await page.evaluate((flags) => (globalThis as unknown as { explorer: Api }).explorer.run({ ...flags, backend: 'js', workers: 2 }), FLAGS);
@@ -108,11 +112,15 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       // backend in the Web Workers (OffscreenCanvas; SwiftShader here).
       gpu = await page.evaluate(async () => {
         const api = (globalThis as unknown as { explorer: Api }).explorer;
-        const losses = async (backend: string) => ((await api.run({ experiment: 'neuron', seeds: 1, steps: 30, batch: 32, backend, workers: 2 })) as { cells: Array<{ loss: number }> }).cells.map((c) => c.loss);
+        const losses = async (backend: string) => ((await api.run({ experiment: 'neuron', seeds: 1, steps: 30, batch: 32, backend, workers: 2, allowSoftwareGpu: true })) as { cells: Array<{ loss: number }> }).cells.map((c) => c.loss);
+        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
         const js = await losses('js');
         const gpujs = await losses('gpujs:gpu');
-        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
-        return { status: doc.document.getElementById('status-text').textContent, js, gpujs };
+        const status = doc.document.getElementById('status-text').textContent;
+        // gpu.js's WebGPU backend: each Web Worker starts its own device worker (SwiftShader's adapter here,
+        // allowed for the test).
+        const webgpu = await losses('gpujs:webgpu');
+        return { status, js, gpujs, webgpuStatus: doc.document.getElementById('status-text').textContent, webgpu };
       });
     } finally {
       await context.close();
@@ -171,6 +179,14 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     // the weights. Measured: at most ~1e-7 relative in the final losses; 1e-4 leaves room without hiding a
     // wrong product, which changes a loss at the first digits.
     gpu.js.forEach((loss, i) => expect(Math.abs(gpu.gpujs[i] - loss) / loss, `cell ${i}`).toBeLessThan(1e-4));
+  });
+
+  it("trains on gpu.js's WebGPU backend from the workers (cross-origin isolated page), within float32 tolerance of js", () => {
+    expect(isolated).toBe(true);
+    expect(initialStatus).toMatch(/WebGPU: .*swiftshader.*software \(gpujs:webgpu refuses it\)/i);
+    expect(gpu.webgpuStatus).toContain('backend gpujs:webgpu in 2 Web Workers');
+    expect(gpu.webgpu).toHaveLength(12);
+    gpu.js.forEach((loss, i) => expect(Math.abs(gpu.webgpu[i] - loss) / loss, `cell ${i}`).toBeLessThan(1e-4));
   });
 
   it('writes screenshots that are not blank', () => {

@@ -9,14 +9,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveFiles } from '../../scripts/explorer.ts';
+import { CROSS_ORIGIN_ISOLATED, serveFiles } from '../../scripts/explorer.ts';
 import { bundleEntry } from './bundle.ts';
 import type { WebgpuSuiteReport } from './webgpu-suite.ts';
 
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 const page = `<!doctype html><meta charset="utf-8"><title>superposition-lab: kernels on gpu.js WebGPU</title>
 <script type="module">
@@ -40,7 +39,7 @@ async function files() {
 
 async function runIn(isolated: boolean): Promise<WebgpuSuiteReport> {
   const { chromium } = await import('playwright-core');
-  const { server, url } = await serveFiles(await files(), 0, isolated ? ISOLATED : {});
+  const { server, url } = await serveFiles(await files(), 0, isolated ? CROSS_ORIGIN_ISOLATED : {});
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
