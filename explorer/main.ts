@@ -49,7 +49,7 @@ interface El {
   max?: number | string;
 }
 declare const document: { getElementById(id: string): El; createElement(tag: string): El };
-declare const navigator: { hardwareConcurrency?: number; userAgent: string; gpu?: { requestAdapter(o?: object): Promise<{ info: AdapterInfoLike } | null> } };
+declare const navigator: { hardwareConcurrency?: number; userAgent: string; gpu?: { requestAdapter(o?: object): Promise<{ info?: AdapterInfoLike } | null> } };
 declare const crossOriginIsolated: boolean | undefined;
 declare const window: Record<string, unknown>;
 declare const Worker: new (url: URL, options: { type: 'module' }) => BrowserWorker;
@@ -384,14 +384,16 @@ $('backend').value = gl.hardware ? 'gpujs:gpu' : 'wasm';
 $('status-text').textContent = `ready · WebGL: ${gl.renderer} · default backend ${$('backend').value}${gl.hardware ? ' (a GPU)' : ' (no hardware WebGL: shaders would run on the CPU)'}`;
 // gpujs:webgpu runs from the Web Workers and needs cross-origin isolation (npm run explorer serves it) and an
 // adapter: say what this browser offers.
-void webgpuStatus().then((line) => ($('status-text').textContent += ` · ${line}`));
+void webgpuStatus()
+  .catch((e: Error) => `WebGPU: ${e.message}`)
+  .then((line) => ($('status-text').textContent += ` · ${line}`));
 
 async function webgpuStatus(): Promise<string> {
   if (!navigator.gpu) return 'no WebGPU in this browser';
   if (!crossOriginIsolated) return 'WebGPU needs a cross-origin isolated page (npm run explorer serves one)';
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   if (!adapter) return 'no WebGPU adapter';
-  const summary = summarizeAdapter(adapter.info, 'WebGPU');
+  const summary = summarizeAdapter(adapter.info ?? {}, 'WebGPU'); // GPUAdapter.info: Chrome 127 and later
   return `WebGPU: ${summary.description}${summary.software ? ' (gpujs:webgpu refuses it)' : ''}`;
 }
 $('workers').value = String(Math.min(navigator.hardwareConcurrency ?? 2, 8));

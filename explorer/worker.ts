@@ -23,7 +23,7 @@ self.onmessage = async ({ data }) => {
     // kernels draw on an OffscreenCanvas. (Chromium already has a `GPU`: WebGPU's interface, not gpu.js.)
     // gpujs:webgpu loads it in its own device worker (webgpu-device-worker.js, beside this file).
     const global = globalThis as { GPU?: { prototype?: { createKernel?: unknown } } };
-    if (data.backend === 'gpujs:gpu' && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
+    if (data.backend.startsWith('gpujs') && data.backend !== 'gpujs:webgpu' && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
     const kernels = await useBackend(data.backend, { log: () => {}, allowSoftwareGpu: data.allowSoftwareGpu });
     const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
     self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });

@@ -4,6 +4,7 @@
  * bench-kernels (Node) and the browser test page (WebGL).
  */
 import type { GpujsKernels } from './gpujs.ts';
+import { batchedSpec } from './types.ts';
 
 export interface DeviceChainSize {
   instances: number;
@@ -33,13 +34,11 @@ export function measureDeviceChain(k: GpujsKernels, size: DeviceChainSize): Devi
   const x = ramp(I * B * n, 0.37);
   const W = ramp(I * n * m, 0.11);
   const g = ramp(I * B * n, 0.23);
-  const off = (stride: number) => Int32Array.from({ length: I }, (_, q) => q * stride);
-  const spec = (mm: number, kk: number, nn: number, transA: boolean, transB: boolean, aSize: number, bSize: number) =>
-    ({ batch: I, m: mm, k: kk, n: nn, transA, transB, aOffsets: off(aSize), bOffsets: off(bSize) });
-  const sH = spec(B, n, m, false, false, B * n, n * m); // h = x W
-  const sY = spec(B, m, n, false, true, B * m, n * m); // y = h W^T
-  const sG = spec(B, n, m, false, false, B * n, n * m); // gh = g W
-  const sD = spec(n, B, m, true, false, B * n, B * m); // x^T gh and g^T h
+  const spec = (mm: number, kk: number, nn: number, transA: boolean, transB: boolean) => batchedSpec(I, mm, kk, nn, transA, transB);
+  const sH = spec(B, n, m, false, false); // h = x W
+  const sY = spec(B, m, n, false, true); // y = h W^T
+  const sG = spec(B, n, m, false, false); // gh = g W
+  const sD = spec(n, B, m, true, false); // x^T gh and g^T h
 
   const perOp = (): Float32Array[] => {
     const h = new Float32Array(I * B * m), y = new Float32Array(I * B * n), gh = new Float32Array(I * B * m);

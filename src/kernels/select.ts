@@ -74,10 +74,15 @@ const started = new Map<string, Kernels>();
 /** Start (or reuse) the gpu.js backend for `mode` and register it under 'gpujs:<mode>'. */
 export async function loadGpujsBackend(mode: GpujsMode, allowSoftwareGpu?: boolean): Promise<GpujsKernels> {
   const name = `gpujs:${mode}`;
-  let kernels = started.get(name) as (GpujsKernels & { closed?: string | null }) | undefined;
-  if (!kernels || kernels.closed) {
-    // First use, or a WebGPU backend that was destroyed, timed out or lost its worker: start a fresh one.
+  let kernels = started.get(name) as (GpujsKernels & { closed?: string | null; adapter?: { software: boolean } }) | undefined;
+  // A WebGPU backend on a software adapter serves only callers that accept one.
+  const softwareRefused = kernels?.adapter?.software === true && !(allowSoftwareGpu ?? (isNode() && process.env.SUPERPOSITION_WEBGPU_SOFTWARE === '1'));
+  if (!kernels || kernels.closed || softwareRefused) {
+    // First use, a caller that refuses the software adapter started earlier, or a WebGPU backend that was
+    // destroyed, timed out or lost its worker: start a fresh one (which says why when it cannot).
+    const previous = kernels;
     kernels = mode === 'webgpu' ? await startWebgpu(allowSoftwareGpu) : createGpujsKernels(await loadGpujs(), mode);
+    if (previous && !previous.closed) previous.destroy();
     started.set(name, kernels);
     registerBackend(kernels);
   }

@@ -31,6 +31,15 @@ export interface MatmulSpec {
   bOffsets: Int32Array;
 }
 
+/** A product over `batch` independent pairs stored one after another: op(A_q) is m x k, op(B_q) is k x n. */
+export function batchedSpec(batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulSpec {
+  return {
+    batch, m, k, n, transA, transB,
+    aOffsets: Int32Array.from({ length: batch }, (_, q) => q * m * k),
+    bOffsets: Int32Array.from({ length: batch }, (_, q) => q * k * n),
+  };
+}
+
 export interface Kernels {
   /** Short name printed wherever results are reported, e.g. "js". */
   readonly name: string;

@@ -163,14 +163,42 @@ export function serveDevice(gpu: WebgpuGpu): (req: WebgpuRequest) => Promise<Web
 export function inOrder(handle: (req: WebgpuRequest) => Promise<WebgpuReply>, answer: (reply: Sequenced<WebgpuReply>) => void): (req: Sequenced<WebgpuRequest>) => void {
   let queue = Promise.resolve();
   return (req) => {
-    queue = queue.then(async () => {
-      const reply = await handle(req);
-      if (req.op !== 'free') answer({ ...reply, seq: req.seq });
-    });
+    queue = queue
+      .then(async () => {
+        const reply = await handle(req);
+        if (req.op !== 'free') answer({ ...reply, seq: req.seq });
+      })
+      .catch(() => undefined); // a failed delivery must not stop the requests behind it (their callers time out)
   };
 }
 
+/** gpu.js's constructor, as both device workers load it. */
+export type GpuConstructor = new (settings: { mode: string }) => WebgpuGpu & { Kernel: { name: string } | null };
+
+/** A gpu.js instance in webgpu mode, or an error when gpu.js would run another kernel class. */
+export function webgpuInstance(GPU: GpuConstructor): WebgpuGpu {
+  const gpu = new GPU({ mode: 'webgpu' });
+  if (gpu.Kernel?.name !== 'WebGPUKernel') throw new Error(`gpu.js would run ${gpu.Kernel?.name ?? 'nothing'}, not WebGPUKernel`);
+  return gpu;
+}
+
 // --- the calling side -------------------------------------------------------------------------------------
+
+/** Default limits: one call (the first builds compile shaders), and opening the device. */
+export const TIMEOUT_MS = 120_000;
+export const START_TIMEOUT_MS = 60_000;
+
+/**
+ * The device worker's hello, or a failed one after `ms` (a hung driver or adapter request). `listen` attaches the
+ * caller's handlers for the worker's first message and its failure.
+ */
+export function awaitHello(listen: (resolve: (hello: WebgpuHello) => void) => void, ms = START_TIMEOUT_MS): Promise<WebgpuHello> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new Promise<WebgpuHello>((resolve) => {
+    listen(resolve);
+    timer = setTimeout(() => resolve({ ok: false, error: `no device after ${ms / 1000} s (a hung driver or adapter request)` }), ms);
+  }).finally(() => clearTimeout(timer));
+}
 
 /** How the calling thread talks to the device worker. */
 export interface Transport {

@@ -4,14 +4,14 @@
  * explorer's training workers, a test worker).
  *
  * A blocked browser thread cannot read messages, so the answers come back through SharedArrayBuffers: a control
- * block (flag, sequence number, status, id, lengths) and a data block for the result or the error text, which
- * the calling side grows (and hands over with the next request) before a call whose answer would not fit.
+ * block (flag, sequence number, status, id, lengths, exited) and a data block for the result or the error text,
+ * which the calling side replaces with a larger one, sent along with the request whose answer would not fit.
  * Requirements, each refused with the reason when missing: a Web Worker (Atomics.wait is not allowed on a page's
  * main thread), cross-origin isolation (SharedArrayBuffer: serve with `Cross-Origin-Opener-Policy: same-origin`
  * and `Cross-Origin-Embedder-Policy: require-corp`), and WebGPU (`navigator.gpu`).
  */
 import { BackendUnavailableError } from './registry.ts';
-import { Bridge, bridgeKernels, type Sequenced, type Transport, type WebgpuHello, type WebgpuKernels, type WebgpuOptions, type WebgpuReply } from './webgpu-bridge.ts';
+import { awaitHello, Bridge, bridgeKernels, TIMEOUT_MS, type Sequenced, type Transport, type WebgpuHello, type WebgpuKernels, type WebgpuOptions, type WebgpuReply } from './webgpu-bridge.ts';
 
 export interface WebgpuBrowserOptions extends WebgpuOptions {
   /** The device worker's script (default: webgpu-device-worker.js beside the calling worker's script). */
@@ -21,7 +21,7 @@ export interface WebgpuBrowserOptions extends WebgpuOptions {
 }
 
 /** The control block's Int32 slots. */
-export const CONTROL = { flag: 0, seq: 1, status: 2, id: 3, outLength: 4, errorBytes: 5, size: 8 } as const;
+export const CONTROL = { flag: 0, seq: 1, status: 2, id: 3, outLength: 4, errorBytes: 5, exited: 6, size: 8 } as const;
 /** Reply status: ok, an error, or BackendUnavailableError. */
 export const STATUS = { ok: 0, error: 1, unavailable: 2 } as const;
 
@@ -48,13 +48,14 @@ function sabTransport(port: BrowserWorker, control: SharedArrayBuffer, initial: 
     post(req, moved, replyFloats) {
       // Room for the answer (floats) and for an error message; a larger block goes along with this request.
       const need = Math.max(4 * replyFloats, 1 << 16);
-      let grown: SharedArrayBuffer | undefined;
-      if (need > data.byteLength) data = grown = new SharedArrayBuffer(Math.max(need, 2 * data.byteLength));
+      const grown = need > data.byteLength ? new SharedArrayBuffer(Math.max(need, 2 * data.byteLength)) : undefined;
       Atomics.store(ctrl, CONTROL.flag, 0);
       port.postMessage(grown ? { ...req, data: grown } : req, moved);
+      if (grown) data = grown; // the device worker takes it with this request, before answering it
     },
-    receive(seq, deadline): Sequenced<WebgpuReply> | 'timed out' {
+    receive(seq, deadline): Sequenced<WebgpuReply> | 'exited' | 'timed out' {
       for (;;) {
+        if (Atomics.load(ctrl, CONTROL.exited) === 1) return 'exited';
         if (Atomics.load(ctrl, CONTROL.flag) === 1 && Atomics.load(ctrl, CONTROL.seq) === seq) {
           const status = ctrl[CONTROL.status];
           if (status === STATUS.ok) {
@@ -94,20 +95,17 @@ export async function createBrowserWebgpuKernels(options: WebgpuBrowserOptions =
   };
   const WorkerClass = (globalThis as unknown as { Worker: new (url: string, options: { type: 'module' }) => BrowserWorker }).Worker;
   const worker = new WorkerClass(deviceWorkerUrl, { type: 'module' });
-  const startMs = options.startTimeoutMs ?? 60_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hello = await new Promise<WebgpuHello>((resolve) => {
+  const hello = await awaitHello((resolve) => {
     worker.onmessage = (e) => resolve(e.data as WebgpuHello);
     worker.onerror = (e) => resolve({ ok: false, error: `the device worker failed to start (${e.message || deviceWorkerUrl})` });
-    timer = setTimeout(() => resolve({ ok: false, error: `no device after ${startMs / 1000} s (a hung driver or adapter request)` }), startMs);
     worker.postMessage(init);
-  }).finally(() => clearTimeout(timer));
+  }, options.startTimeoutMs);
   worker.onmessage = null;
   worker.onerror = null;
   if (!hello.ok) {
     worker.terminate();
     throw new BackendUnavailableError(`gpujs:webgpu cannot start: ${hello.error}`);
   }
-  const bridge = new Bridge(sabTransport(worker, init.control, init.data, () => worker.terminate()), options.timeoutMs ?? 120_000);
+  const bridge = new Bridge(sabTransport(worker, init.control, init.data, () => worker.terminate()), options.timeoutMs ?? TIMEOUT_MS);
   return bridgeKernels(bridge, hello.adapter);
 }

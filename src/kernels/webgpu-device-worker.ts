@@ -5,18 +5,18 @@
  * into the shared blocks before waking the caller. Built as its own script (webgpu-device-worker.js).
  */
 import { CONTROL, STATUS, type DeviceWorkerInit } from './webgpu-browser.ts';
-import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, type AdapterInfoLike, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
+import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, webgpuInstance, type AdapterInfoLike, type GpuConstructor, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
 
 interface GpuAdapterLike {
-  info: AdapterInfoLike;
+  info?: AdapterInfoLike;
 }
 interface NavigatorGpu {
   requestAdapter(options?: Record<string, unknown>): Promise<GpuAdapterLike | null>;
 }
-type GpuConstructor = new (settings: { mode: string }) => WebgpuGpu & { Kernel: { name: string } | null };
 
 const scope = globalThis as unknown as {
   onmessage: ((e: { data: unknown }) => void) | null;
+  addEventListener(type: 'error' | 'unhandledrejection', listener: () => void): void;
   postMessage(message: unknown): void;
   navigator: { gpu: NavigatorGpu };
   GPU?: GpuConstructor & { prototype?: { createKernel?: unknown } };
@@ -26,15 +26,14 @@ async function start(init: DeviceWorkerInit): Promise<WebgpuGpu> {
   const gpuApi = scope.navigator.gpu;
   const adapter = await gpuApi.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('the browser gave no WebGPU adapter');
-  const summary = summarizeAdapter(adapter.info, "the browser's WebGPU");
+  // GPUAdapter.info is recent (Chrome 127): an older browser's adapter is described as unnamed.
+  const summary = summarizeAdapter(adapter.info ?? {}, "the browser's WebGPU");
   if (summary.software && !init.allowSoftware) throw new Error(`only ${summary.description}, a CPU rasteriser; ${SOFTWARE_HINT}`);
   // gpu.js asks navigator.gpu for its adapter: hand it the one chosen above.
   gpuApi.requestAdapter = async () => adapter;
   // Chromium's workers already have a `GPU` (WebGPU's interface): gpu.js's is the one with createKernel.
   if (typeof scope.GPU?.prototype?.createKernel !== 'function') await import(/* @vite-ignore */ init.gpujsUrl);
-  const GPU = scope.GPU as GpuConstructor;
-  const gpu = new GPU({ mode: 'webgpu' });
-  if (gpu.Kernel?.name !== 'WebGPUKernel') throw new Error(`gpu.js would run ${gpu.Kernel?.name ?? 'nothing'}, not WebGPUKernel`);
+  const gpu = webgpuInstance(scope.GPU as GpuConstructor);
   scope.postMessage({ ok: true, adapter: summary } satisfies WebgpuHello);
   return gpu;
 }
@@ -45,6 +44,15 @@ scope.onmessage = (first) => {
   const init = first.data as DeviceWorkerInit;
   const ctrl = new Int32Array(init.control);
   let data = init.data;
+  // An error that escapes (a crash outside the request chain): tell the blocked caller at once instead of
+  // leaving it to its timeout.
+  const died = (): void => {
+    Atomics.store(ctrl, CONTROL.exited, 1);
+    Atomics.store(ctrl, CONTROL.flag, 1);
+    Atomics.notify(ctrl, CONTROL.flag);
+  };
+  scope.addEventListener('error', died);
+  scope.addEventListener('unhandledrejection', died);
   const encoder = new TextEncoder();
   const write = (reply: Sequenced<WebgpuReply>): void => {
     if (reply.ok) {

@@ -12,7 +12,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { BackendUnavailableError } from './registry.ts';
-import { Bridge, bridgeKernels, type Sequenced, type Transport, type WebgpuHello, type WebgpuKernels, type WebgpuOptions, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
+import { awaitHello, Bridge, bridgeKernels, TIMEOUT_MS, type Sequenced, type Transport, type WebgpuKernels, type WebgpuOptions, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
 
 export type { WebgpuKernels, WebgpuOptions as WebgpuNodeOptions };
 
@@ -57,20 +57,17 @@ export async function createWebgpuKernels(options: WebgpuOptions = {}): Promise<
   const control = new SharedArrayBuffer(8);
   const workerData: WebgpuWorkerData & { entry: string } = { entry: new URL('./webgpu-worker.ts', import.meta.url).href, port: port2, control, allowSoftware };
   const worker = new Worker(new URL('../worker-boot.mjs', import.meta.url), { workerData, transferList: [port2] });
-  const startMs = options.startTimeoutMs ?? 60_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hello = await new Promise<WebgpuHello>((resolve) => {
+  const hello = await awaitHello((resolve) => {
     worker.once('message', resolve);
     worker.once('error', (e) => resolve({ ok: false, error: e.message }));
     worker.once('exit', (code) => resolve({ ok: false, error: `the WebGPU worker exited (code ${code}) before it had a device` }));
-    timer = setTimeout(() => resolve({ ok: false, error: `no device after ${startMs / 1000} s (a hung driver or adapter request)` }), startMs);
-  }).finally(() => clearTimeout(timer));
+  }, options.startTimeoutMs);
   worker.removeAllListeners();
   if (!hello.ok) {
     await worker.terminate();
     throw new BackendUnavailableError(`gpujs:webgpu cannot start: ${hello.error}`);
   }
-  const bridge = new Bridge(portTransport(port1, control, () => void worker.terminate()), options.timeoutMs ?? 120_000);
+  const bridge = new Bridge(portTransport(port1, control, () => void worker.terminate()), options.timeoutMs ?? TIMEOUT_MS);
   // An error in the worker after start-up must not crash this process through an unhandled 'error' event: it
   // closes the backend, and the next call says so. Neither listener keeps the unref'd worker alive.
   worker.on('error', (e) => (bridge.exited ??= `exited (${e.message})`));

@@ -9,7 +9,7 @@
  * how CI exercises this path on a machine without a GPU).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, type AdapterInfoLike, type AdapterSummary, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply } from './webgpu-bridge.ts';
+import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, webgpuInstance, type AdapterInfoLike, type AdapterSummary, type GpuConstructor, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply } from './webgpu-bridge.ts';
 import type { WebgpuWorkerData } from './webgpu-node.ts';
 
 interface AdapterLike {
@@ -77,10 +77,7 @@ async function main(): Promise<void> {
       writable: true,
     });
     const m = (await import('gpu.js')) as unknown as { GPU?: GpuConstructor; default?: { GPU: GpuConstructor } };
-    const GPU = (m.GPU ?? m.default?.GPU) as GpuConstructor;
-    const instance = new GPU({ mode: 'webgpu' });
-    if (instance.Kernel?.name !== 'WebGPUKernel') throw new Error(`gpu.js would run ${instance.Kernel?.name ?? 'nothing'}, not WebGPUKernel`);
-    gpu = instance;
+    gpu = webgpuInstance((m.GPU ?? m.default?.GPU) as GpuConstructor);
     parentPort!.postMessage({ ok: true, adapter: summary } satisfies WebgpuHello);
   } catch (e) {
     parentPort!.postMessage({ ok: false, error: (e as Error).message } satisfies WebgpuHello);
@@ -98,7 +95,5 @@ async function main(): Promise<void> {
   });
   port.on('message', answer);
 }
-
-type GpuConstructor = new (settings: { mode: string }) => WebgpuGpu & { Kernel: { name: string } | null };
 
 await main();

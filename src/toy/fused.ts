@@ -10,7 +10,7 @@ import { customOp } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { fmt } from '../kernels/shape.ts';
-import { hasDevice, type DeviceArray, type DeviceKernels, type MatmulSpec } from '../kernels/types.ts';
+import { batchedSpec, hasDevice, type DeviceArray, type DeviceKernels } from '../kernels/types.ts';
 
 /**
  * relu(pre + b[:, None, :]) for pre [I, B, n] and b [I, n]. Gradients: d pre = g * (out > 0) and
@@ -177,29 +177,24 @@ export const tiedReluLoss = customOp('tiedReluLoss', {
   },
 });
 
-/** A batched product over I instances: op(A_i) M x K, op(B_i) K x N, operands stored contiguously per instance. */
-function batched(I: number, M: number, K: number, N: number, transA: boolean, transB: boolean): MatmulSpec {
-  return {
-    batch: I, m: M, k: K, n: N, transA, transB,
-    aOffsets: Int32Array.from({ length: I }, (_, i) => i * M * K),
-    bOffsets: Int32Array.from({ length: I }, (_, i) => i * K * N),
-  };
-}
-
 interface Saved {
+  /** The backend that made them: a backward on another one recomputes on the host instead. */
+  k: DeviceKernels;
   x: DeviceArray;
   W: DeviceArray;
   h: DeviceArray;
 }
 /**
- * tiedProduct's device arrays from forward to backward, keyed by the forward's output. Step arena arrays are
- * reused from step to step, so a new forward on the same output frees what an unfinished one left.
+ * tiedProduct's device arrays from forward to backward, keyed by the forward's output. Backward takes (and frees)
+ * them; a forward whose backward never ran leaves them until the next tiedProduct forward on the same output
+ * (step arena arrays are reused) or until the output is collected.
  */
 const onDevice = new WeakMap<Float32Array, Saved>();
-function keepOnDevice(out: Float32Array, saved: Saved): void {
+function dropSaved(out: Float32Array): void {
   const stale = onDevice.get(out);
-  if (stale) release(stale.x, stale.W, stale.h);
-  onDevice.set(out, saved);
+  if (!stale) return;
+  onDevice.delete(out);
+  release(stale.x, stale.W, stale.h);
 }
 function release(...arrays: DeviceArray[]): void {
   for (const d of arrays) if (!(d instanceof Float32Array)) d.delete();
@@ -226,18 +221,29 @@ export const tiedProduct = customOp('tiedProduct', {
     const [I, B, n] = x.shape;
     const m = W.shape[2];
     const out = allocate(x.size);
+    dropSaved(out); // whatever an earlier forward left on this (reused) output and no backward took
     if (!hasDevice(k)) {
       const h = allocate(I * B * m);
-      k.matmul(x.data, W.data, h, batched(I, B, n, m, false, false));
-      k.matmul(h, W.data, out, batched(I, B, m, n, false, true));
+      k.matmul(x.data, W.data, h, batchedSpec(I, B, n, m, false, false));
+      k.matmul(h, W.data, out, batchedSpec(I, B, m, n, false, true));
       return out;
     }
-    const xd = k.toDevice(x.data);
-    const Wd = k.toDevice(W.data);
-    const saved: Saved = { x: xd, W: Wd, h: k.matmulOnDevice(xd, Wd, batched(I, B, n, m, false, false), x.size, W.size) };
-    out.set(readAndFree(k, k.matmulOnDevice(saved.h, Wd, batched(I, B, m, n, false, true), I * B * m, W.size)));
-    if (isGradEnabled()) keepOnDevice(out, saved);
-    else release(xd, Wd, saved.h);
+    const held: DeviceArray[] = [];
+    const keep = <T extends DeviceArray>(d: T): T => (held.push(d), d);
+    // Only a backward needs h: keep it when one can run (grad on and W wants a gradient), else free everything.
+    let saved = false;
+    try {
+      const xd = keep(k.toDevice(x.data));
+      const Wd = keep(k.toDevice(W.data));
+      const h = keep(k.matmulOnDevice(xd, Wd, batchedSpec(I, B, n, m, false, false), x.size, W.size));
+      out.set(readAndFree(k, k.matmulOnDevice(h, Wd, batchedSpec(I, B, m, n, false, true), I * B * m, W.size)));
+      if (isGradEnabled() && W.requiresGrad) {
+        onDevice.set(out, { k, x: xd, W: Wd, h });
+        saved = true;
+      }
+    } finally {
+      if (!saved) release(...held);
+    }
     return out;
   },
   vjp(g, [x, W], out) {
@@ -250,27 +256,35 @@ export const tiedProduct = customOp('tiedProduct', {
       () => {
         const k = getBackend();
         const dW = allocate(W.size);
-        const dWSpec = batched(I, n, B, m, true, false);
+        const dWSpec = batchedSpec(I, n, B, m, true, false);
         const saved = onDevice.get(out.data);
-        if (!hasDevice(k) || !saved) {
-          // The host path: h again, then the composition's three backward products.
+        onDevice.delete(out.data);
+        if (!saved || saved.k !== k || !hasDevice(k)) {
+          // The host path (no device, or the backend changed since forward): h again, then the composition's
+          // three backward products.
+          if (saved) release(saved.x, saved.W, saved.h);
           const h = allocate(I * B * m);
           const gh = allocate(I * B * m);
           const second = allocate(W.size);
-          k.matmul(x.data, W.data, h, batched(I, B, n, m, false, false));
-          k.matmul(g.data, W.data, gh, batched(I, B, n, m, false, false));
+          k.matmul(x.data, W.data, h, batchedSpec(I, B, n, m, false, false));
+          k.matmul(g.data, W.data, gh, batchedSpec(I, B, n, m, false, false));
           k.matmul(x.data, gh, dW, dWSpec);
           k.matmul(g.data, h, second, dWSpec);
           for (let i = 0; i < dW.length; i++) dW[i] += second[i];
           return new Tensor(dW, W.shape);
         }
-        onDevice.delete(out.data);
-        const gd = k.toDevice(g.data);
-        const gh = k.matmulOnDevice(gd, saved.W, batched(I, B, n, m, false, false), g.size, W.size);
-        dW.set(readAndFree(k, k.matmulOnDevice(saved.x, gh, dWSpec, x.size, I * B * m)));
-        const second = readAndFree(k, k.matmulOnDevice(gd, saved.h, dWSpec, g.size, I * B * m));
-        for (let i = 0; i < dW.length; i++) dW[i] += second[i];
-        release(saved.x, saved.W, saved.h, gd, gh);
+        const held: DeviceArray[] = [saved.x, saved.W, saved.h];
+        try {
+          const gd = k.toDevice(g.data);
+          held.push(gd);
+          const gh = k.matmulOnDevice(gd, saved.W, batchedSpec(I, B, n, m, false, false), g.size, W.size);
+          held.push(gh);
+          dW.set(readAndFree(k, k.matmulOnDevice(saved.x, gh, dWSpec, x.size, I * B * m)));
+          const second = readAndFree(k, k.matmulOnDevice(gd, saved.h, dWSpec, g.size, I * B * m));
+          for (let i = 0; i < dW.length; i++) dW[i] += second[i];
+        } finally {
+          release(...held);
+        }
         return new Tensor(dW, W.shape);
       },
     ];

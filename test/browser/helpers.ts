@@ -9,7 +9,7 @@ import { useBackend } from '../../src/kernels/select.ts';
 
 export async function nodeBackends(): Promise<string[]> {
   const backend = (globalThis as { suiteBackend?: string }).suiteBackend ?? 'gpujs:gpu';
-  await useBackend(backend);
+  await useBackend(backend, { allowSoftwareGpu: true }); // a test: the software adapter the worker started will do
   await useBackend('js');
   return [backend];
 }

@@ -32,6 +32,7 @@ const spec = (batch: number, m: number, k: number, n: number, transA = false, tr
   bOffsets: Int32Array.from({ length: batch }, (_, q) => q * k * n),
 });
 const ramp = (len: number, f: number) => Float32Array.from({ length: len }, (_, i) => Math.sin(i * f));
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i])), 0);
 
 it('refuses a software adapter unless asked: gpujs:webgpu means a GPU', async () => {
   const k = await createWebgpuKernels({ allowSoftware: false }).catch((e: Error) => e);
@@ -148,6 +149,39 @@ it.skipIf(!software)('training with the device chain frees every device array it
     expect(k.cachedKernels).toBeGreaterThan(kernels); // the step's products ran here, pipelined
     expect(live).toBe(before); // nothing left over after any step
     expect(k.liveDeviceArrays).toBe(before);
+  } finally {
+    setBackend('js');
+  }
+});
+
+it.skipIf(!software)('tiedProduct: nothing stays on the device when no backward can run, or when backward runs on another backend', async () => {
+  const { tiedProduct } = await import('../../src/toy/fused.ts');
+  const { matmul, mul, sum } = await import('../../src/autograd/ops.ts');
+  const { Tensor } = await import('../../src/autograd/tensor.ts');
+  const { registerBackend, setBackend } = await import('../../src/kernels/registry.ts');
+  const k = software!;
+  registerBackend(k);
+  const [I, B, n, m] = [2, 16, 6, 3];
+  const x = new Tensor(ramp(I * B * n, 0.31), [I, B, n]);
+  const g = new Tensor(ramp(I * B * n, 0.17), [I, B, n]);
+  const Wvalues = ramp(I * n * m, 0.53);
+  const before = k.liveDeviceArrays;
+  try {
+    setBackend(k.name);
+    // W without a gradient: no backward will come, so nothing is kept.
+    tiedProduct(x, new Tensor(Wvalues.slice(), [I, n, m]));
+    expect(k.liveDeviceArrays).toBe(before);
+    // Forward on the device, backward after switching to js: the host recomputes, the device arrays are freed,
+    // and the gradient is the composition's.
+    const W = new Tensor(Wvalues.slice(), [I, n, m], true);
+    const pre = tiedProduct(x, W);
+    expect(k.liveDeviceArrays).toBe(before + 3); // x, W and h, kept for the backward
+    setBackend('js');
+    sum(mul(pre, g)).backward();
+    expect(k.liveDeviceArrays).toBe(before);
+    const W2 = new Tensor(Wvalues.slice(), [I, n, m], true);
+    sum(mul(matmul(matmul(x, W2), W2, { transposeB: true }), g)).backward();
+    expect(maxDiff(W.grad!.data, W2.grad!.data)).toBeLessThan(1e-5);
   } finally {
     setBackend('js');
   }
