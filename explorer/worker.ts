@@ -2,6 +2,7 @@
  * The explorer's Web Worker: trains one chunk of a sweep (the same trainChunk the command line's worker threads
  * run), posting progress every 50 steps and the chunk's outputs at the end.
  */
+import { gpujsGlobal } from '../src/kernels/gpujs.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { trainChunk, type ChunkRun } from '../src/phase/chunk.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
@@ -22,8 +23,7 @@ self.onmessage = async ({ data }) => {
     // gpu.js's browser build (beside this file) defines the GPU global that select.ts uses; in a worker its WebGL
     // kernels draw on an OffscreenCanvas. (Chromium already has a `GPU`: WebGPU's interface, not gpu.js.)
     // gpujs:webgpu loads it in its own device worker (webgpu-device-worker.js, beside this file).
-    const global = globalThis as { GPU?: { prototype?: { createKernel?: unknown } } };
-    if (data.backend.startsWith('gpujs') && data.backend !== 'gpujs:webgpu' && typeof global.GPU?.prototype?.createKernel !== 'function') await import(new URL('./gpu-browser.min.js', import.meta.url).href);
+    if (data.backend.startsWith('gpujs') && data.backend !== 'gpujs:webgpu' && !gpujsGlobal()) await import(new URL('./gpu-browser.min.js', import.meta.url).href);
     const kernels = await useBackend(data.backend, { log: () => {}, allowSoftwareGpu: data.allowSoftwareGpu });
     const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
     self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });

@@ -138,6 +138,15 @@ export function uploadKernelSettings(length: number): Record<string, unknown> {
 
 export { BackendUnavailableError };
 
+/**
+ * gpu.js's `GPU` class where a page or worker loaded gpu.js's browser build (it defines the global), else null.
+ * Chromium's pages and workers already have a `GPU` (WebGPU's interface): gpu.js's is the one with createKernel.
+ */
+export function gpujsGlobal(): GpujsModule['GPU'] | null {
+  const global = (globalThis as { GPU?: { prototype?: { createKernel?: unknown } } }).GPU;
+  return typeof global?.prototype?.createKernel === 'function' ? (global as unknown as GpujsModule['GPU']) : null;
+}
+
 export type { DeviceArray };
 
 /**

@@ -12,7 +12,7 @@
  */
 import { referenceKernels } from './reference.ts';
 import { registerBackend, setBackend } from './registry.ts';
-import { BackendUnavailableError, createGpujsKernels, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
+import { BackendUnavailableError, createGpujsKernels, gpujsGlobal, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 import { createWasmKernels } from './wasm.ts';
 
@@ -37,8 +37,8 @@ let gpujsModule: Promise<GpujsModule> | null = null;
  * first use (it takes ~100 ms to load and pulls in acorn; a js-only run never pays for it).
  */
 function loadGpujs(): Promise<GpujsModule> {
-  const global = (globalThis as { GPU?: { prototype?: { createKernel?: unknown } } }).GPU;
-  if (global?.prototype?.createKernel) return Promise.resolve({ GPU: global as unknown as GpujsModule['GPU'] });
+  const global = gpujsGlobal();
+  if (global) return Promise.resolve({ GPU: global });
   gpujsModule ??= import('gpu.js').then(
     (m) => ((m as { GPU?: unknown }).GPU ? m : (m as { default: GpujsModule }).default) as GpujsModule,
     (e: Error) => {

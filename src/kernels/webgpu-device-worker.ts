@@ -4,6 +4,7 @@
  * serves requests with webgpu-bridge.ts's serveDevice, one at a time in the order sent, and writes each answer
  * into the shared blocks before waking the caller. Built as its own script (webgpu-device-worker.js).
  */
+import { gpujsGlobal } from './gpujs.ts';
 import { CONTROL, STATUS, type DeviceWorkerInit } from './webgpu-browser.ts';
 import { inOrder, serveDevice, SOFTWARE_HINT, summarizeAdapter, webgpuInstance, type AdapterInfoLike, type GpuConstructor, type Sequenced, type WebgpuGpu, type WebgpuHello, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
 
@@ -19,7 +20,6 @@ const scope = globalThis as unknown as {
   addEventListener(type: 'error' | 'unhandledrejection', listener: () => void): void;
   postMessage(message: unknown): void;
   navigator: { gpu: NavigatorGpu };
-  GPU?: GpuConstructor & { prototype?: { createKernel?: unknown } };
 };
 
 async function start(init: DeviceWorkerInit): Promise<WebgpuGpu> {
@@ -31,9 +31,8 @@ async function start(init: DeviceWorkerInit): Promise<WebgpuGpu> {
   if (summary.software && !init.allowSoftware) throw new Error(`only ${summary.description}, a CPU rasteriser; ${SOFTWARE_HINT}`);
   // gpu.js asks navigator.gpu for its adapter: hand it the one chosen above.
   gpuApi.requestAdapter = async () => adapter;
-  // Chromium's workers already have a `GPU` (WebGPU's interface): gpu.js's is the one with createKernel.
-  if (typeof scope.GPU?.prototype?.createKernel !== 'function') await import(/* @vite-ignore */ init.gpujsUrl);
-  const gpu = webgpuInstance(scope.GPU as GpuConstructor);
+  if (!gpujsGlobal()) await import(/* @vite-ignore */ init.gpujsUrl);
+  const gpu = webgpuInstance(gpujsGlobal() as unknown as GpuConstructor);
   scope.postMessage({ ok: true, adapter: summary } satisfies WebgpuHello);
   return gpu;
 }
