@@ -12,7 +12,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { BackendUnavailableError } from './registry.ts';
-import { awaitHello, Bridge, bridgeKernels, TIMEOUT_MS, type Sequenced, type Transport, type WebgpuKernels, type WebgpuOptions, type WebgpuReply, type WebgpuRequest } from './webgpu-bridge.ts';
+import { awaitHello, Bridge, bridgeKernels, TIMEOUT_MS, type Sequenced, type Transport, type WebgpuKernels, type WebgpuOptions, type WebgpuReply } from './webgpu-bridge.ts';
 
 export type { WebgpuKernels, WebgpuOptions as WebgpuNodeOptions };
 
@@ -78,4 +78,3 @@ export async function createWebgpuKernels(options: WebgpuOptions = {}): Promise<
   return bridgeKernels(bridge, hello.adapter);
 }
 
-export type { Sequenced, WebgpuReply, WebgpuRequest };
