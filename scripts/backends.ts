@@ -15,6 +15,7 @@ import { referenceKernels } from '../src/kernels/reference.ts';
 import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import type { Kernels, MatmulSpec } from '../src/kernels/types.ts';
 import { createRng } from '../src/random.ts';
+import { time } from './timing.ts';
 
 const flags = flagsOrExit('backends', () => {
   const f = parseFlags(
@@ -61,25 +62,11 @@ function reference(): { exact: Float64Array; bound: Float64Array } {
   return { exact, bound };
 }
 
-function secondsPerCall(k: Kernels, out: Float32Array): number {
-  k.matmul(a, b, out, spec); // warm-up: JIT, kernel builds
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    let calls = 0;
-    const start = performance.now();
-    do {
-      k.matmul(a, b, out, spec);
-      calls++;
-    } while (performance.now() - start < 200);
-    best = Math.min(best, (performance.now() - start) / calls / 1000);
-  }
-  return best;
-}
-
 const { exact, bound } = reference();
 const flops = 2 * batch * n * n * n;
 const out = new Float32Array(batch * n * n);
-const jsSeconds = secondsPerCall(referenceKernels, out);
+const secondsPerProduct = (k: Kernels): number => time(() => k.matmul(a, b, out, spec), 200);
+const jsSeconds = secondsPerProduct(referenceKernels);
 console.log(`backends: a [${batch}, ${n}, ${n}] x [${batch}, ${n}, ${n}] product on each backend that starts here; error in units of the float32 bound; GFLOP/s best of 3 (uploads and read-backs included)\n`);
 console.log('| backend | status | device or reason | max error / bound | GFLOP/s | x js |');
 console.log('|---|---|---|---|---|---|');
@@ -98,7 +85,7 @@ for (const name of BACKEND_CHOICES.filter((c) => c !== 'gpujs' && c !== 'auto'))
   for (let i = 0; i < out.length; i++) ratio = Math.max(ratio, Number.isNaN(out[i]) ? Infinity : Math.abs(out[i] - exact[i]) / bound[i]);
   const ok = ratio <= 1;
   if (!ok) wrong++;
-  const seconds = name === 'js' ? jsSeconds : secondsPerCall(k, out);
+  const seconds = name === 'js' ? jsSeconds : secondsPerProduct(k);
   const kernelClass = (k as { kernelClass?: string }).kernelClass;
   const device = k.device ?? (kernelClass ? `gpu.js ${kernelClass}` : 'this CPU');
   console.log(`| ${name} | ${ok ? 'ok' : 'WRONG'} | ${device} | ${ratio.toFixed(3)} | ${(flops / seconds / 1e9).toFixed(2)} | ${(jsSeconds / seconds).toFixed(2)}x |`);

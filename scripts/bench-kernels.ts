@@ -20,33 +20,13 @@ import { BACKEND_CHOICES, backendFlag, useBackend, type AutoKernels } from '../s
 import type { Kernels, MatmulSpec } from '../src/kernels/types.ts';
 import { createRng } from '../src/random.ts';
 import { parseFlags } from '../src/cli.ts';
+import { secondsPerCall, time } from './timing.ts';
 
 const flags = parseFlags(process.argv.slice(2), {
   backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, side by side` },
   'min-ms': { kind: 'number', default: 300, min: 10, max: 60_000, help: 'time each measurement for at least this long' },
 });
 const rng = createRng('bench-kernels');
-
-/** Seconds per call over one round that repeats the call for at least minMs. */
-function secondsPerCall(fn: () => void, minMs: number): number {
-  let calls = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  do {
-    fn();
-    calls++;
-    elapsed = performance.now() - start;
-  } while (elapsed < minMs);
-  return elapsed / calls / 1000;
-}
-
-/** Best-of-3 seconds per call, each round repeating the call for at least minMs. */
-function time(fn: () => void, minMs: number): number {
-  fn(); // warm up (JIT)
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) best = Math.min(best, secondsPerCall(fn, minMs));
-  return best;
-}
 
 /**
  * The classic scalar baseline: i-k-j, k unrolled 4 times, one row at a time. Its speed calibrates the machine:
