@@ -22,8 +22,7 @@ import { BACKEND_CHOICES, backendFlag, useBackend } from '../src/kernels/select.
 import { hasDevice } from '../src/kernels/types.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
 import { trainSweep } from '../src/phase/sweep.ts';
-import { createRng } from '../src/random.ts';
-import { sampleBatch } from '../src/toy/data.ts';
+import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig } from '../src/toy/train.ts';
 
 const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
@@ -91,12 +90,12 @@ async function single(name: string, deviceChain = true): Promise<{ sps: number; 
 /** Seconds to draw one step's batch (the trainer's sampler alone). */
 function samplingSeconds(name: string): number {
   const { I, n } = CONFIGS[name];
-  const rngs = Array.from({ length: I }, (_, i) => createRng(`sampling/${i}`));
+  const keys = streamKeys(Array.from({ length: I }, (_, i) => `sampling/${i}`));
   const out = new Float32Array(I * 1024 * n);
   const spec = { instances: I, batch: 1024, features: n, density: new Array(I).fill(0.1) };
-  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out); // warm the JIT, as the trainer's steps are
+  for (let k = 0; k < 20; k++) sampleBatch(spec, keys, k, out); // warm the JIT, as the trainer's steps are
   const t = performance.now();
-  for (let k = 0; k < 20; k++) sampleBatch(spec, rngs, out);
+  for (let k = 0; k < 20; k++) sampleBatch(spec, keys, k, out);
   return (performance.now() - t) / 20_000;
 }
 

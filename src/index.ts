@@ -15,7 +15,8 @@ export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels
 export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type DeviceArray, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
 export { measureDeviceChain, type DeviceChainSize, type DeviceChainTiming } from './kernels/device-chain.ts';
 export { ToyModel, MODEL_KINDS, initStd, type ModelKind, type ToyModelSpec, type InitScheme } from './toy/model.ts';
-export { sampleBatch, featureSets, type BatchSpec, type FeatureSet } from './toy/data.ts';
+export { sampleBatch, streamKeys, featureSets, type BatchSpec, type FeatureSet } from './toy/data.ts';
+export { threefry2x32, streamKey, COUNTER_RNG } from './counter/threefry.ts';
 export { Adam, AdamW, clipGradNormPerInstance, type AdamOptions } from './toy/optim.ts';
 export { train, lrFactor, TrainingDivergedError, type TrainConfig, type TrainResult, type Schedule } from './toy/train.ts';
 export { featureMetrics, neuronMetrics, countRepresented, countMonosemantic, type FeatureMetrics, type NeuronMetrics } from './toy/metrics.ts';

@@ -1,18 +1,25 @@
 /**
  * The paper's synthetic data: each feature is 0 with probability S (sparsity) and otherwise uniform on [0, 1)
  * (or on [-1, 1) for the |x| computation task). Batches are [instances, batch, features], one density per
- * instance, as in the official notebook. Every draw comes from the Rng passed in.
+ * instance, as in the official notebook.
+ *
+ * Every value is a pure function of (instance stream key, step, sample, feature) through the counter-based
+ * generator (src/counter/threefry.ts): element e = sample * features + feature of instance i at step t draws
+ * (g, v) = Threefry-2x32-20(key_i, (t, e)); it is active when (g >>> 8) < p * 2^24 (p as float32) and then takes
+ * (v >>> 8) * 2^-24 (or twice that minus 1 for signed values). Integer arithmetic and exact float32 conversions
+ * only, so the same batch comes out bit for bit in TypeScript, WebAssembly and every gpu.js kernel (the device
+ * trainer samples on the GPU with the same rule), and any instance, step or element can be drawn on its own.
  *
  * Feature sets (the paper's "Correlated and anticorrelated features"): the members of a correlated set share one
  * on/off draw (active together with probability p, values drawn independently); an anticorrelated set is off
  * with probability 1 - p and otherwise exactly one member, chosen uniformly, is active (so each member's own
  * density is p / size). Features outside every set are independent.
  */
-import type { Rng } from '../random.ts';
-import { BELOW_ONE, wasmSampler } from './sampler-wasm.ts';
+import { streamKey, threefryStatements } from '../counter/threefry.ts';
+import { wasmSampler } from './sampler-wasm.ts';
 
 let useWasm = true;
-/** Whether sampleBatch may draw in WebAssembly (the default; same bytes either way). For tests and benchmarks. */
+/** Whether sampleBatch may draw in WebAssembly SIMD (the default; same bytes either way). For tests and benchmarks. */
 export function setWasmSampling(enabled: boolean): void {
   useWasm = enabled;
 }
@@ -52,76 +59,81 @@ function checkSets(sets: readonly FeatureSet[], features: number): void {
   });
 }
 
-let scratch = new Uint32Array(0);
-let valueScratch = new Uint32Array(0);
-const TWO_POW_M32 = 2 ** -32;
+const TWO_POW_M24 = 2 ** -24;
+
+/** The stream keys of instances with these seeds (two int32 words each), for sampleBatch. */
+export function streamKeys(seeds: readonly string[]): Int32Array {
+  const keys = new Int32Array(2 * seeds.length);
+  seeds.forEach((seed, i) => keys.set(streamKey(seed), 2 * i));
+  return keys;
+}
+
+/** The gate threshold of density p: an element is active when (g >>> 8) < p * 2^24, p rounded to float32 first. */
+export const gateThreshold = (p: number): number => Math.fround(p) * 2 ** 24;
 
 /**
- * Fill `out` ([instances, batch, features], row-major) with a fresh batch. One 32-bit uniform u per entry: the
- * feature is active when u < p (probability p) and then takes u / p, which is uniform on [0, 1) given u < p: the
- * notebook's distribution with half its draws (it draws a value and a gate). With one
- * Rng per instance, instance i's values come from rngs[i] alone, so they do not depend on which other instances
- * share the batch.
+ * Threefry words of elements [0, count) at `step` under key (k0, k1): words[2e] (gate), words[2e + 1] (value).
+ * Built once from the shared round schedule as straight-line code, ~8x faster than the reference loop.
  */
-export function sampleBatch(spec: BatchSpec, rng: Rng | readonly Rng[], out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
+const fillWords = new Function(
+  'k0', 'k1', 'step', 'count', 'words',
+  `for (let e = 0; e < count; e++) {\n let x0 = step, x1 = e;\n${threefryStatements({ k0: 'k0', k1: 'k1', k2: 'k2', x0: 'x0', x1: 'x1' })}\n words[2 * e] = x0; words[2 * e + 1] = x1;\n}`,
+) as (k0: number, k1: number, step: number, count: number, words: Int32Array) => void;
+
+let words = new Int32Array(0);
+
+/**
+ * Fill `out` ([instances, batch, features], row-major) with the batch of `step`: instance i from its stream key
+ * keys[2i], keys[2i + 1] alone, so its values do not depend on which other instances share the batch.
+ */
+export function sampleBatch(spec: BatchSpec, keys: Int32Array, step: number, out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
   const { instances, batch, features, density } = spec;
   const signed = spec.values === 'signed';
   if (density.length !== instances) throw new RangeError(`sampleBatch: ${density.length} densities for ${instances} instances`);
-  if (Array.isArray(rng) && rng.length !== instances) throw new RangeError(`sampleBatch: ${rng.length} generators for ${instances} instances`);
+  if (keys.length !== 2 * instances) throw new RangeError(`sampleBatch: ${keys.length / 2} stream keys for ${instances} instances`);
+  if (!Number.isInteger(step) || step < 0 || step >= 2 ** 32) throw new RangeError(`sampleBatch: step ${step} is not an integer in [0, 2^32)`);
+  const perInstance = batch * features;
+  if (perInstance > 2 ** 32) throw new RangeError(`sampleBatch: batch x features = ${perInstance} exceeds the generator's 2^32 counters per step`);
   const sets = spec.sets ?? [];
   checkSets(sets, features);
-  const perInstance = batch * features;
-  // Draw each instance's uniforms in one bulk fill (a tight loop inside the generator), then gate them.
-  if (scratch.length < perInstance) scratch = new Uint32Array(perInstance);
   const wasm = useWasm && sets.length === 0 ? wasmSampler() : null;
   for (let i = 0; i < instances; i++) {
-    const gen = Array.isArray(rng) ? (rng as readonly Rng[])[i] : (rng as Rng);
     const p = density[i];
     if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
-    const base = i * perInstance;
-    const scale = TWO_POW_M32 / p; // u / p in double precision: 32 random bits spread over the active range
-    const cut = p * 2 ** 32;
+    const [k0, k1, base, threshold] = [keys[2 * i], keys[2 * i + 1], i * perInstance, gateThreshold(p)];
     if (wasm) {
-      // The same stream and arithmetic in WebAssembly (sampler-wasm.ts), about twice as fast.
-      const state = gen.getState();
-      wasm.fill(state, out, base, perInstance, cut, scale, signed);
-      gen.setState(state);
+      wasm.fill(k0, k1, step | 0, out, base, perInstance, threshold, signed);
       continue;
     }
-    const u = gen.fillUint32(scratch.subarray(0, perInstance));
-    for (let r = 0; r < perInstance; r++) {
-      const w = u[r];
-      if (w < cut) {
-        const v = Math.min(w * scale, BELOW_ONE);
-        out[base + r] = signed ? 2 * v - 1 : v;
-      } else out[base + r] = 0;
-    }
-    if (sets.length > 0) applySets(sets, u, gen, out, base, batch, features, cut, signed);
+    if (words.length < 2 * perInstance) words = new Int32Array(2 * perInstance);
+    fillWords(k0, k1, step | 0, perInstance, words);
+    for (let e = 0; e < perInstance; e++) out[base + e] = (words[2 * e] >>> 8) < threshold ? value(words[2 * e + 1], signed) : 0;
+    if (sets.length > 0) applySets(sets, words, out, base, batch, features, threshold, signed);
   }
   return out;
 }
 
+/** The value of a value word: (v >>> 8) * 2^-24 in [0, 1), or 2 * that - 1 in [-1, 1) (both exact in float32). */
+const value = (v: number, signed: boolean): number => {
+  const u = (v >>> 8) * TWO_POW_M24;
+  return signed ? 2 * u - 1 : u;
+};
+
 /**
- * Overwrite the set members of one instance's rows. The gate of a set is its first member's uniform (u < cut:
- * probability p); an anticorrelated set picks its active member with its second member's uniform; values come
- * from a second block of draws, so they are independent of the gate and of each other.
+ * Overwrite the set members of one instance's rows. The gate of a set is its first member's gate word; an
+ * anticorrelated set picks its active member with its second member's gate word (floor of its 24 high bits
+ * times the set's size, over 2^24, the product rounded to float32 as a GPU does); every member keeps its own
+ * value word, so values are independent of the gate and of each other.
  */
-function applySets(sets: readonly FeatureSet[], u: Uint32Array, gen: Rng, out: Float32Array, base: number, batch: number, features: number, cut: number, signed: boolean): void {
-  const perInstance = batch * features;
-  if (valueScratch.length < perInstance) valueScratch = new Uint32Array(perInstance);
-  const values = gen.fillUint32(valueScratch.subarray(0, perInstance));
-  const value = (w: number) => {
-    const v = Math.min(w * TWO_POW_M32, BELOW_ONE);
-    return signed ? 2 * v - 1 : v;
-  };
+function applySets(sets: readonly FeatureSet[], words: Int32Array, out: Float32Array, base: number, batch: number, features: number, threshold: number, signed: boolean): void {
   for (let row = 0; row < batch; row++) {
     const r0 = row * features;
     for (const { kind, features: members } of sets) {
-      const on = u[r0 + members[0]] < cut;
-      const chosen = kind === 'anticorrelated' ? Math.floor(u[r0 + members[1]] * TWO_POW_M32 * members.length) : -1;
+      const on = (words[2 * (r0 + members[0])] >>> 8) < threshold;
+      const chosen = kind === 'anticorrelated' ? Math.floor(Math.fround((words[2 * (r0 + members[1])] >>> 8) * members.length) * TWO_POW_M24) : -1;
       members.forEach((f, k) => {
         const active = on && (kind === 'correlated' || k === chosen);
-        out[base + r0 + f] = active ? value(values[r0 + f]) : 0;
+        out[base + r0 + f] = active ? value(words[2 * (r0 + f) + 1], signed) : 0;
       });
     }
   }

@@ -1,57 +1,95 @@
 /**
- * sampleBatch's hot loop in WebAssembly: the same xoshiro128** stream and the same gate and value arithmetic
- * (in float64, rounded once to float32), so it writes the same bytes as the TypeScript loop, ~2x faster
- * (scripts/bench-rng.ts). The module is emitted from TypeScript by the wasm kernels' writer. Engines without
- * WebAssembly use the TypeScript loop; the bytes are the same either way, so the choice is not a backend.
+ * The batch sampler's hot loop in WebAssembly SIMD: four elements at once through Threefry-2x32-20 (one lane per
+ * counter), then the same integer gate and value arithmetic as the TypeScript loop (batch.ts), so it writes the
+ * same bytes, several times faster (scripts/bench-rng.ts). The module is emitted from TypeScript by the wasm
+ * kernels' writer, with the round schedule of src/counter/threefry.ts. Engines without WebAssembly SIMD use the
+ * TypeScript loop; the bytes are the same either way, so the choice is not a backend.
  */
-import { Code, F64, growTo, I32, moduleBytes, op, type FunctionDef } from '../kernels/wasm/emit.ts';
+import { KEY_PARITY, ROTATIONS, ROUNDS } from '../counter/threefry.ts';
+import { Code, F32, growTo, I32, moduleBytes, op, simd, V128, type FunctionDef } from '../kernels/wasm/emit.ts';
 
 const ALIGN4 = 2;
-/** The largest float32 below 1 (as data.ts): a value that would round up to 1.0 is clamped here. */
-export const BELOW_ONE = 1 - 2 ** -24;
+/** SIMD sub-opcodes beyond the matmul kernels' (WebAssembly 2.0). */
+const s = {
+  i32x4Splat: 0x11,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  v128Xor: 0x51,
+  f32x4Lt: 0x43,
+  i32x4Shl: 0xab,
+  i32x4ShrU: 0xad,
+  i32x4Add: 0xae,
+  f32x4Sub: 0xe5,
+  f32x4ConvertI32x4S: 0xfa,
+} as const;
+
+/** The float32 bits of x, little-endian, for f32.const. */
+const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(Float32Array.of(x).buffer));
+
+/** Independent groups of 4 lanes per loop iteration: Threefry's rounds are a serial chain, interleaving hides it. */
+const GROUPS = 3;
+/** Elements per loop iteration; `count` is padded to a multiple of it. */
+export const LANES = 4 * GROUPS;
 
 /**
- * fill(state, out, count, cut, scale): count draws u of xoshiro128** from the state at byte `state` (advanced in
- * place); out[r] = u < cut ? v : 0 with v = min(u * scale, BELOW_ONE), or 2v - 1 for the signed variant.
+ * fill(k0, k1, step, out, count, threshold): for e in [0, count) (count a multiple of LANES), (g, v) =
+ * Threefry(k, (step, e)); out[e] = (g >>> 8) < threshold ? value(v) : 0 with value = (v >>> 8) * 2^-24, or
+ * 2 value - 1 for the signed variant (written as (v >>> 8) * 2^-23 - 1: the same float, exactly).
  */
 function fill(name: string, signed: boolean): FunctionDef {
-  // params: state 0, out 1, count 2, cut 3 (f64), scale 4 (f64); locals: a 5, b 6, c 7, d 8, t 9, end 10, w 11 (f64)
-  const [state, out, count, cut, scale, a, b, c, d, t, end, w] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  // params: k0 0, k1 1, step 2, out 3, count 4, threshold 5 (f32); locals: end 6, k2 7 (i32); v128: K0 8, K1 9,
+  // K2 10, ctr 11, thr 12, scale 13, base 14, then x0, x1 of each group
+  const [k0, k1, step, out, count, threshold, end, k2, K0, K1, K2, ctr, thr, scale, base] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const groups = Array.from({ length: GROUPS }, (_, g) => ({ x0: 15 + 2 * g, x1: 16 + 2 * g, offset: 16 * g }));
   const code = new Code();
-  [a, b, c, d].forEach((s, k) => code.get(state).emit(op.i32Load, ...Code.memarg(ALIGN4, 4 * k)).set(s));
+  code.get(k0).get(k1).emit(op.i32Xor).i32(KEY_PARITY).emit(op.i32Xor).set(k2);
+  for (const [scalar, vector] of [[k0, K0], [k1, K1], [k2, K2]]) code.get(scalar).simd(s.i32x4Splat).set(vector);
+  code.get(step).get(k0).emit(op.i32Add).simd(s.i32x4Splat).set(base); // x0 starts at step + k0 in every lane
+  code.simd(simd.v128Const, ...new Uint8Array(Int32Array.of(0, 1, 2, 3).buffer)).set(ctr);
+  code.get(threshold).simd(simd.f32x4Splat).set(thr);
+  code.emit(op.f32Const, ...f32Bytes(signed ? 2 ** -23 : 2 ** -24)).simd(simd.f32x4Splat).set(scale);
   code.get(out).get(count).i32(2).emit(op.i32Shl, op.i32Add).set(end);
-  code.whileBelow(out, end, 4, () => {
-    // u = rotl(b * 5, 7) * 9, as an unsigned number in float64
-    code.get(b).i32(5).emit(op.i32Mul).i32(7).emit(op.i32Rotl).i32(9).emit(op.i32Mul, op.f64ConvertI32U).set(w);
-    // t = b << 9; c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11)
-    code.get(b).i32(9).emit(op.i32Shl).set(t);
-    code.get(c).get(a).emit(op.i32Xor).set(c);
-    code.get(d).get(b).emit(op.i32Xor).set(d);
-    code.get(b).get(c).emit(op.i32Xor).set(b);
-    code.get(a).get(d).emit(op.i32Xor).set(a);
-    code.get(c).get(t).emit(op.i32Xor).set(c);
-    code.get(d).i32(11).emit(op.i32Rotl).set(d);
-    // out[r] = select(demote(value), 0, u < cut)
-    code.get(out);
-    code.get(w).get(scale).emit(op.f64Mul).f64(BELOW_ONE).emit(op.f64Min);
-    if (signed) code.f64(2).emit(op.f64Mul).f64(1).emit(op.f64Sub);
-    code.emit(op.f32DemoteF64, op.f32Const, 0, 0, 0, 0);
-    code.get(w).get(cut).emit(op.f64Lt, op.select);
-    code.emit(op.f32Store, ...Code.memarg(ALIGN4, 0));
+  const ks = [K0, K1, K2];
+  code.whileBelow(out, end, 4 * LANES, () => {
+    groups.forEach(({ x0, x1 }, g) => {
+      code.get(base).set(x0);
+      code.get(ctr).get(K1).simd(s.i32x4Add).i32(4 * g).simd(s.i32x4Splat).simd(s.i32x4Add).set(x1);
+    });
+    for (let r = 0; r < ROUNDS; r++) {
+      const rot = ROTATIONS[r % 8];
+      for (const { x0, x1 } of groups) {
+        code.get(x0).get(x1).simd(s.i32x4Add).set(x0);
+        code.get(x1).i32(rot).simd(s.i32x4Shl).get(x1).i32(32 - rot).simd(s.i32x4ShrU).simd(s.v128Or).get(x0).simd(s.v128Xor).set(x1);
+        if (r % 4 === 3) {
+          const q = (r + 1) / 4;
+          code.get(x0).get(ks[q % 3]).simd(s.i32x4Add).set(x0);
+          code.get(x1).get(ks[(q + 1) % 3]).simd(s.i32x4Add).i32(q).simd(s.i32x4Splat).simd(s.i32x4Add).set(x1);
+        }
+      }
+    }
+    for (const { x0, x1, offset } of groups) {
+      // out = value & (gate < threshold)
+      code.get(out);
+      code.get(x1).i32(8).simd(s.i32x4ShrU).simd(s.f32x4ConvertI32x4S).get(scale).simd(simd.f32x4Mul);
+      if (signed) code.emit(op.f32Const, ...f32Bytes(1)).simd(simd.f32x4Splat).simd(s.f32x4Sub);
+      code.get(x0).i32(8).simd(s.i32x4ShrU).simd(s.f32x4ConvertI32x4S).get(thr).simd(s.f32x4Lt);
+      code.simd(s.v128And);
+      code.simd(simd.v128Store, ...Code.memarg(ALIGN4, offset));
+    }
+    code.get(ctr).i32(LANES).simd(s.i32x4Splat).simd(s.i32x4Add).set(ctr);
   });
-  [a, b, c, d].forEach((s, k) => code.get(state).get(s).emit(op.i32Store, ...Code.memarg(ALIGN4, 4 * k)));
-  return { name, params: [I32, I32, I32, F64, F64], locals: [I32, I32, I32, I32, I32, I32, F64], body: code };
+  return { name, params: [I32, I32, I32, I32, I32, F32], locals: [I32, I32, ...new Array(7 + 2 * GROUPS).fill(V128)], body: code };
 }
 
-type Fill = (state: number, out: number, count: number, cut: number, scale: number) => void;
+type Fill = (k0: number, k1: number, step: number, out: number, count: number, threshold: number) => void;
 export interface WasmSampler {
-  /** Draw `count` gated values into `out` at `offset`, advancing `state` (xoshiro128** words) in place. */
-  fill(state: [number, number, number, number], out: Float32Array, offset: number, count: number, cut: number, scale: number, signed: boolean): void;
+  /** Draw `count` gated values of one instance's stream into `out` at `offset` (see fill above). */
+  fill(k0: number, k1: number, step: number, out: Float32Array, offset: number, count: number, threshold: number, signed: boolean): void;
 }
 
 let sampler: WasmSampler | null | undefined;
 
-/** The WebAssembly sampler, or null where the engine has no WebAssembly. */
+/** The WebAssembly sampler, or null where the engine has no WebAssembly SIMD. */
 export function wasmSampler(): WasmSampler | null {
   if (sampler !== undefined) return sampler;
   try {
@@ -59,15 +97,13 @@ export function wasmSampler(): WasmSampler | null {
     const bytes = moduleBytes([fill('unit', false), fill('signed', true)]);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { unit: Fill; signed: Fill };
     let heap = new Float32Array(memory.buffer);
-    let words = new Uint32Array(memory.buffer);
     sampler = {
-      fill(state, out, offset, count, cut, scale, signed) {
-        growTo(memory, 16 + 4 * count);
-        if (heap.buffer !== memory.buffer) [heap, words] = [new Float32Array(memory.buffer), new Uint32Array(memory.buffer)];
-        words.set(state, 0);
-        (signed ? exports.signed : exports.unit)(0, 16, count, cut, scale);
-        out.set(heap.subarray(4, 4 + count), offset);
-        for (let k = 0; k < 4; k++) state[k] = words[k] | 0;
+      fill(k0, k1, step, out, offset, count, threshold, signed) {
+        const padded = Math.ceil(count / LANES) * LANES;
+        growTo(memory, 4 * padded);
+        if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
+        (signed ? exports.signed : exports.unit)(k0, k1, step, 0, padded, threshold);
+        out.set(heap.subarray(0, count), offset);
       },
     };
   } catch {

@@ -6,12 +6,17 @@ import { Arena } from '../autograd/arena.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
-import { sampleBatch, type FeatureSet } from './data.ts';
+import { sampleBatch, streamKeys, type FeatureSet } from './data.ts';
 import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
 import { ToyModel, type ToyModelSpec } from './model.ts';
 import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
 
-/** Keys of the streams derived from an instance seed: 0 initial weights, 1 training data, 2 evaluation data, 3 restarts. */
+/**
+ * Keys of the streams derived from an instance seed: 0 initial weights, 1 training data (the counter-based
+ * stream: the batch of step t is a function of this key and t), 2 evaluation data, 3 restarts.
+ */
+export const DATA_KEY = 1;
+export const EVAL_KEY = 2;
 const RESTART_KEY = 3;
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
@@ -153,7 +158,7 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   if (config.clipGradNorm !== undefined && !(config.clipGradNorm > 0)) throw new RangeError(`train: clipGradNorm = ${config.clipGradNorm}, expected a number > 0`);
   const seeds = instanceSeeds(config);
   const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
-  const dataRng = seeds.map((s) => createRng(deriveSeed(s, 1)));
+  const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
   const importance = importanceTensor(config.importance, I, n);
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
@@ -167,7 +172,7 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
   const gradNorms = new Float64Array(I);
   const trainStep = (step: number): void => {
-    const x = new Tensor(sampleBatch(spec, dataRng, xData), [I, config.batch, n]);
+    const x = new Tensor(sampleBatch(spec, dataKeys, step, xData), [I, config.batch, n]);
     const losses = model.instanceLosses(x, importance);
     for (let i = 0; i < I; i++) {
       if (!Number.isFinite(losses.data[i])) {
@@ -188,13 +193,14 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
 
   let evalLosses: Float64Array | null = null;
   if (config.evalBatch) {
-    const evalRng = seeds.map((s) => createRng(deriveSeed(s, 2)));
+    const evalRng = seeds.map((s) => createRng(deriveSeed(s, EVAL_KEY)));
     // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
     if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
       // The same samples, spread evenly over activity patterns and weighted by their probability.
       evalLosses = stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
     } else {
-      const x = new Tensor(sampleBatch({ ...spec, batch: config.evalBatch }, evalRng), [I, config.evalBatch, n]);
+      const evalKeys = streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY)));
+      const x = new Tensor(sampleBatch({ ...spec, batch: config.evalBatch }, evalKeys, 0), [I, config.evalBatch, n]);
       evalLosses = Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
     }
   }

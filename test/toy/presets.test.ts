@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import { createRng, deriveSeed } from '../../src/random.ts';
-import { featureSets, sampleBatch } from '../../src/toy/data.ts';
+import { featureSets, sampleBatch, streamKeys } from '../../src/toy/data.ts';
 import { float32Decimal, loadModel, saveModel } from '../../src/toy/io.ts';
 import { countMonosemantic, countRepresented, featureMetrics, neuronMetrics } from '../../src/toy/metrics.ts';
 import { ToyModel } from '../../src/toy/model.ts';
@@ -214,7 +214,7 @@ describe('gradient clipping, per instance (torch.nn.utils.clip_grad_norm_ semant
 describe('correlated and anticorrelated feature sets', () => {
   const batch = 20_000;
   const p = 0.3;
-  const x = sampleBatch({ instances: 1, batch, features: 5, density: [p], sets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 2, 2)] }, createRng(4));
+  const x = sampleBatch({ instances: 1, batch, features: 5, density: [p], sets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 2, 2)] }, streamKeys(['sets']), 4);
   const col = (f: number) => Array.from({ length: batch }, (_, r) => x[r * 5 + f]);
   const se = (q: number) => 5 * Math.sqrt((q * (1 - q)) / batch);
 
@@ -245,8 +245,8 @@ describe('correlated and anticorrelated feature sets', () => {
 
   it('overlapping or out-of-range sets are errors', () => {
     const spec = { instances: 1, batch: 1, features: 3, density: [1] };
-    expect(() => sampleBatch({ ...spec, sets: [{ kind: 'correlated', features: [0, 1] }, { kind: 'anticorrelated', features: [1, 2] }] }, createRng(0))).toThrow('sampleBatch: feature 1 is in more than one set');
-    expect(() => sampleBatch({ ...spec, sets: [{ kind: 'correlated', features: [2, 3] }] }, createRng(0))).toThrow('sampleBatch: feature set 0 names feature 3, expected an integer in 0..2');
+    expect(() => sampleBatch({ ...spec, sets: [{ kind: 'correlated', features: [0, 1] }, { kind: 'anticorrelated', features: [1, 2] }] }, streamKeys(['a']), 0)).toThrow('sampleBatch: feature 1 is in more than one set');
+    expect(() => sampleBatch({ ...spec, sets: [{ kind: 'correlated', features: [2, 3] }] }, streamKeys(['a']), 0)).toThrow('sampleBatch: feature set 0 names feature 3, expected an integer in 0..2');
   });
 });
 

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import { createRng } from '../../src/random.ts';
-import { sampleBatch } from '../../src/toy/data.ts';
+import { sampleBatch, streamKeys } from '../../src/toy/data.ts';
+import { threefry2x32 } from '../../src/counter/threefry.ts';
 import { featureMetrics } from '../../src/toy/metrics.ts';
 import { initStd, ToyModel } from '../../src/toy/model.ts';
 import { Adam, AdamW } from '../../src/toy/optim.ts';
@@ -81,7 +82,7 @@ describe('data', () => {
   it('each feature is active with the instance density, uniform on [0,1) when active', () => {
     const density = [1, 0.3, 0.05];
     const batch = 20_000;
-    const x = sampleBatch({ instances: 3, batch, features: 5, density }, createRng(1));
+    const x = sampleBatch({ instances: 3, batch, features: 5, density }, streamKeys(['a', 'b', 'c']), 0);
     density.forEach((p, i) => {
       const slice = x.subarray(i * batch * 5, (i + 1) * batch * 5);
       const active = slice.filter((v) => v !== 0);
@@ -93,27 +94,48 @@ describe('data', () => {
     });
   });
 
-  it('the WebAssembly sampler writes the TypeScript loop\'s bytes and leaves each stream in the same state', async () => {
+  it('the WebAssembly SIMD sampler writes the TypeScript loop\'s bytes, at every step and for lengths off its lane width', async () => {
     const { setWasmSampling } = await import('../../src/toy/data.ts');
     for (const values of ['unit', 'signed'] as const) {
       const spec = { instances: 5, batch: 777, features: 3, density: [1, 0.5, 0.1, 0.01, 0], values };
-      const run = (wasm: boolean) => {
+      const keys = streamKeys(spec.density.map((_, i) => `stream ${i}`));
+      const run = (wasm: boolean, step: number) => {
         setWasmSampling(wasm);
-        const rngs = spec.density.map((_, i) => createRng(`stream ${i}`));
-        const first = Buffer.from(sampleBatch(spec, rngs).buffer);
-        const second = Buffer.from(sampleBatch(spec, rngs).buffer);
-        return { first, second, next: rngs.map((r) => r.uint32()) };
+        return Buffer.from(sampleBatch(spec, keys, step).buffer);
       };
-      const [ts, wasm] = [run(false), run(true)];
-      expect(wasm.first.equals(ts.first)).toBe(true);
-      expect(wasm.second.equals(ts.second)).toBe(true);
-      expect(wasm.next).toEqual(ts.next);
+      for (const step of [0, 1, 2 ** 32 - 1]) expect(run(true, step).equals(run(false, step))).toBe(true);
+      expect(run(true, 0).equals(run(true, 1))).toBe(false);
     }
     setWasmSampling(true);
   });
 
+  it('an element is Threefry-2x32-20 of (stream key, (step, sample * features + feature)), gated and scaled by integer rules', () => {
+    const keys = streamKeys(['0123456789abcdef']);
+    const [p, step, batch, features] = [0.37, 12345, 9, 7];
+    const x = sampleBatch({ instances: 1, batch, features, density: [p], values: 'signed' }, keys, step);
+    const words = new Int32Array(2);
+    for (let e = 0; e < batch * features; e++) {
+      threefry2x32(0x01234567, 0x89abcdef | 0, step, e, words);
+      const active = words[0] >>> 8 < Math.fround(p) * 2 ** 24;
+      expect(x[e]).toBe(active ? 2 * ((words[1] >>> 8) / 2 ** 24) - 1 : 0);
+    }
+  });
+
+  it('Threefry-2x32-20 gives the Random123 known-answer vectors', () => {
+    const out = new Uint32Array(2);
+    const kat = [
+      [[0, 0], [0, 0], [0x6b200159, 0x99ba4efe]],
+      [[0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x1cb996fc, 0xbb002be7]],
+      [[0x13198a2e, 0x03707344], [0x243f6a88, 0x85a308d3], [0xc4923a9c, 0x483df7a0]],
+    ];
+    for (const [[k0, k1], [c0, c1], expected] of kat) {
+      threefry2x32(k0, k1, c0, c1, out);
+      expect([...out]).toEqual(expected);
+    }
+  });
+
   it('rejects a density outside [0, 1], naming the instance', () => {
-    expect(() => sampleBatch({ instances: 2, batch: 1, features: 1, density: [0.5, 1.5] }, createRng(0))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
+    expect(() => sampleBatch({ instances: 2, batch: 1, features: 1, density: [0.5, 1.5] }, streamKeys(['a', 'b']), 0)).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
   });
 });
 
@@ -201,7 +223,7 @@ describe('fused primitives', () => {
     const run = (fused: boolean) => {
       const model = new ToyModel({ kind, instances: 3, features: 4, hidden: 2, fused, hiddenBias }, createRng(5));
       if (model.bHidden) model.bHidden.data.set([0.1, -0.2, 0.3, 0.05, -0.1, 0.2]); // non-zero, so its gradient path matters
-      const x = new Tensor(sampleBatch({ instances: 3, batch: 16, features: 4, density: [1, 0.5, 0.2], values: kind === 'abs' ? 'signed' : 'unit' }, createRng(6)), [3, 16, 4]);
+      const x = new Tensor(sampleBatch({ instances: 3, batch: 16, features: 4, density: [1, 0.5, 0.2], values: kind === 'abs' ? 'signed' : 'unit' }, streamKeys(['a', 'b', 'c']), 6), [3, 16, 4]);
       const loss = model.loss(x, new Tensor(Float32Array.of(1, 0.9, 0.8, 0.7, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5), [3, 4]));
       loss.backward();
       return { loss: loss.item(), grads: model.parameters.map((p) => p.grad!.data) };
