@@ -51,7 +51,7 @@ const candidates: Array<[string, () => void]> = [
 function straightLine(k0: number, k1: number, step: number, count: number, words: Int32Array): void {
   fill(k0, k1, step, count, words);
 }
-const fill = new Function('k0', 'k1', 'step', 'count', 'words', `for (let e = 0; e < count; e++) { let x0 = step, x1 = e;\n${threefryStatements({ k0: 'k0', k1: 'k1', k2: 'k2', x0: 'x0', x1: 'x1' })}\nwords[2 * e] = x0; words[2 * e + 1] = x1; }`) as (k0: number, k1: number, step: number, count: number, words: Int32Array) => void;
+const fill = new Function('k0', 'k1', 'step', 'count', 'words', `let k2 = 0; for (let e = 0; e < count; e++) { let x0 = step, x1 = e;\n${threefryStatements({ k0: 'k0', k1: 'k1', k2: 'k2', x0: 'x0', x1: 'x1' })}\nwords[2 * e] = x0; words[2 * e + 1] = x1; }`) as (k0: number, k1: number, step: number, count: number, words: Int32Array) => void;
 
 const best = new Map<string, number>();
 for (let round = 0; round < flags.rounds; round++) {

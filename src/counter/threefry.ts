@@ -48,14 +48,16 @@ export function threefry2x32(k0: number, k1: number, c0: number, c1: number, out
 
 /**
  * The body of Threefry-2x32-20 as straight-line JavaScript statements over integer variables named by the
- * caller: reads k0, k1 (key) and x0, x1 (the counter, overwritten with the output), uses k2 (which it declares).
+ * caller, all declared by the caller: reads k0, k1 (key) and x0, x1 (the counter, overwritten with the output),
+ * sets k2. (gpu.js types a variable as an integer only when it is declared in its own way, see
+ * src/kernels/gpujs/integers.ts, so declarations are the caller's.)
  * The gpu.js kernels and the fast TypeScript loop are built from this text, so every version shares one round
  * schedule; the loop above stays the readable reference they are tested against.
  */
 export function threefryStatements(names: { k0: string; k1: string; k2: string; x0: string; x1: string }): string {
   const { k0, k1, k2, x0, x1 } = names;
   const ks = [k0, k1, k2];
-  const lines = [`const ${k2} = (${k0} ^ ${k1} ^ ${KEY_PARITY}) | 0;`, `${x0} = (${x0} + ${k0}) | 0;`, `${x1} = (${x1} + ${k1}) | 0;`];
+  const lines = [`${k2} = (${k0} ^ ${k1} ^ ${KEY_PARITY}) | 0;`, `${x0} = (${x0} + ${k0}) | 0;`, `${x1} = (${x1} + ${k1}) | 0;`];
   for (let r = 0; r < ROUNDS; r++) {
     const s = ROTATIONS[r % 8];
     lines.push(`${x0} = (${x0} + ${x1}) | 0;`, `${x1} = ((${x1} << ${s}) | (${x1} >>> ${32 - s})) ^ ${x0};`);

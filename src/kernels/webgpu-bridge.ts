@@ -26,6 +26,9 @@ import {
   type GpujsKernels,
 } from './gpujs.ts';
 import type { DeviceArray, MatmulSpec } from './types.ts';
+import { DeviceTrainer, type DeviceTrainSpec } from './device/train-step.ts';
+import type { DeviceStats } from './device/program.ts';
+import type { DeviceRun, DeviceTraining } from './device/training.ts';
 
 // --- the wire ---------------------------------------------------------------------------------------------
 
@@ -39,7 +42,20 @@ export type WebgpuRequest =
   | { op: 'matmul'; a: Operand; b: Operand; spec: MatmulSpec; aLength: number; bLength: number; pipeline: boolean }
   | { op: 'upload'; x: Float32Array }
   | { op: 'read'; id: number }
-  | { op: 'free'; id: number };
+  | { op: 'free'; id: number }
+  | { op: 'train-start'; spec: DeviceTrainSpec }
+  | { op: 'train-run'; id: number; steps: number }
+  | { op: 'train-read'; id: number }
+  | { op: 'train-free'; id: number };
+
+/** The device trainer's counters travel as the last floats of its replies, in this order. */
+export const STATS_KEYS = ['passes', 'submissions', 'uploads', 'readbacks', 'bytesUp', 'bytesDown'] as const satisfies readonly (keyof DeviceStats)[];
+const withStats = (values: Float32Array, stats: DeviceStats): Float32Array => {
+  const out = new Float32Array(values.length + STATS_KEYS.length);
+  out.set(values);
+  out.set(STATS_KEYS.map((k) => stats[k]), values.length);
+  return out;
+};
 
 export type WebgpuReply =
   | { ok: true; out?: Float32Array; id?: number }
@@ -104,7 +120,13 @@ export function serveDevice(gpu: WebgpuGpu): (req: WebgpuRequest) => Promise<Web
   const kernels = new Map<string, GpuKernel>();
   const uploads = new Map<number, GpuKernel>();
   const onDevice = new Map<number, BufferResult>();
+  const trainers = new Map<number, DeviceTrainer>();
   let nextId = 1;
+  const trainer = (id: number): DeviceTrainer => {
+    const t = trainers.get(id);
+    if (!t) throw new Error(`gpujs:webgpu: device training run #${id} was freed or never started`);
+    return t;
+  };
 
   const operand = (x: Operand): Float32Array | BufferResult => {
     if (x instanceof Float32Array) return x;
@@ -145,6 +167,21 @@ export function serveDevice(gpu: WebgpuGpu): (req: WebgpuRequest) => Promise<Web
         onDevice.get(req.id)?.delete();
         onDevice.delete(req.id);
         return { ok: true };
+      case 'train-start': {
+        const t = await DeviceTrainer.create(gpu as unknown as Parameters<typeof DeviceTrainer.create>[0], req.spec);
+        trainers.set(nextId, t);
+        return { ok: true, id: nextId++, out: withStats(new Float32Array(0), t.stats) };
+      }
+      case 'train-run': {
+        const t = trainer(req.id);
+        return { ok: true, out: withStats(await t.run(req.steps), t.stats) };
+      }
+      case 'train-read':
+        return { ok: true, out: (await trainer(req.id).parameters()).slice() };
+      case 'train-free':
+        trainers.get(req.id)?.destroy();
+        trainers.delete(req.id);
+        return { ok: true };
     }
   }
 
@@ -166,7 +203,7 @@ export function inOrder(handle: (req: WebgpuRequest) => Promise<WebgpuReply>, an
     queue = queue
       .then(async () => {
         const reply = await handle(req);
-        if (req.op !== 'free') answer({ ...reply, seq: req.seq });
+        if (req.op !== 'free' && req.op !== 'train-free') answer({ ...reply, seq: req.seq });
       })
       .catch(() => undefined); // a failed delivery must not stop the requests behind it (their callers time out)
   };
@@ -321,6 +358,49 @@ export interface WebgpuKernels extends GpujsKernels {
   readonly liveDeviceArrays: number;
   /** Why the backend can no longer run ('been destroyed', 'timed out', 'exited ...'), or null while it can. */
   readonly closed: string | null;
+  /** The device trainer: whole training runs on the device (src/kernels/device/). */
+  readonly training: DeviceTraining;
+}
+
+/** Split a reply's floats into values and the counters at its end. */
+function statsOf(out: Float32Array): { values: Float32Array; stats: DeviceStats } {
+  const cut = out.length - STATS_KEYS.length;
+  const stats = Object.fromEntries(STATS_KEYS.map((k, j) => [k, out[cut + j]])) as unknown as DeviceStats;
+  return { values: out.subarray(0, cut), stats };
+}
+
+/** The device trainer over the bridge: every call one request, answered when the device is done. */
+function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
+  return {
+    device,
+    start(spec): DeviceRun {
+      const started = bridge.call({ op: 'train-start', spec }, STATS_KEYS.length);
+      const id = started.id!;
+      const { instances } = spec;
+      const P = spec.params.length;
+      let freed = false;
+      const live = (what: string) => {
+        if (freed) throw new Error(`gpujs:webgpu: device training run #${id} was freed; cannot ${what}`);
+      };
+      return {
+        startStats: statsOf(started.out!).stats,
+        run(steps) {
+          live('run');
+          const { values, stats } = statsOf(bridge.call({ op: 'train-run', id, steps }, steps * instances + STATS_KEYS.length).out!);
+          return { losses: values, stats };
+        },
+        parameters() {
+          live('read its parameters');
+          return bridge.call({ op: 'train-read', id }, P).out!;
+        },
+        free() {
+          if (freed) return;
+          freed = true;
+          if (!bridge.exited) bridge.send({ op: 'train-free', id });
+        },
+      };
+    },
+  };
 }
 
 /** The gpujs:webgpu kernels over a started bridge. */
@@ -368,6 +448,7 @@ export function bridgeKernels(bridge: Bridge, adapter: AdapterSummary): WebgpuKe
     readBack(x: DeviceArray): Float32Array {
       return x instanceof Float32Array ? x : (x.toArray() as Float32Array);
     },
+    training: bridgeTraining(bridge, `WebGPU: ${adapter.description}`),
     destroy(): void {
       bridge.close('been destroyed');
     },

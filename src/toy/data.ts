@@ -77,7 +77,7 @@ export const gateThreshold = (p: number): number => Math.fround(p) * 2 ** 24;
  */
 const fillWords = new Function(
   'k0', 'k1', 'step', 'count', 'words',
-  `for (let e = 0; e < count; e++) {\n let x0 = step, x1 = e;\n${threefryStatements({ k0: 'k0', k1: 'k1', k2: 'k2', x0: 'x0', x1: 'x1' })}\n words[2 * e] = x0; words[2 * e + 1] = x1;\n}`,
+  `let k2 = 0;\nfor (let e = 0; e < count; e++) {\n let x0 = step, x1 = e;\n${threefryStatements({ k0: 'k0', k1: 'k1', k2: 'k2', x0: 'x0', x1: 'x1' })}\n words[2 * e] = x0; words[2 * e + 1] = x1;\n}`,
 ) as (k0: number, k1: number, step: number, count: number, words: Int32Array) => void;
 
 let words = new Int32Array(0);

@@ -10,6 +10,9 @@ import { sampleBatch, streamKeys, type FeatureSet } from './data.ts';
 import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
 import { ToyModel, type ToyModelSpec } from './model.ts';
 import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
+import { getBackend } from '../kernels/registry.ts';
+import { hasDeviceTraining, type DeviceStats } from '../kernels/device/training.ts';
+import { trainOnDevice } from './device-trainer.ts';
 
 /**
  * Keys of the streams derived from an instance seed: 0 initial weights, 1 training data (the counter-based
@@ -62,7 +65,17 @@ export interface TrainConfig {
   evalBatch?: number;
   /** Reuse op output buffers from step to step (default true; false allocates afresh, for checking). */
   reuseBuffers?: boolean;
+  /**
+   * Which trainer runs the steps: 'device' (the whole run on the backend's device, src/toy/device-trainer.ts),
+   * 'autograd' (steps through the autograd engine, ops on the backend), or 'auto' (default): the device trainer
+   * when the active backend has one (gpujs:webgpu), else autograd. Results say which ran.
+   */
+  trainer?: 'auto' | Trainer;
+  /** Device trainer: steps recorded into one submission (default 64); the host reads losses back this often. */
+  stepsPerSubmission?: number;
 }
+
+export type Trainer = 'autograd' | 'device';
 
 export interface TrainResult {
   model: ToyModel;
@@ -73,6 +86,18 @@ export interface TrainResult {
   evalLosses: Float64Array | null;
   /** With restarts: per instance, the loss of every restart (the selection criterion) and the one kept. */
   restarts: { losses: number[]; kept: number }[] | null;
+  /** The trainer that ran the steps. */
+  trainer: Trainer;
+  /** Device trainer only: what crossed between host and device at start-up and per step. */
+  deviceStats?: { start: DeviceStats; steps: DeviceStats };
+}
+
+/** The trainer a config gets on the active backend ('auto' resolved); asking for 'device' where there is none is an error. */
+export function trainerFor(config: Pick<TrainConfig, 'trainer'>): Trainer {
+  const asked = config.trainer ?? 'auto';
+  const device = hasDeviceTraining(getBackend());
+  if (asked === 'device' && !device) throw new Error(`train: the device trainer needs a backend with a device trainer (gpujs:webgpu); backend ${getBackend().name} has none`);
+  return asked === 'autograd' || !device ? 'autograd' : 'device';
 }
 
 export class TrainingDivergedError extends Error {
@@ -138,7 +163,7 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, los
     chosen.forEach((c, i) => p.data.set(source.subarray(c * per, (c + 1) * per), i * per));
   });
   const pick = (xs: Float64Array) => Float64Array.from(chosen, (c) => xs[c]);
-  return { model, finalLosses: pick(all.finalLosses), tailSteps: all.tailSteps, evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks };
+  return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks };
 }
 
 function instanceSeeds(config: TrainConfig): readonly string[] {
@@ -158,8 +183,12 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   if (config.clipGradNorm !== undefined && !(config.clipGradNorm > 0)) throw new RangeError(`train: clipGradNorm = ${config.clipGradNorm}, expected a number > 0`);
   const seeds = instanceSeeds(config);
   const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
-  const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
   const importance = importanceTensor(config.importance, I, n);
+  if (trainerFor(config) === 'device') {
+    const device = trainOnDevice(config, model, seeds, (getBackend() as unknown as { training: Parameters<typeof trainOnDevice>[3] }).training, onStep);
+    return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats };
+  }
+  const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
   const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
@@ -191,18 +220,20 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     else trainStep(step);
   }
 
-  let evalLosses: Float64Array | null = null;
-  if (config.evalBatch) {
+  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd' };
+}
+
+/** Each instance's loss on `evalBatch` fresh samples from its evaluation stream (when asked for), else null. */
+function evaluate(config: TrainConfig, model: ToyModel, seeds: readonly string[], importance: Tensor): Float64Array | null {
+  if (!config.evalBatch) return null;
+  const { instances: I, features: n } = config.model;
+  // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
+  if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
     const evalRng = seeds.map((s) => createRng(deriveSeed(s, EVAL_KEY)));
-    // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
-    if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
-      // The same samples, spread evenly over activity patterns and weighted by their probability.
-      evalLosses = stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
-    } else {
-      const evalKeys = streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY)));
-      const x = new Tensor(sampleBatch({ ...spec, batch: config.evalBatch }, evalKeys, 0), [I, config.evalBatch, n]);
-      evalLosses = Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
-    }
+    // The same samples, spread evenly over activity patterns and weighted by their probability.
+    return stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
   }
-  return { model, finalLosses, tailSteps, evalLosses, restarts: null };
+  const spec = { instances: I, batch: config.evalBatch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
+  const x = new Tensor(sampleBatch(spec, streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY))), 0), [I, config.evalBatch, n]);
+  return Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
 }

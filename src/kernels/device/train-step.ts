@@ -1,0 +1,447 @@
+/**
+ * The device side of the device trainer: the paper's four models trained for a whole run on a WebGPU device, a
+ * step being a short fixed chain of gpu.js kernels (sample, forward, gradients, AdamW), many steps a submission.
+ * The device holds the parameters, the Adam moments and the step counter from start to end; the host uploads the
+ * run's tables once and reads back each step's per-instance losses (every submission) and the final parameters.
+ *
+ * The state is one buffer of 3P + 1 floats, [parameters | m | v | steps done], ping-ponged between two buffers:
+ * the update kernel writes the next state, its last thread the step count. Parameters are laid out as the host
+ * model's (ToyModel.parameters concatenated: W, W2 for |x|, b, the hidden bias c), so the host reads them back
+ * as they are.
+ *
+ * Two step chains:
+ * - general (any model, feature sets, clipping): sample -> hidden -> output gradient -> hidden gradient ->
+ *   parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row, per instance): 8-9 passes;
+ * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): one thread
+ *   per (instance, parameter) samples and runs the whole batch itself and sums its own gradient (the loss in one
+ *   more slot), then AdamW and a copy of the losses: 3 passes a step.
+ *
+ * The batch is the CPU trainer's bit for bit (the counter-based rule of src/toy/data.ts, here as kernel code);
+ * the arithmetic is float32 in the GPU's order, so losses and parameters agree with the autograd trainer within
+ * float32 rounding (tested), not bit for bit.
+ */
+import { threefryStatements } from '../../counter/threefry.ts';
+import { DeviceProgram, type DeviceStats, type Pass } from './program.ts';
+
+export type DeviceModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
+
+/** Everything a run needs, as plain data (it crosses a thread boundary). */
+export interface DeviceTrainSpec {
+  kind: DeviceModelKind;
+  instances: number;
+  batch: number;
+  features: number;
+  hidden: number;
+  hiddenBias: boolean;
+  values: 'unit' | 'signed';
+  /** Per instance, its data stream key as four 16-bit halves (k0 high, k0 low, k1 high, k1 low). */
+  keys: Float32Array;
+  /** Per instance, its gate threshold fround(p) * 2^24. */
+  thresholds: Float32Array;
+  /** [instances * features]. */
+  importance: Float32Array;
+  /** The initial parameters, ToyModel.parameters concatenated. */
+  params: Float32Array;
+  /** Per step t: lr_t, lr_t / (1 - beta1^(t+1)), sqrt(1 - beta2^(t+1)), 1 - lr_t * wd (AdamW) or 1. */
+  schedule: Float32Array;
+  betas: [number, number];
+  eps: number;
+  /** Adam's L2 term (weight decay added to the gradient); 0 for AdamW. */
+  l2: number;
+  /** Per-instance gradient clipping norm, or 0. */
+  clip: number;
+  /** Per feature: [kind (0 independent, 1 correlated, 2 anticorrelated), gate feature, chooser feature, member index, set size]; empty without sets. */
+  sets: Float32Array;
+  /** Steps one submission may hold (sizes the loss buffers). */
+  stepsPerSubmission: number;
+}
+
+/** Everything index math in a float32 shader must hold exactly. */
+const MAX_FLOATS = 2 ** 24;
+const TWO_M24 = 2 ** -24;
+
+/** Parameter segment offsets in the flat parameter vector. */
+function layout(s: DeviceTrainSpec) {
+  const { instances: I, features: n, hidden: m } = s;
+  const oW2 = I * n * m;
+  const oB = oW2 + (s.kind === 'abs' ? I * m * n : 0);
+  const oC = oB + I * n;
+  const P = oC + (s.hiddenBias ? I * m : 0);
+  return { oW2, oB, oC, P };
+}
+
+/** Whether the three-pass chain serves this run. */
+export function smallTiedModel(s: DeviceTrainSpec): boolean {
+  return (s.kind === 'linear' || s.kind === 'relu-output') && s.features * s.hidden + s.features <= 64 && s.sets.length === 0 && s.clip === 0;
+}
+
+// --- code generation ----------------------------------------------------------------------------------------
+
+/**
+ * `q = floor(t / d)`, `r = t - q d` for integers t, d held in floats: a float quotient corrected by one step each
+ * way, exact for t < 2^24 whatever the device's division rounding (WGSL allows 2.5 ulp).
+ */
+const split = (t: string, d: string, q: string, r: string): string =>
+  `let ${q} = Math.floor((${t} + 0.5) / ${d}); let ${r} = ${t} - ${q} * ${d};
+  if (${r} < 0) { ${q} = ${q} - 1; ${r} = ${r} + ${d}; }
+  if (${r} >= ${d}) { ${q} = ${q} + 1; ${r} = ${r} - ${d}; }`;
+
+/** An integer variable: gpu.js types a variable as i32 only when a ++ touches it (else it becomes f32). */
+const int = (name: string, init: string): string => `let ${name} = 0; ${name}++; ${name} = (${init}) | 0;`;
+
+/**
+ * Threefry-2x32-20 of (key of instance `i`, (step, counter)) into integer variables g<tag> (gate word) and
+ * v<tag> (value word).
+ */
+function threefry(tag: string, i: string, step: string, counter: string): string {
+  const [k0, k1, k2, x0, x1] = ['k0', 'k1', 'k2', 'g', 'v'].map((v) => v + tag);
+  return [
+    int(k0, `(keys[${i} * 4] << 16) | keys[${i} * 4 + 1]`),
+    int(k1, `(keys[${i} * 4 + 2] << 16) | keys[${i} * 4 + 3]`),
+    int(k2, '0'),
+    int(x0, step),
+    int(x1, counter),
+    threefryStatements({ k0, k1, k2, x0, x1 }),
+  ].join('\n');
+}
+
+/** The value of value word v<tag>: (v >>> 8) 2^-24, or (v >>> 8) 2^-23 - 1 (exact in float32 either way). */
+const valueOf = (tag: string, signed: boolean): string => (signed ? `((v${tag} >>> 8) * ${2 ** -23} - 1)` : `((v${tag} >>> 8) * ${TWO_M24})`);
+
+/** The sampled value of element `e` (row start `row`, feature `f`) of instance `i`, into float variable `out`. */
+function sampleInto(out: string, s: DeviceTrainSpec, i: string, step: string, row: string, f: string): string {
+  const signed = s.values === 'signed';
+  const own = threefry('o', i, step, `${row} + ${f}`);
+  if (s.sets.length === 0) return `${own}\nlet ${out} = 0;\nif ((go >>> 8) < thr[${i}]) { ${out} = ${valueOf('o', signed)}; }`;
+  return `${own}
+  let ${out} = 0;
+  const kind = sets[${f} * 5];
+  if (kind === 0) {
+    if ((go >>> 8) < thr[${i}]) { ${out} = ${valueOf('o', signed)}; }
+  } else {
+    ${threefry('a', i, step, `${row} + sets[${f} * 5 + 1]`)}
+    let on = 0;
+    if ((ga >>> 8) < thr[${i}]) { on = 1; }
+    if (kind === 2) {
+      ${threefry('b', i, step, `${row} + sets[${f} * 5 + 2]`)}
+      const chosen = Math.floor(((gb >>> 8) * sets[${f} * 5 + 4]) * ${TWO_M24});
+      if (chosen !== sets[${f} * 5 + 3]) { on = 0; }
+    }
+    if (on === 1) { ${out} = ${valueOf('o', signed)}; }
+  }`;
+}
+
+/** W2(i, k, f): the output layer's weight from hidden unit k to feature f (W's row f for the tied models). */
+const w2 = (s: DeviceTrainSpec, i: string, k: string, f: string): string =>
+  s.kind === 'abs' ? `S[this.constants.oW2 + ${i} * this.constants.mn + ${k} * this.constants.n + ${f}]` : `S[${i} * this.constants.mn + ${f} * this.constants.m + ${k}]`;
+
+/** The forward output of feature f of row r from hidden activations h and state S, into `pre`/`out`. */
+function output(s: DeviceTrainSpec, i: string, r: string, f: string): string {
+  return `let pre = 0;
+    for (let k = 0; k < this.constants.m; k++) { pre += h[${r} * this.constants.m + k] * ${w2(s, i, 'k', f)}; }
+    pre = pre + S[this.constants.oB + ${i} * this.constants.n + ${f}];
+    let out = pre;
+    ${s.kind === 'linear' ? '' : 'if (pre < 0) { out = 0; }'}`;
+}
+
+const target = (s: DeviceTrainSpec, x: string): string => (s.kind === 'abs' ? `Math.abs(${x})` : x);
+
+function generalKernels(s: DeviceTrainSpec) {
+  const hiddenRelu = s.kind === 'relu-hidden' || s.kind === 'abs';
+  const sample = `function (keys, thr, sets, S) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.Bn', 'i', 'e')}
+  ${split('e', 'this.constants.n', 'sr', 'f')}
+  const row = e - f;
+  ${sampleInto('x', s, 'i', 'S[this.constants.tSlot]', 'row', 'f')}
+  return x;
+}`;
+  const hidden = `function (x, S) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.m', 'r', 'k')}
+  ${split('r', 'this.constants.B', 'i', 'sr')}
+  let acc = 0;
+  for (let f = 0; f < this.constants.n; f++) { acc += x[r * this.constants.n + f] * S[i * this.constants.mn + f * this.constants.m + k]; }
+  ${s.hiddenBias ? 'acc = acc + S[this.constants.oC + i * this.constants.m + k];' : ''}
+  ${hiddenRelu ? 'if (acc < 0) { acc = 0; }' : ''}
+  return acc;
+}`;
+  const outgrad = `function (x, h, imp, S) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.n', 'r', 'f')}
+  ${split('r', 'this.constants.B', 'i', 'sr')}
+  ${output(s, 'i', 'r', 'f')}
+  let g = this.constants.c * imp[i * this.constants.n + f] * (out - ${target(s, 'x[t]')});
+  ${s.kind === 'linear' ? '' : 'if (pre <= 0) { g = 0; }'}
+  return g;
+}`;
+  const gh = `function (g, h, S) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.m', 'r', 'k')}
+  ${split('r', 'this.constants.B', 'i', 'sr')}
+  let acc = 0;
+  for (let f = 0; f < this.constants.n; f++) { acc += g[r * this.constants.n + f] * ${w2(s, 'i', 'k', 'f')}; }
+  ${hiddenRelu ? 'if (h[t] <= 0) { acc = 0; }' : ''}
+  return acc;
+}`;
+  const tied = s.kind !== 'abs';
+  const grad = `function (x, h, g, gh) {
+  const j = this.thread.x;
+  let acc = 0;
+  if (j < this.constants.oW2) {
+    ${split('j', 'this.constants.mn', 'i', 'q')}
+    ${split('q', 'this.constants.m', 'f', 'k')}
+    for (let s = 0; s < this.constants.B; s++) {
+      const r = i * this.constants.B + s;
+      acc += x[r * this.constants.n + f] * gh[r * this.constants.m + k]${tied ? ' + g[r * this.constants.n + f] * h[r * this.constants.m + k]' : ''};
+    }
+  } else if (j < this.constants.oB) {
+    const j2 = j - this.constants.oW2;
+    ${split('j2', 'this.constants.mn', 'i', 'q')}
+    ${split('q', 'this.constants.n', 'k', 'f')}
+    for (let s = 0; s < this.constants.B; s++) {
+      const r = i * this.constants.B + s;
+      acc += h[r * this.constants.m + k] * g[r * this.constants.n + f];
+    }
+  } else if (j < this.constants.oC) {
+    const j2 = j - this.constants.oB;
+    ${split('j2', 'this.constants.n', 'i', 'f')}
+    for (let s = 0; s < this.constants.B; s++) { acc += g[(i * this.constants.B + s) * this.constants.n + f]; }
+  } else {
+    const j2 = j - this.constants.oC;
+    ${split('j2', 'this.constants.m', 'i', 'k')}
+    for (let s = 0; s < this.constants.B; s++) { acc += gh[(i * this.constants.B + s) * this.constants.m + k]; }
+  }
+  return acc;
+}`;
+  // Per-instance gradient norm over the instance's slices of every parameter (clip_grad_norm_ per instance).
+  const norms = `function (grad) {
+  const i = this.thread.x;
+  let acc = 0;
+  for (let q = 0; q < this.constants.mn; q++) { const v = grad[i * this.constants.mn + q]; acc += v * v; }
+  ${s.kind === 'abs' ? 'for (let q = 0; q < this.constants.mn; q++) { const v = grad[this.constants.oW2 + i * this.constants.mn + q]; acc += v * v; }' : ''}
+  for (let q = 0; q < this.constants.n; q++) { const v = grad[this.constants.oB + i * this.constants.n + q]; acc += v * v; }
+  ${s.hiddenBias ? 'for (let q = 0; q < this.constants.m; q++) { const v = grad[this.constants.oC + i * this.constants.m + q]; acc += v * v; }' : ''}
+  return Math.sqrt(acc);
+}`;
+  const lossRows = `function (x, h, imp, S) {
+  const r = this.thread.x;
+  ${split('r', 'this.constants.B', 'i', 'sr')}
+  let acc = 0;
+  for (let f = 0; f < this.constants.n; f++) {
+    ${output(s, 'i', 'r', 'f')}
+    const d = out - ${target(s, 'x[r * this.constants.n + f]')};
+    acc += imp[i * this.constants.n + f] * d * d;
+  }
+  return acc;
+}`;
+  const lossInstances = `function (rows) {
+  const i = this.thread.x;
+  let acc = 0;
+  for (let s = 0; s < this.constants.B; s++) { acc += rows[i * this.constants.B + s]; }
+  return acc / this.constants.Bn;
+}`;
+  return { sample, hidden, outgrad, gh, grad, norms, lossRows, lossInstances };
+}
+
+/**
+ * AdamW / Adam over the state [params | m | v | steps done], torch.optim's update (as src/toy/optim.ts): the
+ * gradient of parameter p is grad[gradIndex(p)]; the last thread writes the step count.
+ */
+function adamKernel(s: DeviceTrainSpec, small: boolean): string {
+  const { oW2, oB, oC } = layout(s);
+  // Where parameter p's gradient sits: the same index, or the small chain's per-instance slots.
+  const gradIndex = small
+    ? `let gi = 0;
+    if (p < ${oB}) { ${split('p', 'this.constants.mn', 'i', 'q')} gi = i * this.constants.slots + q; }
+    else { const p2 = p - ${oB}; ${split('p2', 'this.constants.n', 'i', 'q')} gi = i * this.constants.slots + this.constants.mn + q; }`
+    : 'const gi = p;';
+  // The instance of parameter p, for its clip coefficient.
+  const instance = `let inst = 0;
+    if (p < ${oW2}) { inst = Math.floor((p + 0.5) / this.constants.mn); }
+    else if (p < ${oB}) { inst = Math.floor((p - ${oW2} + 0.5) / this.constants.mn); }
+    else if (p < ${oC}) { inst = Math.floor((p - ${oB} + 0.5) / this.constants.n); }
+    else { inst = Math.floor((p - ${oC} + 0.5) / this.constants.m); }`;
+  return `function (S, grad, sched, norms) {
+  const j = this.thread.x;
+  const steps = S[this.constants.tSlot];
+  if (j === this.constants.tSlot) { return steps + 1; }
+  ${split('j', 'this.constants.P', 'which', 'p')}
+  ${gradIndex}
+  let gr = grad[gi];
+  ${s.clip > 0 ? `${instance}
+  const coef = this.constants.clip / (norms[inst] + 0.000001);
+  if (coef < 1) { gr = gr * coef; }` : ''}
+  const w = S[p];
+  gr = gr + this.constants.l2 * w;
+  const m = this.constants.b1 * S[this.constants.P + p] + (1 - this.constants.b1) * gr;
+  const v = this.constants.b2 * S[2 * this.constants.P + p] + (1 - this.constants.b2) * gr * gr;
+  if (which === 1) { return m; }
+  if (which === 2) { return v; }
+  const row = steps * 4;
+  const decayed = w * sched[row + 3];
+  return decayed - (sched[row + 1] * m) / (Math.sqrt(v) / sched[row + 2] + this.constants.eps);
+}`;
+}
+
+/**
+ * The small tied models' whole step for one (instance, slot): slot q < n m is W's (f, k), then b's f, and the
+ * last slot the loss. Every thread samples and runs the instance's batch itself (the work is tiny; redundancy
+ * is cheaper than passes), keeping W, b and each row's activations in registers.
+ */
+function smallKernels(s: DeviceTrainSpec) {
+  const { features: n, hidden: m } = s;
+  const F = Array.from({ length: n }, (_, f) => f);
+  const K = Array.from({ length: m }, (_, k) => k);
+  const relu = s.kind === 'relu-output';
+  const pick = (name: string, index: string, count: number) => `let ${name}s = ${name}0;\n${Array.from({ length: count - 1 }, (_, c) => `if (${index} === ${c + 1}) { ${name}s = ${name}${c + 1}; }`).join('\n')}`;
+  const step = `function (keys, thr, imp, S) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.slots', 'i', 'q')}
+  const steps = S[this.constants.tSlot];
+  ${F.flatMap((f) => K.map((k) => `const w${f}_${k} = S[i * ${n * m} + ${f * m + k}];`)).join('\n')}
+  ${F.map((f) => `const b${f} = S[this.constants.oB + i * ${n} + ${f}]; const im${f} = imp[i * ${n} + ${f}];`).join('\n')}
+  ${split('q', String(m), 'fs', 'ks')}
+  const qb = q - ${n * m};
+  let acc = 0;
+  for (let s = 0; s < this.constants.B; s++) {
+    const row = s * ${n};
+    ${F.map((f) => `let x${f} = 0;\n{\n${sampleInto('xv', s, 'i', 'steps', 'row', String(f))}\nx${f} = xv;\n}`).join('\n')}
+    ${K.map((k) => `const h${k} = ${F.map((f) => `x${f} * w${f}_${k}`).join(' + ')};`).join('\n')}
+    ${F.map((f) => `const p${f} = ${K.map((k) => `h${k} * w${f}_${k}`).join(' + ')} + b${f};
+    let o${f} = p${f};${relu ? ` if (p${f} < 0) { o${f} = 0; }` : ''}
+    let d${f} = this.constants.c * im${f} * (o${f} - x${f});${relu ? ` if (p${f} <= 0) { d${f} = 0; }` : ''}`).join('\n')}
+    if (q < ${n * m}) {
+      ${K.map((k) => `const gh${k} = ${F.map((f) => `d${f} * w${f}_${k}`).join(' + ')};`).join('\n')}
+      ${pick('d', 'fs', n)}
+      ${pick('x', 'fs', n)}
+      ${pick('h', 'ks', m)}
+      ${pick('gh', 'ks', m)}
+      acc += ds * hs + xs * ghs;
+    } else if (q < ${n * m + n}) {
+      ${pick('d', 'qb', n)}
+      acc += ds;
+    } else {
+      acc += ${F.map((f) => `im${f} * (o${f} - x${f}) * (o${f} - x${f})`).join(' + ')};
+    }
+  }
+  if (q === ${n * m + n}) { return acc / this.constants.Bn; }
+  return acc;
+}`;
+  const losses = `function (slots) {
+  return slots[this.thread.x * this.constants.slots + ${n * m + n}];
+}`;
+  return { step, losses };
+}
+
+/** A run on the device: build with `create`, then `run` steps (any number up to stepsPerSubmission at a time). */
+export class DeviceTrainer {
+  /** Steps recorded so far (the state's step count, known here without reading it). */
+  private done = 0;
+  private constructor(
+    private readonly program: DeviceProgram,
+    private readonly spec: DeviceTrainSpec,
+    private readonly chain: (a: string, b: string, lossBuffer: string) => Pass[],
+    readonly chainName: string,
+  ) {}
+
+  get stats(): DeviceStats {
+    return { ...this.program.stats };
+  }
+
+  static async create(gpu: ConstructorParameters<typeof DeviceProgram>[0], s: DeviceTrainSpec): Promise<DeviceTrainer> {
+    const { instances: I, batch: B, features: n, hidden: m } = s;
+    const { oW2, oB, oC, P } = layout(s);
+    const checks: [string, number][] = [['parameters x 3', 3 * P + 1], ['the batch (instances x batch x features)', I * B * n], ['the hidden activations (instances x batch x hidden)', I * B * m]];
+    for (const [what, size] of checks) {
+      if (size >= MAX_FLOATS) throw new RangeError(`device trainer: ${what} = ${size} floats, over the ${MAX_FLOATS} a float32 shader indexes exactly; train fewer instances at once (a smaller sweep chunk: --chunk-size) or a smaller batch`);
+    }
+    if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
+    const small = smallTiedModel(s);
+    const slots = n * m + n + 1;
+    const constants = {
+      n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, slots,
+      c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
+    };
+    const program = new DeviceProgram(gpu);
+    const state = new Float32Array(3 * P + 1);
+    state.set(s.params);
+    program.buffer('keys', 4 * I, s.keys);
+    program.buffer('thr', I, s.thresholds);
+    program.buffer('imp', I * n, s.importance);
+    program.buffer('sched', s.schedule.length, s.schedule);
+    program.buffer('sets', Math.max(5, s.sets.length), s.sets.length ? s.sets : undefined);
+    program.buffer('S0', 3 * P + 1, state);
+    program.buffer('S1', 3 * P + 1);
+    for (let k = 0; k < s.stepsPerSubmission; k++) program.buffer(`loss${k}`, I);
+    const loopMax = Math.max(B, n, m, n * m);
+    if (small) {
+      program.buffer('slots', I * slots);
+      program.buffer('norms', 1);
+      const k = smallKernels(s);
+      await program.kernel('step', { source: k.step, output: I * slots, constants, args: ['keys', 'thr', 'imp', 'S0'], loopMax });
+      await program.kernel('adam', { source: adamKernel(s, true), output: 3 * P + 1, constants, args: ['S0', 'slots', 'sched', 'norms'], loopMax });
+      await program.kernel('losses', { source: k.losses, output: I, constants, args: ['slots'], loopMax });
+      return new DeviceTrainer(program, s, (a, b, loss) => [
+        program.pass('step', ['keys', 'thr', 'imp', a], 'slots'),
+        program.pass('adam', [a, 'slots', 'sched', 'norms'], b),
+        program.pass('losses', ['slots'], loss),
+      ], 'small tied model (3 passes a step)');
+    }
+    program.buffer('x', I * B * n);
+    program.buffer('h', I * B * m);
+    program.buffer('g', I * B * n);
+    program.buffer('gh', I * B * m);
+    program.buffer('grad', P);
+    program.buffer('norms', Math.max(1, I));
+    program.buffer('rows', I * B);
+    const k = generalKernels(s);
+    const build = (name: string, source: string, output: number, args: string[]) => program.kernel(name, { source, output, constants, args, loopMax });
+    await build('sample', k.sample, I * B * n, ['keys', 'thr', 'sets', 'S0']);
+    await build('hidden', k.hidden, I * B * m, ['x', 'S0']);
+    await build('outgrad', k.outgrad, I * B * n, ['x', 'h', 'imp', 'S0']);
+    await build('gh', k.gh, I * B * m, ['g', 'h', 'S0']);
+    await build('grad', k.grad, P, ['x', 'h', 'g', 'gh']);
+    if (s.clip > 0) await build('norms', k.norms, I, ['grad']);
+    await build('adam', adamKernel(s, false), 3 * P + 1, ['S0', 'grad', 'sched', 'norms']);
+    await build('lossRows', k.lossRows, I * B, ['x', 'h', 'imp', 'S0']);
+    await build('lossInstances', k.lossInstances, I, ['rows']);
+    return new DeviceTrainer(program, s, (a, b, loss) => [
+      program.pass('sample', ['keys', 'thr', 'sets', a], 'x'),
+      program.pass('hidden', ['x', a], 'h'),
+      program.pass('outgrad', ['x', 'h', 'imp', a], 'g'),
+      program.pass('gh', ['g', 'h', a], 'gh'),
+      program.pass('grad', ['x', 'h', 'g', 'gh'], 'grad'),
+      ...(s.clip > 0 ? [program.pass('norms', ['grad'], 'norms')] : []),
+      program.pass('adam', [a, 'grad', 'sched', 'norms'], b),
+      program.pass('lossRows', ['x', 'h', 'imp', a], 'rows'),
+      program.pass('lossInstances', ['rows'], loss),
+    ], `general (${s.clip > 0 ? 9 : 8} passes a step)`);
+  }
+
+  /** Record `steps` steps into one submission; their per-instance losses, step-major ([steps, instances]). */
+  async run(steps: number): Promise<Float32Array> {
+    if (!Number.isInteger(steps) || steps < 1 || steps > this.spec.stepsPerSubmission) throw new RangeError(`device trainer: ${steps} steps in one submission, expected 1..${this.spec.stepsPerSubmission}`);
+    if (this.done + steps > this.spec.schedule.length / 4) throw new RangeError(`device trainer: step ${this.done + steps} is past the run's ${this.spec.schedule.length / 4} steps`);
+    const passes: Pass[] = [];
+    for (let k = 0; k < steps; k++) {
+      const [a, b] = (this.done + k) % 2 === 0 ? ['S0', 'S1'] : ['S1', 'S0'];
+      passes.push(...this.chain(a, b, `loss${k}`));
+    }
+    const losses = await this.program.run(passes, Array.from({ length: steps }, (_, k) => `loss${k}`));
+    this.done += steps;
+    const out = new Float32Array(steps * this.spec.instances);
+    losses.forEach((l, k) => out.set(l, k * this.spec.instances));
+    return out;
+  }
+
+  /** The current parameters (one read-back of the state). */
+  async parameters(): Promise<Float32Array> {
+    const [state] = await this.program.run([], [this.done % 2 === 0 ? 'S0' : 'S1']);
+    return state.subarray(0, layout(this.spec).P);
+  }
+
+  destroy(): void {
+    this.program.destroy();
+  }
+}

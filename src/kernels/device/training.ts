@@ -1,0 +1,31 @@
+/**
+ * What a backend that can train on its device offers the host (gpujs:webgpu, through its worker bridge): start
+ * a run from a DeviceTrainSpec, advance it by whole submissions, read its parameters. Synchronous, like the
+ * kernels interface: the bridge blocks while the device works.
+ */
+import type { DeviceStats } from './program.ts';
+import type { DeviceTrainSpec } from './train-step.ts';
+
+export type { DeviceStats, DeviceTrainSpec };
+
+export interface DeviceRun {
+  /** Record `steps` steps into one submission; their per-instance losses ([steps, instances]) and the counters after it. */
+  run(steps: number): { losses: Float32Array; stats: DeviceStats };
+  /** The counters after start-up (the uploads of the run's tables and initial state). */
+  readonly startStats: DeviceStats;
+  /** The current parameters (one read-back). */
+  parameters(): Float32Array;
+  /** Free the run's device buffers. */
+  free(): void;
+}
+
+export interface DeviceTraining {
+  /** Where the device trainer runs, for logs and manifests, e.g. "WebGPU: NVIDIA H100 ... via Dawn". */
+  readonly device: string;
+  start(spec: DeviceTrainSpec): DeviceRun;
+}
+
+/** A backend that can run the device trainer. */
+export function hasDeviceTraining(k: object): k is { training: DeviceTraining } {
+  return 'training' in k && (k as { training?: unknown }).training !== undefined;
+}
