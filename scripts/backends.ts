@@ -3,18 +3,24 @@
  * one is against js: a one-command check for setting up the GPU path (seconds, where bench-kernels --backend
  * all takes minutes). Every backend is tried; one that cannot start is listed with the reason it gives. Each
  * one that starts computes one batched product (NN, uniform operands in [-1, 1)), checked against a float64
- * reference with the float32 error bound gamma_k * sum |a||b| (Higham), and timed (best of 3) beside js.
+ * reference with the float32 error bound gamma_k * sum |a||b| (Higham), and timed (best of 3) beside js. The
+ * last column names the trainer training uses there; a device trainer is checked on a 10-step run against the
+ * autograd trainer on js.
  *
  *   npx tsx scripts/backends.ts [--size 256] [--software]
  *
  * --software accepts a CPU rasteriser for gpujs:webgpu (SUPERPOSITION_WEBGPU_SOFTWARE=1): how to see that the
- * path works on a machine without a GPU. Exit status 1 when a backend that started computes a wrong product.
+ * path works on a machine without a GPU. Exit status 1 when a backend that started computes a wrong product or
+ * trains away from js.
  */
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { referenceKernels } from '../src/kernels/reference.ts';
 import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import type { Kernels, MatmulSpec } from '../src/kernels/types.ts';
 import { createRng } from '../src/random.ts';
+import { withBackend } from '../src/kernels/registry.ts';
+import { hasDeviceTraining } from '../src/kernels/device/training.ts';
+import { train, type TrainConfig } from '../src/toy/train.ts';
 import { time } from './timing.ts';
 
 const flags = flagsOrExit('backends', () => {
@@ -68,29 +74,45 @@ const out = new Float32Array(batch * n * n);
 const secondsPerProduct = (k: Kernels): number => time(() => k.matmul(a, b, out, spec), 200);
 const jsSeconds = secondsPerProduct(referenceKernels);
 console.log(`backends: a [${batch}, ${n}, ${n}] x [${batch}, ${n}, ${n}] product on each backend that starts here; error in units of the float32 bound; GFLOP/s best of 3 (uploads and read-backs included)\n`);
-console.log('| backend | status | device or reason | max error / bound | GFLOP/s | x js |');
-console.log('|---|---|---|---|---|---|');
+console.log('| backend | status | device or reason | max error / bound | GFLOP/s | x js | trainer |');
+console.log('|---|---|---|---|---|---|---|');
+
+/**
+ * The trainer training uses on `k`: the device trainer is checked on a short run (the general chain: 20->5)
+ * against the autograd trainer on js, by the largest parameter difference (float32 rounding: ~1e-7).
+ */
+function trainerCheck(k: Kernels): { text: string; ok: boolean } {
+  if (!hasDeviceTraining(k)) return { text: 'autograd', ok: true };
+  const config: TrainConfig = { model: { kind: 'relu-output', instances: 2, features: 20, hidden: 5 }, importance: new Array(20).fill(1), density: [0.1, 0.5], batch: 256, steps: 10, lr: 1e-2, optimizer: 'adamw', seed: 'backends' };
+  const device = withBackend(k.name, () => train(config));
+  const reference = withBackend('js', () => train(config));
+  let diff = 0;
+  device.model.parameters.forEach((p, j) => p.data.forEach((v, q) => (diff = Math.max(diff, Math.abs(v - reference.model.parameters[j].data[q])))));
+  const ok = device.trainer === 'device' && diff < 1e-5;
+  return { text: `device${ok ? '' : ' WRONG'} (10 steps: parameters within ${diff.toExponential(1)} of js autograd; ${device.deviceStats!.steps.passes} passes, ${device.deviceStats!.steps.uploads} uploads a step)`, ok };
+}
 let wrong = 0;
 for (const name of BACKEND_CHOICES.filter((c) => c !== 'gpujs' && c !== 'auto')) {
   let k: Kernels;
   try {
     k = await useBackend(name, { log: () => {} });
   } catch (e) {
-    console.log(`| ${name} | not available | ${(e as Error).message.replace(/\|/g, '/')} | | | |`);
+    console.log(`| ${name} | not available | ${(e as Error).message.replace(/\|/g, '/')} | | | | |`);
     continue;
   }
   out.fill(Number.NaN);
   k.matmul(a, b, out, spec);
   let ratio = 0;
   for (let i = 0; i < out.length; i++) ratio = Math.max(ratio, Number.isNaN(out[i]) ? Infinity : Math.abs(out[i] - exact[i]) / bound[i]);
-  const ok = ratio <= 1;
+  const trainer = trainerCheck(k);
+  const ok = ratio <= 1 && trainer.ok;
   if (!ok) wrong++;
   const seconds = name === 'js' ? jsSeconds : secondsPerProduct(k);
   const kernelClass = (k as { kernelClass?: string }).kernelClass;
   const device = k.device ?? (kernelClass ? `gpu.js ${kernelClass}` : 'this CPU');
-  console.log(`| ${name} | ${ok ? 'ok' : 'WRONG'} | ${device} | ${ratio.toFixed(3)} | ${(flops / seconds / 1e9).toFixed(2)} | ${(jsSeconds / seconds).toFixed(2)}x |`);
+  console.log(`| ${name} | ${ok ? 'ok' : 'WRONG'} | ${device} | ${ratio.toFixed(3)} | ${(flops / seconds / 1e9).toFixed(2)} | ${(jsSeconds / seconds).toFixed(2)}x | ${trainer.text} |`);
 }
 if (wrong) {
-  console.error(`\nbackends: ${wrong} backend(s) computed a product outside the float32 error bound`);
+  console.error(`\nbackends: ${wrong} backend(s) computed a product outside the float32 error bound or trained away from js`);
   process.exitCode = 1;
 }

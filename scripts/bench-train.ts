@@ -1,18 +1,22 @@
 /**
- * Training steps per second of our autograd trainer on the four peer configurations (A = 10 x 5->2,
- * B = 1024 x 2->1, C = 20 x 100->20, D = 8 x 400->30; batch 1024, density 0.1, AdamW lr 1e-3 wd 1e-2,
- * importance 0.9^i), beside the anchors run in the same command: PyTorch CPU (2 threads, OpenBLAS with one
- * thread: its best setting on 2 cores), the hand-fused plain-JS anchor (1 thread and instances over 2), and
- * TF.js with its WebAssembly SIMD backend. Ours is shown per kernel backend (single-threaded), with instances
- * split over worker threads, with the garbage-collection and batch-sampling shares of its steps, and as ratios.
+ * Training steps per second of our trainers on the peer configurations (A = 10 x 5->2, B = 1024 x 2->1,
+ * C = 20 x 100->20, D = 8 x 400->30, and P = 4000 x 2->1, the paper-size 2x1 sweep as one model; batch 1024,
+ * density 0.1, AdamW lr 1e-3 wd 1e-2, importance 0.9^i), beside the anchors run in the same command: PyTorch
+ * CPU (2 threads, OpenBLAS with one thread: its best setting on 2 cores), PyTorch on CUDA (eager,
+ * torch.compile, and the whole step as one CUDA graph; only where torch sees a GPU), the hand-fused plain-JS
+ * anchor (1 thread and instances over 2), and TF.js with its WebAssembly SIMD backend. Ours is shown per kernel
+ * backend (single-threaded) and trainer (a backend with a device trainer, gpujs:webgpu, is timed with it and
+ * with the autograd trainer), with instances split over worker threads, with the garbage-collection and
+ * batch-sampling shares of its steps, and as ratios. --json FILE writes every figure, with the device
+ * trainer's per-step counts (passes, uploads, read-backs, bytes each way), which hold on any adapter.
  *
- *   npx tsx scripts/bench-train.ts [--configs A,B,C,D] [--backend js|wasm|gpujs[:mode]|auto|all] [--anchors torch,plainjs,tfjs]
- *                                  [--steps 20] [--python /usr/bin/python3]
+ *   npx tsx scripts/bench-train.ts [--configs A,B,C,D] [--backend js|wasm|gpujs[:mode]|auto|all] [--anchors torch,torch-cuda,plainjs,tfjs]
+ *                                  [--steps 20] [--steps-per-submission 64] [--python /usr/bin/python3] [--json FILE]
  *
- * An anchor that cannot run here (no torch for that Python) is reported as such, not silently left out.
+ * An anchor that cannot run here (no torch for that Python, no CUDA) is reported as such, not silently left out.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -20,22 +24,25 @@ import { fileURLToPath } from 'node:url';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { BACKEND_CHOICES, backendFlag, useBackend } from '../src/kernels/select.ts';
 import { hasDevice } from '../src/kernels/types.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
+import { hasDeviceTraining, type DeviceStats } from '../src/kernels/device/training.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
 import { trainSweep } from '../src/phase/sweep.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
-import { train, type TrainConfig } from '../src/toy/train.ts';
+import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
 
 const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
   A: { I: 10, n: 5, m: 2 },
   B: { I: 1024, n: 2, m: 1 },
   C: { I: 20, n: 100, m: 20 },
   D: { I: 8, n: 400, m: 30 },
+  P: { I: 4000, n: 2, m: 1 },
 };
-const ANCHORS = ['torch', 'plainjs', 'tfjs'] as const;
+const ANCHORS = ['torch', 'torch-cuda', 'plainjs', 'tfjs'] as const;
 
 const { flags, names, anchors } = flagsOrExit('bench-train', () => {
   const flags = parseFlags(process.argv.slice(2), {
-    configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D' },
+    configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D,P' },
     backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
     anchors: { kind: 'string', default: ANCHORS.join(','), help: `peers to run in the same command, comma-separated subset of ${ANCHORS.join(',')} ('' for none)` },
     steps: { kind: 'number', default: 20, min: 2, max: 1e5, integer: true, help: 'timed steps per configuration (after the warm-up)' },
@@ -44,9 +51,11 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     runs: { kind: 'number', default: 3, min: 1, max: 20, integer: true, help: "anchors' timed runs of >= 1 s each (median)" },
     python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
     'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS torch should load ('' keeps the environment's)" },
+    'steps-per-submission': { kind: 'number', default: 64, min: 1, max: 4096, integer: true, help: 'device trainer: steps recorded into one submission (the first submission is the warm-up, the timed steps are whole submissions)' },
+    json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
   });
   const names = flags.configs.split(',');
-  for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D)`);
+  for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D, P)`);
   const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');
   for (const a of anchors) if (!(ANCHORS as readonly string[]).includes(a)) throw new FlagError(`--anchors ${flags.anchors}: unknown anchor '${a}' (allowed: ${ANCHORS.join(', ')})`);
   return { flags, names, anchors };
@@ -62,29 +71,53 @@ const gcWithin = async (from: number, to: number): Promise<number> => {
   return gcEntries.filter((e) => e.start >= from && e.start < to).reduce((sum, e) => sum + e.duration, 0);
 };
 
-function trainConfig(name: string, deviceChain = true): TrainConfig {
+/** One column of ours: a backend and the trainer (and, for autograd on a device backend, whether products chain there). */
+interface Column {
+  name: string;
+  trainer: Trainer;
+  deviceChain: boolean;
+  label: string;
+}
+
+function trainConfig(name: string, column: Column, steps: number): TrainConfig {
   const { I, n, m } = CONFIGS[name];
   return {
-    model: { kind: 'relu-output', instances: I, features: n, hidden: m, deviceChain },
+    model: { kind: 'relu-output', instances: I, features: n, hidden: m, deviceChain: column.deviceChain },
     importance: Array.from({ length: n }, (_, i) => 0.9 ** i),
     density: new Array(I).fill(0.1),
     batch: 1024,
-    steps: flags.warmup + flags.steps,
+    steps,
     lr: 1e-3,
     optimizer: 'adamw',
     seed: 0,
     name: `bench ${name}`,
+    trainer: column.trainer,
+    stepsPerSubmission: flags['steps-per-submission'],
   };
 }
 
-/** Steps per second after the warm-up, and the share of that time spent in garbage collection. */
-async function single(name: string, deviceChain = true): Promise<{ sps: number; gcShare: number }> {
+interface Timing {
+  sps: number;
+  gcShare: number;
+  /** Device trainer: what crossed between host and device per step (and at start-up). */
+  perStep: DeviceStats | null;
+  startUp: DeviceStats | null;
+}
+
+/**
+ * Steps per second after the warm-up, and the share of that time spent in garbage collection. The autograd
+ * trainer reports each step as it ends; the device trainer reports a submission's steps together when it
+ * returns, so its warm-up is its first submission and the timed steps are whole submissions after it.
+ */
+async function single(name: string, column: Column): Promise<Timing> {
+  const K = flags['steps-per-submission'];
+  const [warmup, timed] = column.trainer === 'device' ? [K, Math.ceil(flags.steps / K) * K] : [flags.warmup, flags.steps];
   let start = 0;
-  train(trainConfig(name, deviceChain), (step) => {
-    if (step === flags.warmup - 1) start = performance.now();
+  const result = train(trainConfig(name, column, warmup + timed), (step) => {
+    if (step === warmup - 1) start = performance.now();
   });
   const end = performance.now();
-  return { sps: flags.steps / ((end - start) / 1000), gcShare: (await gcWithin(start, end)) / (end - start) };
+  return { sps: timed / ((end - start) / 1000), gcShare: (await gcWithin(start, end)) / (end - start), perStep: result.deviceStats?.steps ?? null, startUp: result.deviceStats?.start ?? null };
 }
 
 /** Seconds to draw one step's batch (the trainer's sampler alone). */
@@ -125,33 +158,38 @@ async function split(name: string): Promise<number> {
 
 // --- ours ---------------------------------------------------------------------------------------------------
 const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gpujs') : [...new Set(['js', flags.backend])];
-/** Backends to time, with the device chain on; a backend with device memory is timed with it off too. */
-const backends: Array<{ name: string; deviceChain: boolean; label: string }> = [];
+/**
+ * Backends to time: with the device trainer where the backend has one; with the autograd trainer and the device
+ * chain on; a backend with device memory with the chain off too (every product's operands uploaded).
+ */
+const backends: Column[] = [];
+const devices = new Map<string, string>();
 const notes: string[] = [];
 for (const name of wanted) {
   try {
     const kernels = await useBackend(name, { log: (line) => notes.push(line) });
-    backends.push({ name, deviceChain: true, label: name });
-    if (hasDevice(kernels)) backends.push({ name, deviceChain: false, label: `${name} per-op` });
+    devices.set(name, describeBackend(kernels));
+    if (hasDeviceTraining(kernels)) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
+    backends.push({ name, trainer: 'autograd', deviceChain: true, label: hasDeviceTraining(kernels) ? `${name} autograd` : name });
+    if (hasDevice(kernels)) backends.push({ name, trainer: 'autograd', deviceChain: false, label: `${name} autograd per-op` });
   } catch (e) {
     if (flags.backend !== 'all') throw e;
     notes.push(`not run: backend ${name}: ${(e as Error).message}`);
   }
 }
-const ours = new Map<string, { sps: number[]; gcShare: number; split: number; sampling: number }>();
+const ours = new Map<string, { sps: number[]; timings: Timing[]; gcShare: number; split: number; sampling: number }>();
 for (const name of names) {
   // Two interleaved rounds over the backends, best of each: the first js run also warms the JIT.
-  const sps = backends.map(() => 0);
-  let gcShare = 0;
+  const timings: Timing[] = backends.map(() => ({ sps: 0, gcShare: 0, perStep: null, startUp: null }));
   for (let round = 0; round < 2; round++) {
     for (const [k, backend] of backends.entries()) {
       await useBackend(backend.name);
-      const r = await single(name, backend.deviceChain);
-      if (r.sps > sps[k]) [sps[k], gcShare] = [r.sps, k === 0 ? r.gcShare : gcShare];
+      const r = await single(name, backend);
+      if (r.sps > timings[k].sps) timings[k] = r;
     }
   }
   await useBackend('js');
-  ours.set(name, { sps, gcShare, split: await split(name), sampling: samplingSeconds(name) });
+  ours.set(name, { sps: timings.map((t) => t.sps), timings, gcShare: timings[0].gcShare, split: await split(name), sampling: samplingSeconds(name) });
 }
 
 // --- anchors ------------------------------------------------------------------------------------------------
@@ -163,14 +201,25 @@ function runAnchor(label: string, command: string, args: string[], env: NodeJS.P
   const json = join(tmp, `${label}.json`);
   const r = spawnSync(command, [...args, ...common, '--json', json], { encoding: 'utf8', env });
   if (r.status !== 0) return `${command}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
-  const out = JSON.parse(readFileSync(json, 'utf8')) as { tms: Record<string, { median: number }> };
-  return new Map(Object.entries(out.tms).map(([k, v]) => [k, v.median]));
+  // tms_torch_device.py writes steps_per_s, the other anchors tms
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { tms?: Record<string, { median: number }>; steps_per_s?: Record<string, { median: number }> };
+  return new Map(Object.entries(out.tms ?? out.steps_per_s ?? {}).map(([k, v]) => [k, v.median]));
 }
 const columns: Array<[string, Map<string, number> | string]> = [];
 if (anchors.includes('torch')) {
   const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
   const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1'], env);
   columns.push(['PyTorch, 2 threads', typeof r === 'string' ? `${r} (install Debian's python3-torch and pass --python /usr/bin/python3)` : r]);
+}
+if (anchors.includes('torch-cuda')) {
+  // PyTorch on a GPU: eager, torch.compile, and the whole step as one CUDA graph (the least overhead it offers).
+  const probe = spawnSync(flags.python, ['-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))'], { encoding: 'utf8' });
+  if (probe.status !== 0) columns.push(['PyTorch CUDA', `${flags.python} has no torch with a CUDA device here`]);
+  else {
+    for (const [mode, extra] of [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const) {
+      columns.push([`PyTorch CUDA ${mode} (${probe.stdout.trim()})`, runAnchor(`cuda-${extra.join('')}`, flags.python, [join(anchorDir, 'tms_torch_device.py'), '--device', 'cuda', ...extra])]);
+    }
+  }
 }
 if (anchors.includes('plainjs')) {
   columns.push(['plain JS, 1 thread', runAnchor('plainjs1', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '1'])]);
@@ -180,7 +229,8 @@ if (anchors.includes('tfjs')) columns.push(['TF.js wasm', runAnchor('tfjs', proc
 
 // --- table --------------------------------------------------------------------------------------------------
 const measured = columns.filter((c): c is [string, Map<string, number>] => typeof c[1] !== 'string');
-const torch = measured.find(([label]) => label.startsWith('PyTorch'))?.[1];
+const torch = measured.find(([label]) => label.startsWith('PyTorch,'))?.[1];
+const cudaGraph = measured.find(([label]) => label.startsWith('PyTorch CUDA CUDA graph'))?.[1];
 const tfjs = measured.find(([label]) => label.startsWith('TF.js'))?.[1];
 console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
 const header = [
@@ -191,6 +241,7 @@ const header = [
   'sampling share',
   ...measured.map(([label]) => label),
   ...(torch ? ['best of ours / PyTorch'] : []),
+  ...(cudaGraph ? ['best of ours / PyTorch CUDA graph'] : []),
   ...(tfjs ? ['best of ours / TF.js'] : []),
 ];
 console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}`);
@@ -206,9 +257,37 @@ for (const name of names) {
     `${(100 * o.sampling * o.sps[0]).toFixed(1)}%`,
     ...measured.map(([, m]) => m.get(name)?.toFixed(2) ?? '-'),
     ...ratio(torch),
+    ...ratio(cudaGraph),
     ...ratio(tfjs),
   ];
   console.log(`| ${cells.join(' | ')} |`);
 }
 for (const [label, r] of columns) if (typeof r === 'string') console.log(`\n${label} did not run: ${r}`);
 if (notes.length) console.log(`\n${notes.join('\n')}`);
+const perStepLines = names.flatMap((name) =>
+  backends.flatMap((b, k) => {
+    const t = ours.get(name)!.timings[k];
+    return t.perStep ? [`${name} ${b.label}: per step ${t.perStep.passes} passes, ${t.perStep.uploads} uploads, ${t.perStep.readbacks.toFixed(4)} read-backs, ${t.perStep.bytesUp} B up, ${t.perStep.bytesDown} B down (start-up: ${t.startUp!.uploads} uploads, ${t.startUp!.bytesUp} B)`] : [];
+  }),
+);
+if (perStepLines.length) console.log(`\ndevice trainer (${flags['steps-per-submission']} steps a submission):\n${perStepLines.join('\n')}`);
+
+if (flags.json) {
+  // configs[X] is the backend asked for (its device trainer where it has one); every column is under `ours`.
+  const primary = Math.max(0, backends.findIndex((b) => b.name === flags.backend));
+  const entry = (name: string, k: number) => {
+    const t = ours.get(name)!.timings[k];
+    return { backend: backends[k].name, device: devices.get(backends[k].name), trainer: backends[k].trainer, deviceChain: backends[k].deviceChain, stepsPerSec: t.sps, perStep: t.perStep, startUp: t.startUp };
+  };
+  const report = {
+    machine: { cpu: os.cpus()[0]?.model ?? null, cores: os.cpus().length, node: process.version },
+    settings: { steps: flags.steps, warmup: flags.warmup, stepsPerSubmission: flags['steps-per-submission'], batch: 1024, density: 0.1 },
+    configs: Object.fromEntries(names.map((name) => [name, { ...entry(name, primary), split: ours.get(name)!.split, samplingShare: ours.get(name)!.sampling * ours.get(name)!.sps[0] }])),
+    ours: Object.fromEntries(names.map((name) => [name, backends.map((_, k) => entry(name, k))])),
+    anchors: Object.fromEntries(columns.map(([label, r]) => [label, typeof r === 'string' ? { notRun: r } : Object.fromEntries(r)])),
+  };
+  const tmpFile = `${flags.json}.tmp-${process.pid}`;
+  writeFileSync(tmpFile, `${JSON.stringify(report, null, 1)}\n`);
+  renameSync(tmpFile, flags.json);
+  console.log(`\nwrote ${flags.json}`);
+}

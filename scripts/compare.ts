@@ -16,6 +16,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { describeTrainer } from '../src/toy/train.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { AUTO_REFUSAL } from '../src/phase/sweep.ts';
 import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
@@ -71,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   const a = variant(flags.a, 'a');
   const b = variant(flags.b, 'b');
   const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
-  console.log(`compare: ${flags.experiment}, A = "${flags.a}", B = "${flags.b}", backend ${describeBackend()}`);
+  console.log(`compare: ${flags.experiment}, A = "${flags.a}", B = "${flags.b}", backend ${describeBackend()}, trainer ${describeTrainer()}`);
   for (const note of sharedBetween(a.config, b.config).notes) console.log(`  ${note}`);
   const out = resolve(flags.out || `out/compare-${flags.experiment}`);
   const bar = progress('training A then B', 1000, { counts: false });

@@ -14,6 +14,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { describeTrainer } from '../src/toy/train.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
   const out = resolve(flags.out || `out/${experiment}`);
   const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
   const cellCount = cellsOf(config).length;
-  console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${describeBackend()}`);
+  console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${describeBackend()}, trainer ${describeTrainer()}`);
   if (sharding) {
     const { index: K, count: N } = sharding.shard;
     console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);

@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { describeTrainer } from '../src/toy/train.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { manifestOf } from '../src/manifest.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<void> {
   const { model } = presetConfig(run);
   console.log(
     `${experiment}: ${model.instances} models of ${model.features} features -> ${model.hidden} (${model.kind})${run.restarts > 1 ? `, best of ${run.restarts} each` : ''}, ` +
-      `${run.steps} steps, batch ${run.batch}, ${run.optimizer} lr ${run.lr} ${run.schedule}, seed ${run.seed}, backend ${describeBackend()}`,
+      `${run.steps} steps, batch ${run.batch}, ${run.optimizer} lr ${run.lr} ${run.schedule}, seed ${run.seed}, backend ${describeBackend()}, trainer ${describeTrainer()}`,
   );
   const bar = progress('training', run.steps);
   const started = performance.now();

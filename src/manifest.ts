@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { getBackend } from './kernels/registry.ts';
+import { COUNTER_RNG } from './counter/threefry.ts';
+import { DEVICE_TRAINER_BACKENDS } from './kernels/device/training.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
@@ -17,6 +19,10 @@ export interface Manifest {
   /** The checkout's commit, with "+changes" when the working tree differs from it; null outside git. */
   gitCommit: string | null;
   backend: string;
+  /** 'device' (whole steps on the backend's device) or 'autograd'; the scripts train with the backend's default. */
+  trainer: 'device' | 'autograd';
+  /** The generator of the training batches, e.g. "threefry2x32-20 v1": results of different streams differ. */
+  dataStream: string;
   node: string;
   /** sha256 of the configuration (what was asked for). */
   configHash: string;
@@ -45,6 +51,8 @@ export function manifestOf(results: object, config: object, backend = getBackend
     package: `${pkg.name}@${pkg.version}`,
     gitCommit: gitCommit(),
     backend,
+    trainer: DEVICE_TRAINER_BACKENDS.includes(backend) ? 'device' : 'autograd',
+    dataStream: `${COUNTER_RNG.name} v${COUNTER_RNG.version}`,
     node: process.version,
     configHash: sha256(JSON.stringify(config)),
     resultsHash: sha256(JSON.stringify(results)),

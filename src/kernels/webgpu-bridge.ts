@@ -177,7 +177,7 @@ export function serveDevice(gpu: WebgpuGpu): (req: WebgpuRequest) => Promise<Web
         return { ok: true, out: withStats(await t.run(req.steps), t.stats) };
       }
       case 'train-read':
-        return { ok: true, out: (await trainer(req.id).parameters()).slice() };
+        return { ok: true, out: await trainer(req.id).state() };
       case 'train-free':
         trainers.get(req.id)?.destroy();
         trainers.delete(req.id);
@@ -377,7 +377,7 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
       const started = bridge.call({ op: 'train-start', spec }, STATS_KEYS.length);
       const id = started.id!;
       const { instances } = spec;
-      const P = spec.params.length;
+      const stateLength = 3 * spec.params.length + 1;
       let freed = false;
       const live = (what: string) => {
         if (freed) throw new Error(`gpujs:webgpu: device training run #${id} was freed; cannot ${what}`);
@@ -389,9 +389,9 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
           const { values, stats } = statsOf(bridge.call({ op: 'train-run', id, steps }, steps * instances + STATS_KEYS.length).out!);
           return { losses: values, stats };
         },
-        parameters() {
-          live('read its parameters');
-          return bridge.call({ op: 'train-read', id }, P).out!;
+        state() {
+          live('read its state');
+          return bridge.call({ op: 'train-read', id }, stateLength).out!;
         },
         free() {
           if (freed) return;

@@ -10,6 +10,7 @@
  */
 import { powInt } from '../math.ts';
 import type { DeviceRun, DeviceStats, DeviceTraining, DeviceTrainSpec } from '../kernels/device/training.ts';
+import { checkDeviceSize } from '../kernels/device/train-step.ts';
 import { gateThreshold, streamKeys, type FeatureSet } from './data.ts';
 import { ToyModel } from './model.ts';
 import { DATA_KEY, importanceTensor, lrFactor, TrainingDivergedError, type TrainConfig } from './train.ts';
@@ -84,6 +85,7 @@ export function trainOnDevice(config: TrainConfig, model: ToyModel, seeds: reado
   const K = config.stepsPerSubmission ?? STEPS_PER_SUBMISSION;
   if (!Number.isInteger(K) || K < 1 || K > 4096) throw new RangeError(`train: stepsPerSubmission = ${K}, expected an integer in 1..4096`);
   const spec = deviceTrainSpec(config, model, seeds, K);
+  checkDeviceSize(spec);
   const tailSteps = Math.min(100, config.steps);
   const finalLosses = new Float64Array(I);
   const run: DeviceRun = training.start(spec);
@@ -104,7 +106,7 @@ export function trainOnDevice(config: TrainConfig, model: ToyModel, seeds: reado
       }
       done += steps;
     }
-    const params = run.parameters();
+    const params = run.state();
     let at = 0;
     for (const p of model.parameters) {
       p.data.set(params.subarray(at, at + p.size));

@@ -92,6 +92,11 @@ export interface TrainResult {
   deviceStats?: { start: DeviceStats; steps: DeviceStats };
 }
 
+/** How scripts print the trainer a default config gets on the active backend. */
+export function describeTrainer(): string {
+  return trainerFor({}) === 'device' ? 'device (whole steps on the device)' : 'autograd';
+}
+
 /** The trainer a config gets on the active backend ('auto' resolved); asking for 'device' where there is none is an error. */
 export function trainerFor(config: Pick<TrainConfig, 'trainer'>): Trainer {
   const asked = config.trainer ?? 'auto';

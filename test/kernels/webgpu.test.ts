@@ -136,7 +136,7 @@ it.skipIf(!software)('refuses a device array from another instance of the backen
   }
 });
 
-it.skipIf(!software)('training with the device chain frees every device array it made', async () => {
+it.skipIf(!software)('the autograd trainer with the device chain frees every device array it made', async () => {
   const { train } = await import('../../src/toy/train.ts');
   const { registerBackend, setBackend } = await import('../../src/kernels/registry.ts');
   const k = software!;
@@ -145,7 +145,7 @@ it.skipIf(!software)('training with the device chain frees every device array it
   try {
     const [before, kernels] = [k.liveDeviceArrays, k.cachedKernels];
     let live = -1;
-    train({ model: { kind: 'relu-output', instances: 2, features: 20, hidden: 5 }, importance: new Array(20).fill(1), density: [0.1, 0.3], batch: 64, steps: 5, lr: 1e-2, optimizer: 'adamw', seed: 1 }, () => (live = Math.max(live, k.liveDeviceArrays)));
+    train({ model: { kind: 'relu-output', instances: 2, features: 20, hidden: 5 }, importance: new Array(20).fill(1), density: [0.1, 0.3], batch: 64, steps: 5, lr: 1e-2, optimizer: 'adamw', seed: 1, trainer: 'autograd' }, () => (live = Math.max(live, k.liveDeviceArrays)));
     expect(k.cachedKernels).toBeGreaterThan(kernels); // the step's products ran here, pipelined
     expect(live).toBe(before); // nothing left over after any step
     expect(k.liveDeviceArrays).toBe(before);
@@ -203,7 +203,8 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
       env: { ...env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
       timeout: 120_000,
     });
-    expect(stdout).toMatch(/2 workers, backend gpujs:webgpu \(WebGPU: .+\)/);
-    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).manifest.backend).toBe('gpujs:webgpu');
+    expect(stdout).toMatch(/2 workers, backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
+    const { manifest } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(manifest).toMatchObject({ backend: 'gpujs:webgpu', trainer: 'device', dataStream: 'threefry2x32-20 v1' });
   }, 150_000);
 });

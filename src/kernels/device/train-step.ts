@@ -70,6 +70,22 @@ function layout(s: DeviceTrainSpec) {
   return { oW2, oB, oC, P };
 }
 
+/**
+ * Refuse a run whose arrays a float32 shader cannot index exactly (thread and element indices are floats in
+ * gpu.js's kernels), naming the size and how to lower it.
+ */
+export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'> & { params: { length: number } }): void {
+  const { instances: I, batch: B, features: n, hidden: m } = s;
+  const checks: [string, number][] = [
+    ['3 x parameters', 3 * s.params.length + 1],
+    ['instances x batch x features', I * B * n],
+    ['instances x batch x hidden', I * B * m],
+  ];
+  for (const [what, size] of checks) {
+    if (size >= MAX_FLOATS) throw new RangeError(`device trainer: ${what} = ${size} floats (${I} instances), over the ${MAX_FLOATS} a float32 shader indexes exactly; train fewer instances at once (phase-diagram.ts: a smaller --chunk-size) or a smaller batch`);
+  }
+}
+
 /** Whether the three-pass chain serves this run. */
 export function smallTiedModel(s: DeviceTrainSpec): boolean {
   return (s.kind === 'linear' || s.kind === 'relu-output') && s.features * s.hidden + s.features <= 64 && s.sets.length === 0 && s.clip === 0;
@@ -352,10 +368,7 @@ export class DeviceTrainer {
   static async create(gpu: ConstructorParameters<typeof DeviceProgram>[0], s: DeviceTrainSpec): Promise<DeviceTrainer> {
     const { instances: I, batch: B, features: n, hidden: m } = s;
     const { oW2, oB, oC, P } = layout(s);
-    const checks: [string, number][] = [['parameters x 3', 3 * P + 1], ['the batch (instances x batch x features)', I * B * n], ['the hidden activations (instances x batch x hidden)', I * B * m]];
-    for (const [what, size] of checks) {
-      if (size >= MAX_FLOATS) throw new RangeError(`device trainer: ${what} = ${size} floats, over the ${MAX_FLOATS} a float32 shader indexes exactly; train fewer instances at once (a smaller sweep chunk: --chunk-size) or a smaller batch`);
-    }
+    checkDeviceSize(s);
     if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
     const small = smallTiedModel(s);
     const slots = n * m + n + 1;
@@ -435,10 +448,10 @@ export class DeviceTrainer {
     return out;
   }
 
-  /** The current parameters (one read-back of the state). */
-  async parameters(): Promise<Float32Array> {
+  /** The current state, [parameters | Adam's m | Adam's v | steps done] (one read-back). */
+  async state(): Promise<Float32Array> {
     const [state] = await this.program.run([], [this.done % 2 === 0 ? 'S0' : 'S1']);
-    return state.subarray(0, layout(this.spec).P);
+    return state;
   }
 
   destroy(): void {

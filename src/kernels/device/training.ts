@@ -13,8 +13,8 @@ export interface DeviceRun {
   run(steps: number): { losses: Float32Array; stats: DeviceStats };
   /** The counters after start-up (the uploads of the run's tables and initial state). */
   readonly startStats: DeviceStats;
-  /** The current parameters (one read-back). */
-  parameters(): Float32Array;
+  /** The current state (one read-back): [parameters | Adam's m | Adam's v | steps done]. */
+  state(): Float32Array;
   /** Free the run's device buffers. */
   free(): void;
 }
@@ -24,6 +24,9 @@ export interface DeviceTraining {
   readonly device: string;
   start(spec: DeviceTrainSpec): DeviceRun;
 }
+
+/** Backends with a device trainer, which training uses by default on them (manifests name the trainer by this). */
+export const DEVICE_TRAINER_BACKENDS: readonly string[] = ['gpujs:webgpu'];
 
 /** A backend that can run the device trainer. */
 export function hasDeviceTraining(k: object): k is { training: DeviceTraining } {
