@@ -2,21 +2,30 @@
  * The paper-size 2x1 phase sweep (20 x 20 cells x 10 seeds = 4000 models, batch 1024) timed against the PyTorch
  * anchor (scripts/anchors/tms_torch_phase.py, the official notebook's code batched the same way) and the TF.js
  * wasm anchor (scripts/anchors/tms_tfjs.mjs: the same 4000 x 2->1 step, one density for all models) in the same
- * command. Both run `--measure-steps` steps and the wall time is extrapolated linearly to `--steps` (per-step
- * cost is flat in both); the printed ratio is the figure to compare across machines.
+ * command, and, where torch sees a CUDA GPU, PyTorch on it (scripts/anchors/tms_torch_device.py, config P: eager,
+ * torch.compile, the whole step as one CUDA graph). Each side runs `--measure-steps` steps and the wall time is
+ * extrapolated linearly to `--steps` (per-step cost is flat in all); the printed ratios are the figures to
+ * compare across machines. Ours runs on each of `--backends`: on a backend with a device trainer (the GPU
+ * column, gpujs:webgpu) the whole sweep is one chunk on one device (--gpu-workers to change that).
  *
- *   npx tsx scripts/bench-phase.ts [--measure-steps 20] [--steps 5000] [--workers 2] [--python python3]
+ *   npx tsx scripts/bench-phase.ts [--backends wasm,gpujs:webgpu] [--measure-steps 20] [--steps 5000] [--workers 2] [--python python3] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseFlags } from '../src/cli.ts';
-import { getBackend } from '../src/kernels/registry.ts';
+import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
+import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
+import { hasDeviceTraining } from '../src/kernels/device/training.ts';
 import { logspace } from '../src/phase/experiments.ts';
 import { runSweep } from '../src/phase/sweep.ts';
 
-const flags = parseFlags(process.argv.slice(2), {
+const flags = flagsOrExit('bench-phase', () => {
+  const f = parseFlags(process.argv.slice(2), {
+  backends: { kind: 'string', default: 'wasm', help: `our backends, comma-separated (${BACKEND_CHOICES.filter((b) => b !== 'auto').join(', ')}); a GPU one trains with its device trainer` },
+  'gpu-workers': { kind: 'number', default: 1, min: 1, max: 64, integer: true, help: 'worker threads (devices opened) for a backend with a device trainer; the sweep is split into that many chunks' },
+  json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
   grid: { kind: 'number', default: 20, min: 1, max: 100, integer: true, help: 'cells per axis' },
   seeds: { kind: 'number', default: 10, min: 1, max: 100, integer: true, help: 'models per cell' },
   steps: { kind: 'number', default: 5000, min: 1, max: 1e6, integer: true, help: 'steps of the full sweep (extrapolated to)' },
@@ -25,19 +34,30 @@ const flags = parseFlags(process.argv.slice(2), {
   workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'our worker threads' },
   python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
   'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS that torch should load (Debian's pthreads build by default; '' keeps the environment's)" },
+  });
+  for (const b of f.backends.split(',')) if (!BACKEND_CHOICES.includes(b) || b === 'auto') throw new FlagError(`--backends ${f.backends}: unknown or unsuitable backend '${b}' (allowed: ${BACKEND_CHOICES.filter((c) => c !== 'auto').join(', ')})`);
+  return f;
 });
 const { grid: G, seeds, batch } = flags;
 const steps = flags['measure-steps'];
 const scale = flags.steps / steps;
 console.log(`bench-phase: 2x1 sweep ${G}x${G} cells x ${seeds} seeds = ${G * G * seeds} models, batch ${batch}; each side runs ${steps} steps, extrapolated to ${flags.steps}`);
 
-const t0 = performance.now();
-await runSweep(
-  { experiment: 'feature-2x1', densities: logspace(0.01, 1, G), importances: logspace(0.1, 10, G), seeds, steps, batch, lr: 1e-3, optimizer: 'adamw', schedule: 'constant', seed: 0, init: 'per-instance', evalBatch: 0 },
-  { workers: flags.workers },
-);
-const ours = (performance.now() - t0) / 1000;
-console.log(`superposition-lab (backend ${getBackend().name}, ${flags.workers} workers): ${ours.toFixed(1)} s for ${steps} steps -> ${(ours * scale).toFixed(0)} s for ${flags.steps}`);
+/** Seconds for the measured steps, per backend of ours. */
+const ours: Array<{ backend: string; device: string; trainer: string; workers: number; seconds: number }> = [];
+const sweep = { experiment: 'feature-2x1', densities: logspace(0.01, 1, G), importances: logspace(0.1, 10, G), seeds, steps, batch, lr: 1e-3, optimizer: 'adamw', schedule: 'constant', seed: 0, init: 'per-instance', evalBatch: 0 } as const;
+for (const backend of flags.backends.split(',')) {
+  const kernels = await useBackend(backend, { log: () => {} });
+  const device = hasDeviceTraining(kernels);
+  const workers = device ? flags['gpu-workers'] : flags.workers;
+  const t0 = performance.now();
+  await runSweep(sweep, { workers, backend, ...(device ? { maxInstancesPerChunk: Math.ceil((G * G * seeds) / workers) } : {}) });
+  const seconds = (performance.now() - t0) / 1000;
+  ours.push({ backend, device: describeBackend(kernels), trainer: device ? 'device' : 'autograd', workers, seconds });
+  console.log(`superposition-lab (backend ${describeBackend(kernels)}, ${device ? 'device' : 'autograd'} trainer, ${workers} workers): ${seconds.toFixed(1)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}`);
+}
+const best = Math.min(...ours.map((o) => o.seconds));
+const anchorsOut: Record<string, number | string> = {};
 
 const json = join(mkdtempSync(join(os.tmpdir(), 'bench-phase-')), 'torch.json');
 const script = new URL('./anchors/tms_torch_phase.py', import.meta.url).pathname;
@@ -45,11 +65,14 @@ const script = new URL('./anchors/tms_torch_phase.py', import.meta.url).pathname
 const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 const torch = spawnSync(flags.python, [script, '--threads', String(os.availableParallelism()), '--blas-threads', '1', '--grid', String(G), '--seeds', String(seeds), '--steps', String(steps), '--batch', String(batch), '--json', json], { encoding: 'utf8', env });
 if (torch.status !== 0) {
-  console.log(`PyTorch anchor did not run (${flags.python}: ${(torch.stderr || String(torch.error)).trim().split('\n').pop()}); install Debian's python3-torch to compare.`);
+  const why = `${flags.python}: ${(torch.stderr || String(torch.error)).trim().split('\n').pop()}`;
+  console.log(`PyTorch anchor did not run (${why}); install Debian's python3-torch to compare.`);
+  anchorsOut['PyTorch CPU'] = why;
 } else {
   const r = JSON.parse(readFileSync(json, 'utf8')) as { train_wall_s: number; torch: string; threads: number };
   console.log(`PyTorch ${r.torch} (${r.threads} threads, training loop only): ${r.train_wall_s.toFixed(1)} s for ${steps} steps -> ${(r.train_wall_s * scale).toFixed(0)} s for ${flags.steps}`);
-  console.log(`ratio: PyTorch time / ours = ${(r.train_wall_s / ours).toFixed(2)} (above 1: we are faster)`);
+  console.log(`ratio: PyTorch time / ours (best) = ${(r.train_wall_s / best).toFixed(2)} (above 1: we are faster)`);
+  anchorsOut[`PyTorch ${r.torch} CPU, ${r.threads} threads`] = r.train_wall_s;
 }
 
 // TF.js has no sweep anchor: its A-D step script, run on one configuration of the sweep's size.
@@ -61,5 +84,36 @@ if (tfjs.status !== 0) {
   const sps = (JSON.parse(readFileSync(tfJson, 'utf8')) as { tms: { custom: { median: number } } }).tms.custom.median;
   const seconds = steps / sps;
   console.log(`TF.js 4.22 wasm (1 thread, same models and batch): ${seconds.toFixed(1)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}`);
-  console.log(`ratio: TF.js time / ours = ${(seconds / ours).toFixed(2)}`);
+  console.log(`ratio: TF.js time / ours (best) = ${(seconds / best).toFixed(2)}`);
+  anchorsOut['TF.js 4.22 wasm'] = seconds;
+}
+
+// PyTorch on a CUDA GPU, where torch has one: config P of tms_torch_device.py is this sweep's step.
+const probe = spawnSync(flags.python, ['-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))'], { encoding: 'utf8' });
+if (probe.status !== 0) {
+  console.log(`PyTorch CUDA anchor did not run: ${flags.python} has no torch with a CUDA device here`);
+  anchorsOut['PyTorch CUDA'] = 'no CUDA device';
+} else if (G * G * seeds !== 4000 || batch !== 1024) {
+  console.log('PyTorch CUDA anchor did not run: its config P is the paper size (--grid 20 --seeds 10 --batch 1024)');
+} else {
+  for (const [mode, extra] of [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const) {
+    const file = join(mkdtempSync(join(os.tmpdir(), 'bench-phase-')), 'cuda.json');
+    const r = spawnSync(flags.python, [new URL('./anchors/tms_torch_device.py', import.meta.url).pathname, '--device', 'cuda', '--configs', 'P', ...extra, '--json', file], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.log(`PyTorch CUDA ${mode} did not run: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+      continue;
+    }
+    const sps = (JSON.parse(readFileSync(file, 'utf8')) as { steps_per_s: { P: { median: number } } }).steps_per_s.P.median;
+    const seconds = steps / sps;
+    anchorsOut[`PyTorch CUDA ${mode} (${probe.stdout.trim()})`] = seconds;
+    console.log(`PyTorch CUDA ${mode} (${probe.stdout.trim()}): ${seconds.toFixed(2)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}; ratio PyTorch time / ours (best) = ${(seconds / best).toFixed(2)}`);
+  }
+}
+
+if (flags.json) {
+  const report = { sweep: { grid: G, seeds, batch, measuredSteps: steps, extrapolatedTo: flags.steps }, ours, anchorsSeconds: anchorsOut };
+  const tmpFile = `${flags.json}.tmp-${process.pid}`;
+  writeFileSync(tmpFile, `${JSON.stringify(report, null, 1)}\n`);
+  renameSync(tmpFile, flags.json);
+  console.log(`wrote ${flags.json}`);
 }

@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
+    'chunk-size': { kind: 'number', default: 0, min: 0, max: 1_000_000, integer: true, help: 'models trained together in one batched run (0: from memory, ~256 MB a chunk); on a GPU larger chunks use it better, within its memory (same bytes for any size)' },
   }, 'usage: npx tsx scripts/phase-diagram.ts [flags]        train a sweep, label it, compare with theory, write a report\n       npx tsx scripts/phase-diagram.ts merge DIR... [--out DIR]   merge shard-K-of-N.json files into one result');
   if (flags.backend === 'auto') throw new FlagError(AUTO_REFUSAL);
   await useBackend(flags.backend);
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
     workers: flags.workers,
     shard: sharding?.shard,
     backend: flags.backend,
+    ...(flags['chunk-size'] > 0 ? { maxInstancesPerChunk: flags['chunk-size'] } : {}),
     onProgress: (p) => bar.update(Math.floor((1000 * p.runSteps) / p.runStepsTotal), `(cells done ${p.cellsDone}/${p.cellsTotal})`),
   });
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);
