@@ -45,7 +45,7 @@ export type WebgpuRequest =
   | { op: 'free'; id: number }
   | { op: 'train-start'; spec: DeviceTrainSpec }
   | { op: 'train-run'; id: number; steps: number }
-  | { op: 'train-read'; id: number }
+  | { op: 'train-read'; id: number; buffer: 'state' | 'x' }
   | { op: 'train-free'; id: number };
 
 /** The device trainer's counters travel as the last floats of its replies, in this order. */
@@ -177,7 +177,7 @@ export function serveDevice(gpu: WebgpuGpu): (req: WebgpuRequest) => Promise<Web
         return { ok: true, out: withStats(await t.run(req.steps), t.stats) };
       }
       case 'train-read':
-        return { ok: true, out: await trainer(req.id).state() };
+        return { ok: true, out: await trainer(req.id).read(req.buffer) };
       case 'train-free':
         trainers.get(req.id)?.destroy();
         trainers.delete(req.id);
@@ -391,7 +391,11 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
         },
         state() {
           live('read its state');
-          return bridge.call({ op: 'train-read', id }, stateLength).out!;
+          return bridge.call({ op: 'train-read', id, buffer: 'state' }, stateLength).out!;
+        },
+        batch() {
+          live('read its batch');
+          return bridge.call({ op: 'train-read', id, buffer: 'x' }, spec.instances * spec.batch * spec.features).out!;
         },
         free() {
           if (freed) return;

@@ -12,9 +12,10 @@
  * Two step chains:
  * - general (any model, feature sets, clipping): sample -> hidden -> output gradient -> hidden gradient ->
  *   parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row, per instance): 8-9 passes;
- * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): one thread
- *   per (instance, parameter) samples and runs the whole batch itself and sums its own gradient (the loss in one
- *   more slot), then AdamW and a copy of the losses: 3 passes a step.
+ * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): the sample
+ *   pass, then one thread per (instance, parameter) runs the whole batch itself and sums its own gradient (the
+ *   loss in one more slot), then AdamW and a copy of the losses: 4 passes a step. Sampling is its own pass so
+ *   that each element is drawn once, not once per parameter (Threefry is most of a 2->1 step's work).
  *
  * The batch is the CPU trainer's bit for bit (the counter-based rule of src/toy/data.ts, here as kernel code);
  * the arithmetic is float32 in the GPU's order, so losses and parameters agree with the autograd trainer within
@@ -301,9 +302,9 @@ function adamKernel(s: DeviceTrainSpec, small: boolean): string {
 }
 
 /**
- * The small tied models' whole step for one (instance, slot): slot q < n m is W's (f, k), then b's f, and the
- * last slot the loss. Every thread samples and runs the instance's batch itself (the work is tiny; redundancy
- * is cheaper than passes), keeping W, b and each row's activations in registers.
+ * The small tied models' step for one (instance, slot) after sampling: slot q < n m is W's (f, k), then b's f,
+ * and the last slot the loss. Every thread runs the instance's batch itself (the work is tiny; redundancy is
+ * cheaper than passes), keeping W, b and each row's activations in registers.
  */
 function smallKernels(s: DeviceTrainSpec) {
   const { features: n, hidden: m } = s;
@@ -311,18 +312,17 @@ function smallKernels(s: DeviceTrainSpec) {
   const K = Array.from({ length: m }, (_, k) => k);
   const relu = s.kind === 'relu-output';
   const pick = (name: string, index: string, count: number) => `let ${name}s = ${name}0;\n${Array.from({ length: count - 1 }, (_, c) => `if (${index} === ${c + 1}) { ${name}s = ${name}${c + 1}; }`).join('\n')}`;
-  const step = `function (keys, thr, imp, S) {
+  const step = `function (x, imp, S) {
   const t = this.thread.x;
   ${split('t', 'this.constants.slots', 'i', 'q')}
-  const steps = S[this.constants.tSlot];
   ${F.flatMap((f) => K.map((k) => `const w${f}_${k} = S[i * ${n * m} + ${f * m + k}];`)).join('\n')}
   ${F.map((f) => `const b${f} = S[this.constants.oB + i * ${n} + ${f}]; const im${f} = imp[i * ${n} + ${f}];`).join('\n')}
   ${split('q', String(m), 'fs', 'ks')}
   const qb = q - ${n * m};
   let acc = 0;
   for (let s = 0; s < this.constants.B; s++) {
-    const row = s * ${n};
-    ${F.map((f) => `let x${f} = 0;\n{\n${sampleInto('xv', s, 'i', 'steps', 'row', String(f))}\nx${f} = xv;\n}`).join('\n')}
+    const row = (i * this.constants.B + s) * ${n};
+    ${F.map((f) => `const x${f} = x[row + ${f}];`).join('\n')}
     ${K.map((k) => `const h${k} = ${F.map((f) => `x${f} * w${f}_${k}`).join(' + ')};`).join('\n')}
     ${F.map((f) => `const p${f} = ${K.map((k) => `h${k} * w${f}_${k}`).join(' + ')} + b${f};
     let o${f} = p${f};${relu ? ` if (p${f} < 0) { o${f} = 0; }` : ''}
@@ -388,29 +388,30 @@ export class DeviceTrainer {
     program.buffer('S1', 3 * P + 1);
     for (let k = 0; k < s.stepsPerSubmission; k++) program.buffer(`loss${k}`, I);
     const loopMax = Math.max(B, n, m, n * m);
+    program.buffer('x', I * B * n);
+    const k = generalKernels(s);
+    const build = (name: string, source: string, output: number, args: string[]) => program.kernel(name, { source, output, constants, args, loopMax });
+    await build('sample', k.sample, I * B * n, ['keys', 'thr', 'sets', 'S0']);
     if (small) {
       program.buffer('slots', I * slots);
       program.buffer('norms', 1);
-      const k = smallKernels(s);
-      await program.kernel('step', { source: k.step, output: I * slots, constants, args: ['keys', 'thr', 'imp', 'S0'], loopMax });
-      await program.kernel('adam', { source: adamKernel(s, true), output: 3 * P + 1, constants, args: ['S0', 'slots', 'sched', 'norms'], loopMax });
-      await program.kernel('losses', { source: k.losses, output: I, constants, args: ['slots'], loopMax });
+      const small = smallKernels(s);
+      await build('step', small.step, I * slots, ['x', 'imp', 'S0']);
+      await build('adam', adamKernel(s, true), 3 * P + 1, ['S0', 'slots', 'sched', 'norms']);
+      await build('losses', small.losses, I, ['slots']);
       return new DeviceTrainer(program, s, (a, b, loss) => [
-        program.pass('step', ['keys', 'thr', 'imp', a], 'slots'),
+        program.pass('sample', ['keys', 'thr', 'sets', a], 'x'),
+        program.pass('step', ['x', 'imp', a], 'slots'),
         program.pass('adam', [a, 'slots', 'sched', 'norms'], b),
         program.pass('losses', ['slots'], loss),
-      ], 'small tied model (3 passes a step)');
+      ], 'small tied model (4 passes a step)');
     }
-    program.buffer('x', I * B * n);
     program.buffer('h', I * B * m);
     program.buffer('g', I * B * n);
     program.buffer('gh', I * B * m);
     program.buffer('grad', P);
     program.buffer('norms', Math.max(1, I));
     program.buffer('rows', I * B);
-    const k = generalKernels(s);
-    const build = (name: string, source: string, output: number, args: string[]) => program.kernel(name, { source, output, constants, args, loopMax });
-    await build('sample', k.sample, I * B * n, ['keys', 'thr', 'sets', 'S0']);
     await build('hidden', k.hidden, I * B * m, ['x', 'S0']);
     await build('outgrad', k.outgrad, I * B * n, ['x', 'h', 'imp', 'S0']);
     await build('gh', k.gh, I * B * m, ['g', 'h', 'S0']);
@@ -448,10 +449,13 @@ export class DeviceTrainer {
     return out;
   }
 
-  /** The current state, [parameters | Adam's m | Adam's v | steps done] (one read-back). */
-  async state(): Promise<Float32Array> {
-    const [state] = await this.program.run([], [this.done % 2 === 0 ? 'S0' : 'S1']);
-    return state;
+  /**
+   * One read-back of a buffer: by default the current state, [parameters | Adam's m | Adam's v | steps done];
+   * 'x' is the last step's batch (for checking the device sampler against the host's bit for bit).
+   */
+  async read(buffer: 'state' | 'x' = 'state'): Promise<Float32Array> {
+    const [values] = await this.program.run([], [buffer === 'x' ? 'x' : this.done % 2 === 0 ? 'S0' : 'S1']);
+    return values;
   }
 
   destroy(): void {

@@ -15,6 +15,8 @@ export interface DeviceRun {
   readonly startStats: DeviceStats;
   /** The current state (one read-back): [parameters | Adam's m | Adam's v | steps done]. */
   state(): Float32Array;
+  /** The last step's batch as the device sampled it ([instances, batch, features]; one read-back). */
+  batch(): Float32Array;
   /** Free the run's device buffers. */
   free(): void;
 }
