@@ -1,6 +1,6 @@
 /**
- * gpujs:webgpu in a browser: the kernel contract, the op suite and the gradient checks on gpu.js's WebGPU
- * backend, run from a Web Worker in headless Chromium (SwiftShader's WebGPU adapter, a software one, which the
+ * gpujs:webgpu in a browser: the kernel contract, the op suite, the gradient checks and the device trainer on
+ * gpu.js's WebGPU backend, run from a Web Worker in headless Chromium (SwiftShader's WebGPU adapter, a software one, which the
  * test worker allows), with the page cross-origin isolated as SharedArrayBuffer requires. Also: a page that is
  * not isolated gets the reason, not a backend. Skipped, with the reason printed, where Chromium is missing.
  */
@@ -74,6 +74,17 @@ describe.skipIf(!CHROMIUM)('gpu.js WebGPU backend from a Web Worker in headless 
       expect(report.results.filter((r) => r.title.startsWith(suite)).length, suite).toBeGreaterThan(0);
     expect(report.chain.maxDiff).toBe(0);
     expect(report.live).toBe(0);
+  });
+
+  it('trains with the device trainer in the browser: parameters within float32 rounding of js autograd, nothing uploaded per step', () => {
+    if (!report.ok) throw new Error(report.error);
+    console.log(`test/browser: device trainer ${report.trainers.map((t) => `${t.label}: ${t.passesPerStep} passes a step, parameters within ${t.maxParamDiff.toExponential(1)} of js`).join('; ')}`);
+    for (const t of report.trainers) {
+      expect(t.trainer, t.label).toBe('device');
+      expect(t.maxParamDiff, t.label).toBeLessThan(2e-6);
+      expect(t.uploadsPerStep, t.label).toBe(0);
+      expect(t.passesPerStep, t.label).toBe(t.label.includes('small') ? 4 : 8);
+    }
   });
 });
 
