@@ -65,7 +65,7 @@ interface BrowserWorker {
   postMessage(message: ChunkRequest): void;
   terminate(): void;
 }
-type WorkerMessage = { id: number; kind: 'steps'; steps: number } | { id: number; kind: 'done'; backend: string; outputs: RunOutput[] } | { id: number; kind: 'error'; message: string };
+type WorkerMessage = { id: number; kind: 'steps'; steps: number } | { id: number; kind: 'done'; backend: string; trainer: string; outputs: RunOutput[] } | { id: number; kind: 'error'; message: string };
 
 const $ = (id: string): El => document.getElementById(id);
 
@@ -81,6 +81,7 @@ interface Sweep {
   startedAt: number;
   stepsAtStart: number;
   backendsSeen: Set<string>;
+  trainersSeen: Set<string>;
   allowSoftwareGpu: boolean;
 }
 let sweep: Sweep | null = null;
@@ -105,7 +106,7 @@ export async function run(o: RunOptions): Promise<SweepResults> {
   const { config, thresholds } = configFor(o);
   const workers = Math.max(1, Math.min(o.workers ?? navigator.hardwareConcurrency ?? 2, 32));
   watchdogSeconds = o.watchdogSeconds ?? 120;
-  sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set(), allowSoftwareGpu: o.allowSoftwareGpu ?? false };
+  sweep = { config, thresholds, runs: {}, backend: o.backend ?? 'wasm', workers, runStepsTotal: cellsOf(config).length * config.seeds * config.steps, runStepsDone: 0, startedAt: 0, stepsAtStart: 0, backendsSeen: new Set(), trainersSeen: new Set(), allowSoftwareGpu: o.allowSoftwareGpu ?? false };
   results = null;
   $('figures').innerHTML = '';
   $('detail').innerHTML = '';
@@ -172,6 +173,7 @@ async function train(): Promise<SweepResults> {
       else {
         inFlight.delete(data.id);
         s.backendsSeen.add(data.backend);
+        s.trainersSeen.add(data.trainer);
         addOutputs(s.runs, data.outputs);
         render(true);
         if (--remaining === 0) return finish();
@@ -311,7 +313,8 @@ function showProgress(): void {
   const rate = (s.runStepsDone - s.stepsAtStart) / seconds;
   const eta = rate > 0 ? (s.runStepsTotal - s.runStepsDone) / rate : NaN;
   const backends = [...s.backendsSeen].join(', ') || s.backend;
-  $('status-text').textContent = `${s.config.experiment}: ${(100 * share).toFixed(1)}% · ${seconds.toFixed(0)} s elapsed · ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '-'} · backend ${backends} in ${s.workers} Web Worker${s.workers > 1 ? 's' : ''}`;
+  const trainers = s.trainersSeen.size ? `, ${[...s.trainersSeen].join(', ')} trainer,` : '';
+  $('status-text').textContent = `${s.config.experiment}: ${(100 * share).toFixed(1)}% · ${seconds.toFixed(0)} s elapsed · ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '-'} · backend ${backends}${trainers} in ${s.workers} Web Worker${s.workers > 1 ? 's' : ''}`;
 }
 
 function setRunning(running: boolean): void {

@@ -1,11 +1,13 @@
 /**
  * The explorer's Web Worker: trains one chunk of a sweep (the same trainChunk the command line's worker threads
- * run), posting progress every 50 steps and the chunk's outputs at the end.
+ * run), posting progress every 50 steps and the chunk's outputs at the end, with the backend and trainer that
+ * ran it (gpujs:webgpu trains with the device trainer).
  */
 import { gpujsGlobal } from '../src/kernels/gpujs.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { trainChunk, type ChunkRun } from '../src/phase/chunk.ts';
 import type { SweepConfig } from '../src/phase/experiments.ts';
+import { trainerFor } from '../src/toy/train.ts';
 
 export interface ChunkRequest {
   id: number;
@@ -26,7 +28,7 @@ self.onmessage = async ({ data }) => {
     if (data.backend.startsWith('gpujs') && data.backend !== 'gpujs:webgpu' && !gpujsGlobal()) await import(new URL('./gpu-browser.min.js', import.meta.url).href);
     const kernels = await useBackend(data.backend, { log: () => {}, allowSoftwareGpu: data.allowSoftwareGpu });
     const outputs = trainChunk(data.config, data.runs, (steps) => self.postMessage({ id: data.id, kind: 'steps', steps: steps * data.runs.length }));
-    self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, outputs });
+    self.postMessage({ id: data.id, kind: 'done', backend: kernels.name, trainer: trainerFor({}), outputs });
   } catch (e) {
     self.postMessage({ id: data.id, kind: 'error', message: e instanceof Error ? e.message : String(e) });
   }

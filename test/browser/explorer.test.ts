@@ -172,7 +172,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   });
 
   it("trains on gpu.js's WebGL backend in the workers, within float32 tolerance of the reference", () => {
-    expect(gpu.status).toContain('backend gpujs:gpu in 2 Web Workers');
+    expect(gpu.status).toContain('backend gpujs:gpu, autograd trainer, in 2 Web Workers');
     expect(gpu.gpujs).toHaveLength(12);
     // Shaders sum each product in float32 in another order than the reference (float64 partial sums): each
     // product differs by at most k * 2^-24 relative (Higham; k <= 10 here), and 30 Adam steps carry that into
@@ -184,7 +184,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   it("trains on gpu.js's WebGPU backend from the workers (cross-origin isolated page), within float32 tolerance of js", () => {
     expect(isolated).toBe(true);
     expect(initialStatus).toMatch(/WebGPU: .*swiftshader.*software \(gpujs:webgpu refuses it\)/i);
-    expect(gpu.webgpuStatus).toContain('backend gpujs:webgpu in 2 Web Workers');
+    expect(gpu.webgpuStatus).toContain('backend gpujs:webgpu, device trainer, in 2 Web Workers');
     expect(gpu.webgpu).toHaveLength(12);
     gpu.js.forEach((loss, i) => expect(Math.abs(gpu.webgpu[i] - loss) / loss, `cell ${i}`).toBeLessThan(1e-4));
   });
