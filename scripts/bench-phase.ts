@@ -9,6 +9,8 @@
  * column, gpujs:webgpu) the whole sweep is one chunk on one device (--gpu-workers to change that).
  *
  *   npx tsx scripts/bench-phase.ts [--backends wasm,gpujs:webgpu] [--measure-steps 20] [--steps 5000] [--workers 2] [--python python3] [--json FILE]
+ *
+ * PyTorch CPU's BLAS is printed; no ratio against the reference BLAS unless --allow-reference-blas.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import { hasDeviceTraining } from '../src/kernels/device/training.ts';
+import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
 import { logspace } from '../src/phase/experiments.ts';
 import { runSweep } from '../src/phase/sweep.ts';
 
@@ -26,6 +29,7 @@ const flags = flagsOrExit('bench-phase', () => {
   backends: { kind: 'string', default: 'wasm', help: `our backends, comma-separated (${BACKEND_CHOICES.filter((b) => b !== 'auto').join(', ')}); a GPU one trains with its device trainer` },
   'gpu-workers': { kind: 'number', default: 1, min: 1, max: 64, integer: true, help: 'worker threads (devices opened) for a backend with a device trainer; the sweep is split into that many chunks' },
   json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
+  'allow-reference-blas': { kind: 'boolean', default: false, help: 'print the ratio against PyTorch even when it runs on the reference BLAS' },
   grid: { kind: 'number', default: 20, min: 1, max: 100, integer: true, help: 'cells per axis' },
   seeds: { kind: 'number', default: 10, min: 1, max: 100, integer: true, help: 'models per cell' },
   steps: { kind: 'number', default: 5000, min: 1, max: 1e6, integer: true, help: 'steps of the full sweep (extrapolated to)' },
@@ -69,10 +73,12 @@ if (torch.status !== 0) {
   console.log(`PyTorch anchor did not run (${why}); install Debian's python3-torch to compare.`);
   anchorsOut['PyTorch CPU'] = why;
 } else {
-  const r = JSON.parse(readFileSync(json, 'utf8')) as { train_wall_s: number; torch: string; threads: number };
-  console.log(`PyTorch ${r.torch} (${r.threads} threads, training loop only): ${r.train_wall_s.toFixed(1)} s for ${steps} steps -> ${(r.train_wall_s * scale).toFixed(0)} s for ${flags.steps}`);
-  console.log(`ratio: PyTorch time / ours (best) = ${(r.train_wall_s / best).toFixed(2)} (above 1: we are faster)`);
-  anchorsOut[`PyTorch ${r.torch} CPU, ${r.threads} threads`] = r.train_wall_s;
+  const r = JSON.parse(readFileSync(json, 'utf8')) as { train_wall_s: number; torch: string; threads: number; blas?: string[]; blas_threads?: number };
+  const blas = blasOf(r.blas, r.blas_threads);
+  console.log(`PyTorch ${r.torch} (${r.threads} threads, ${describeBlas(blas)}; training loop only): ${r.train_wall_s.toFixed(1)} s for ${steps} steps -> ${(r.train_wall_s * scale).toFixed(0)} s for ${flags.steps}`);
+  if (ratioAllowed(blas, flags['allow-reference-blas'])) console.log(`ratio: PyTorch time / ours (best) = ${(r.train_wall_s / best).toFixed(2)} (above 1: we are faster)`);
+  else console.log(`no ratio against PyTorch on the ${blas.kind} (--allow-reference-blas prints it): ${OPENBLAS_HINT}`);
+  anchorsOut[`PyTorch ${r.torch} CPU, ${r.threads} threads, ${blas.kind}`] = r.train_wall_s;
 }
 
 // TF.js has no sweep anchor: its A-D step script, run on one configuration of the sweep's size.

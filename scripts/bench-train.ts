@@ -14,6 +14,9 @@
  *                                  [--steps 20] [--steps-per-submission 64] [--python /usr/bin/python3] [--json FILE]
  *
  * An anchor that cannot run here (no torch for that Python, no CUDA) is reported as such, not silently left out.
+ * PyTorch CPU's BLAS is printed (from the libraries it mapped), and no ratio against the reference BLAS is
+ * printed unless --allow-reference-blas: with it PyTorch is 4-30x slower on C and D than on OpenBLAS, its normal
+ * setting.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ import type { SweepConfig } from '../src/phase/experiments.ts';
 import { trainSweep } from '../src/phase/sweep.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
+import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
 
 const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
   A: { I: 10, n: 5, m: 2 },
@@ -53,6 +57,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS torch should load ('' keeps the environment's)" },
     'steps-per-submission': { kind: 'number', default: 64, min: 1, max: 4096, integer: true, help: 'device trainer: steps recorded into one submission (the first submission is the warm-up, the timed steps are whole submissions)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
+    'allow-reference-blas': { kind: 'boolean', default: false, help: 'print ratios against PyTorch even when it runs on the reference BLAS (a slow, unrepresentative anchor)' },
   });
   const names = flags.configs.split(',');
   for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D, P)`);
@@ -196,19 +201,22 @@ for (const name of names) {
 const tmp = mkdtempSync(join(os.tmpdir(), 'bench-train-'));
 const anchorDir = fileURLToPath(new URL('./anchors/', import.meta.url));
 const common = ['--configs', names.join(','), '--no-matmul', '--runs', String(flags.runs), '--secs', '1'];
+/** The BLAS each PyTorch CPU anchor loaded (from the shared libraries it had mapped), by column label. */
+const blasOfColumn = new Map<string, BlasInfo>();
 /** Run one anchor; its steps/s per configuration, or the reason it did not run. */
-function runAnchor(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Map<string, number> | string {
+function runAnchor(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, column?: string): Map<string, number> | string {
   const json = join(tmp, `${label}.json`);
   const r = spawnSync(command, [...args, ...common, '--json', json], { encoding: 'utf8', env });
   if (r.status !== 0) return `${command}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
   // tms_torch_device.py writes steps_per_s, the other anchors tms
-  const out = JSON.parse(readFileSync(json, 'utf8')) as { tms?: Record<string, { median: number }>; steps_per_s?: Record<string, { median: number }> };
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { tms?: Record<string, { median: number }>; steps_per_s?: Record<string, { median: number }>; info?: { blas?: string[]; blas_threads?: number } };
+  if (column && out.info) blasOfColumn.set(column, blasOf(out.info.blas, out.info.blas_threads));
   return new Map(Object.entries(out.tms ?? out.steps_per_s ?? {}).map(([k, v]) => [k, v.median]));
 }
 const columns: Array<[string, Map<string, number> | string]> = [];
 if (anchors.includes('torch')) {
   const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
-  const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1'], env);
+  const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1'], env, 'PyTorch, 2 threads');
   columns.push(['PyTorch, 2 threads', typeof r === 'string' ? `${r} (install Debian's python3-torch and pass --python /usr/bin/python3)` : r]);
 }
 if (anchors.includes('torch-cuda')) {
@@ -229,7 +237,9 @@ if (anchors.includes('tfjs')) columns.push(['TF.js wasm', runAnchor('tfjs', proc
 
 // --- table --------------------------------------------------------------------------------------------------
 const measured = columns.filter((c): c is [string, Map<string, number>] => typeof c[1] !== 'string');
-const torch = measured.find(([label]) => label.startsWith('PyTorch,'))?.[1];
+const torchBlas = blasOfColumn.get('PyTorch, 2 threads');
+const torchRatios = torchBlas === undefined || ratioAllowed(torchBlas, flags['allow-reference-blas']);
+const torch = torchRatios ? measured.find(([label]) => label.startsWith('PyTorch,'))?.[1] : undefined;
 const cudaGraph = measured.find(([label]) => label.startsWith('PyTorch CUDA CUDA graph'))?.[1];
 const tfjs = measured.find(([label]) => label.startsWith('TF.js'))?.[1];
 console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
@@ -263,6 +273,7 @@ for (const name of names) {
   console.log(`| ${cells.join(' | ')} |`);
 }
 for (const [label, r] of columns) if (typeof r === 'string') console.log(`\n${label} did not run: ${r}`);
+if (torchBlas) console.log(`\nPyTorch CPU loaded ${describeBlas(torchBlas)}, 2 torch threads${torchRatios ? '' : `: no ratio printed against the reference BLAS (--allow-reference-blas prints it); ${OPENBLAS_HINT}`}`);
 if (notes.length) console.log(`\n${notes.join('\n')}`);
 const perStepLines = names.flatMap((name) =>
   backends.flatMap((b, k) => {
@@ -284,7 +295,7 @@ if (flags.json) {
     settings: { steps: flags.steps, warmup: flags.warmup, stepsPerSubmission: flags['steps-per-submission'], batch: 1024, density: 0.1 },
     configs: Object.fromEntries(names.map((name) => [name, { ...entry(name, primary), split: ours.get(name)!.split, samplingShare: ours.get(name)!.sampling * ours.get(name)!.sps[0] }])),
     ours: Object.fromEntries(names.map((name) => [name, backends.map((_, k) => entry(name, k))])),
-    anchors: Object.fromEntries(columns.map(([label, r]) => [label, typeof r === 'string' ? { notRun: r } : Object.fromEntries(r)])),
+    anchors: Object.fromEntries(columns.map(([label, r]) => [label, typeof r === 'string' ? { notRun: r } : { stepsPerSec: Object.fromEntries(r), ...(blasOfColumn.has(label) ? { blas: blasOfColumn.get(label) } : {}) }])),
   };
   const tmpFile = `${flags.json}.tmp-${process.pid}`;
   writeFileSync(tmpFile, `${JSON.stringify(report, null, 1)}\n`);
