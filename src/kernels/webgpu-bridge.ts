@@ -48,12 +48,16 @@ export type WebgpuRequest =
   | { op: 'train-read'; id: number; buffer: 'state' | 'x' }
   | { op: 'train-free'; id: number };
 
-/** The device trainer's counters travel as the last floats of its replies, in this order. */
+/**
+ * The device trainer's counters travel as the last floats of its replies, in this order, each as two float32
+ * (the count's high and low 24 bits), so they stay exact past 2^24 (bytes of a large model's upload).
+ */
 export const STATS_KEYS = ['passes', 'submissions', 'uploads', 'readbacks', 'bytesUp', 'bytesDown'] as const satisfies readonly (keyof DeviceStats)[];
+const STATS_FLOATS = 2 * STATS_KEYS.length;
 const withStats = (values: Float32Array, stats: DeviceStats): Float32Array => {
-  const out = new Float32Array(values.length + STATS_KEYS.length);
+  const out = new Float32Array(values.length + STATS_FLOATS);
   out.set(values);
-  out.set(STATS_KEYS.map((k) => stats[k]), values.length);
+  out.set(STATS_KEYS.flatMap((k) => [Math.floor(stats[k] / 2 ** 24), stats[k] % 2 ** 24]), values.length);
   return out;
 };
 
@@ -223,6 +227,11 @@ export function webgpuInstance(GPU: GpuConstructor): WebgpuGpu {
 
 /** Default limits: one call (the first builds compile shaders), and opening the device. */
 export const TIMEOUT_MS = 120_000;
+/**
+ * A device-trainer start (shader builds) or submission (up to thousands of steps, slow on a software adapter)
+ * may take longer than one product; a hung device is still reported, after this.
+ */
+export const TRAIN_TIMEOUT_MS = 600_000;
 export const START_TIMEOUT_MS = 60_000;
 
 /**
@@ -267,18 +276,21 @@ export class Bridge {
     this.transport.stop();
   }
 
-  /** Post a request and block until the worker answers it; `replyFloats` is the most the answer can carry. */
-  call(req: WebgpuRequest, replyFloats = 0): Extract<WebgpuReply, { ok: true }> {
+  /**
+   * Post a request and block until the worker answers it; `replyFloats` is the most the answer can carry;
+   * `timeoutMs` overrides the bridge's limit for a request known to take long (a training submission).
+   */
+  call(req: WebgpuRequest, replyFloats = 0, timeoutMs = this.timeoutMs): Extract<WebgpuReply, { ok: true }> {
     if (this.exited) throw new Error(`gpujs:webgpu: the WebGPU worker has ${this.exited}; cannot run '${req.op}'`);
     const seq = this.send(req, replyFloats);
-    const reply = this.transport.receive(seq, performance.now() + this.timeoutMs);
+    const reply = this.transport.receive(seq, performance.now() + Math.max(timeoutMs, this.timeoutMs));
     if (reply === 'exited') {
       this.close('exited');
       throw new Error(`gpujs:webgpu: the WebGPU worker exited while running '${req.op}'`);
     }
     if (reply === 'timed out') {
       this.close('timed out');
-      throw new Error(`gpujs:webgpu: the WebGPU worker did not answer '${req.op}' within ${this.timeoutMs / 1000} s (hung or dead device); the backend is closed`);
+      throw new Error(`gpujs:webgpu: the WebGPU worker did not answer '${req.op}' within ${Math.max(timeoutMs, this.timeoutMs) / 1000} s (hung or dead device); the backend is closed`);
     }
     if (!reply.ok) throw reply.unavailable ? new BackendUnavailableError(reply.error) : new Error(reply.error);
     return reply;
@@ -364,8 +376,8 @@ export interface WebgpuKernels extends GpujsKernels {
 
 /** Split a reply's floats into values and the counters at its end. */
 function statsOf(out: Float32Array): { values: Float32Array; stats: DeviceStats } {
-  const cut = out.length - STATS_KEYS.length;
-  const stats = Object.fromEntries(STATS_KEYS.map((k, j) => [k, out[cut + j]])) as unknown as DeviceStats;
+  const cut = out.length - STATS_FLOATS;
+  const stats = Object.fromEntries(STATS_KEYS.map((k, j) => [k, out[cut + 2 * j] * 2 ** 24 + out[cut + 2 * j + 1]])) as unknown as DeviceStats;
   return { values: out.subarray(0, cut), stats };
 }
 
@@ -374,7 +386,7 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
   return {
     device,
     start(spec): DeviceRun {
-      const started = bridge.call({ op: 'train-start', spec }, STATS_KEYS.length);
+      const started = bridge.call({ op: 'train-start', spec }, STATS_FLOATS, TRAIN_TIMEOUT_MS);
       const id = started.id!;
       const { instances } = spec;
       const stateLength = 3 * spec.params.length + 1;
@@ -386,7 +398,7 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
         startStats: statsOf(started.out!).stats,
         run(steps) {
           live('run');
-          const { values, stats } = statsOf(bridge.call({ op: 'train-run', id, steps }, steps * instances + STATS_KEYS.length).out!);
+          const { values, stats } = statsOf(bridge.call({ op: 'train-run', id, steps }, steps * instances + STATS_FLOATS, TRAIN_TIMEOUT_MS).out!);
           return { losses: values, stats };
         },
         state() {

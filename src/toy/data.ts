@@ -47,7 +47,8 @@ export function featureSets(kind: FeatureSet['kind'], count: number, size: numbe
   return Array.from({ length: count }, (_, s) => ({ kind, features: Array.from({ length: size }, (_, k) => start + s * size + k) }));
 }
 
-function checkSets(sets: readonly FeatureSet[], features: number): void {
+/** Sets must be disjoint, of at least 2 features each, naming features that exist (RangeError otherwise). */
+export function checkSets(sets: readonly FeatureSet[], features: number): void {
   const seen = new Set<number>();
   sets.forEach((set, s) => {
     if (set.features.length < 2) throw new RangeError(`sampleBatch: feature set ${s} has ${set.features.length} features, expected at least 2`);
@@ -66,6 +67,14 @@ export function streamKeys(seeds: readonly string[]): Int32Array {
   const keys = new Int32Array(2 * seeds.length);
   seeds.forEach((seed, i) => keys.set(streamKey(seed), 2 * i));
   return keys;
+}
+
+/** Every density must lie in [0, 1] (RangeError naming the instance otherwise). */
+export function checkDensities(density: ArrayLike<number>): void {
+  for (let i = 0; i < density.length; i++) {
+    const p = density[i];
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
+  }
 }
 
 /** The gate threshold of density p: an element is active when (g >>> 8) < p * 2^24, p rounded to float32 first. */
@@ -97,9 +106,9 @@ export function sampleBatch(spec: BatchSpec, keys: Int32Array, step: number, out
   const sets = spec.sets ?? [];
   checkSets(sets, features);
   const wasm = useWasm && sets.length === 0 ? wasmSampler() : null;
+  checkDensities(density);
   for (let i = 0; i < instances; i++) {
     const p = density[i];
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`sampleBatch: density ${p} of instance ${i} is outside [0, 1]`);
     const [k0, k1, base, threshold] = [keys[2 * i], keys[2 * i + 1], i * perInstance, gateThreshold(p)];
     if (wasm) {
       wasm.fill(k0, k1, step | 0, out, base, perInstance, threshold, signed);

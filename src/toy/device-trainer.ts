@@ -11,7 +11,7 @@
 import { powInt } from '../math.ts';
 import type { DeviceRun, DeviceStats, DeviceTraining, DeviceTrainSpec } from '../kernels/device/training.ts';
 import { checkDeviceSize } from '../kernels/device/train-step.ts';
-import { gateThreshold, streamKeys, type FeatureSet } from './data.ts';
+import { checkDensities, checkSets, gateThreshold, streamKeys, type FeatureSet } from './data.ts';
 import { ToyModel } from './model.ts';
 import { DATA_KEY, importanceTensor, lrFactor, TrainingDivergedError, type TrainConfig } from './train.ts';
 import { deriveSeed } from '../random.ts';
@@ -29,6 +29,7 @@ export interface DeviceTrainOutcome {
 
 /** The per-feature set table of the device sampler: [kind, gate feature, chooser feature, member index, size]. */
 function setTable(sets: readonly FeatureSet[], features: number): Float32Array {
+  checkSets(sets, features); // the host sampler's checks: the table would silently hold overlaps or NaN
   if (sets.length === 0) return new Float32Array(0);
   const table = new Float32Array(5 * features);
   for (const set of sets) {
@@ -40,6 +41,7 @@ function setTable(sets: readonly FeatureSet[], features: number): Float32Array {
 /** The run as the device takes it; `model` holds the initial weights (drawn as the autograd trainer draws them). */
 export function deviceTrainSpec(config: TrainConfig, model: ToyModel, seeds: readonly string[], stepsPerSubmission: number): DeviceTrainSpec {
   const { instances: I, features: n, hidden: m, kind } = config.model;
+  checkDensities(config.density);
   const keys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
   const halves = new Float32Array(4 * I);
   for (let i = 0; i < 2 * I; i++) halves.set([keys[i] >>> 16, keys[i] & 0xffff], 2 * i);

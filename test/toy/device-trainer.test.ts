@@ -128,6 +128,12 @@ describe.skipIf(!webgpu)('the device trainer on gpujs:webgpu against the autogra
     expect(() => onDevice(() => train(config))).toThrow(/^training run 'too fast': loss of instance \d is (NaN|Infinity) at step \d+ \(lr 1e\+30; device trainer on WebGPU: .+\)$/);
   });
 
+  it('refuses the densities and feature sets the host sampler refuses (the device would train on them silently)', () => {
+    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { density: [0.5, 1.5] })))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
+    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [0, 1] }, { kind: 'anticorrelated', features: [1, 2] }] })))).toThrow('sampleBatch: feature 1 is in more than one set');
+    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [3] }] })))).toThrow('sampleBatch: feature set 0 has 1 features, expected at least 2');
+  });
+
   it('refuses a run too large for float32 indexing, naming the sizes and what to lower', () => {
     const config = base('relu-output', 5000, 4, 2, { batch: 1024 });
     expect(() => onDevice(() => train(config))).toThrow('device trainer: instances x batch x features = 20480000 floats (5000 instances), over the 16777216 a float32 shader indexes exactly; train fewer instances at once (phase-diagram.ts: a smaller --chunk-size) or a smaller batch');

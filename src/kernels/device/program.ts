@@ -86,7 +86,12 @@ export class DeviceProgram {
     });
     const kernel = shortcut.kernel;
     if (kernel.constructor.name !== 'WebGPUKernel') throw new Error(`device program: gpu.js built ${kernel.constructor.name} for '${name}', not WebGPUKernel`);
-    await kernel.build(...lengths.map((n) => new Float32Array(n)));
+    try {
+      await kernel.build(...lengths.map((n) => new Float32Array(n)));
+    } catch (e) {
+      kernel.destroy?.();
+      throw e;
+    }
     // The build allocates an output buffer the program never uses (every pass writes a buffer of ours).
     if (kernel.outputBuffer) {
       if (--kernel.outputBuffer._refs === 0) kernel.outputBuffer.destroy();

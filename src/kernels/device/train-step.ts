@@ -75,9 +75,10 @@ function layout(s: DeviceTrainSpec) {
  * Refuse a run whose arrays a float32 shader cannot index exactly (thread and element indices are floats in
  * gpu.js's kernels), naming the size and how to lower it.
  */
-export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'> & { params: { length: number } }): void {
+export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'> & { params: { length: number }; schedule: { length: number } }): void {
   const { instances: I, batch: B, features: n, hidden: m } = s;
   const checks: [string, number][] = [
+    ['4 x steps (the schedule table)', s.schedule.length],
     ['3 x parameters', 3 * s.params.length + 1],
     ['instances x batch x features', I * B * n],
     ['instances x batch x hidden', I * B * m],
@@ -95,12 +96,15 @@ export function smallTiedModel(s: DeviceTrainSpec): boolean {
 // --- code generation ----------------------------------------------------------------------------------------
 
 /**
- * `q = floor(t / d)`, `r = t - q d` for integers t, d held in floats: a float quotient corrected by one step each
- * way, exact for t < 2^24 whatever the device's division rounding (WGSL allows 2.5 ulp).
+ * `q = floor(t / d)`, `r = t - q d` for integers t, d held in floats (t < 2^24): a float quotient, then the
+ * remainder computed exactly and the quotient corrected. WGSL allows division 2.5 ulp of error, which leaves the
+ * float quotient at most 2 off near 2^24 (t + 0.5 itself rounds for t >= 2^23): two corrections each way.
  */
 const split = (t: string, d: string, q: string, r: string): string =>
   `let ${q} = Math.floor((${t} + 0.5) / ${d}); let ${r} = ${t} - ${q} * ${d};
   if (${r} < 0) { ${q} = ${q} - 1; ${r} = ${r} + ${d}; }
+  if (${r} < 0) { ${q} = ${q} - 1; ${r} = ${r} + ${d}; }
+  if (${r} >= ${d}) { ${q} = ${q} + 1; ${r} = ${r} - ${d}; }
   if (${r} >= ${d}) { ${q} = ${q} + 1; ${r} = ${r} - ${d}; }`;
 
 /** An integer variable: gpu.js types a variable as i32 only when a ++ touches it (else it becomes f32). */
@@ -275,10 +279,10 @@ function adamKernel(s: DeviceTrainSpec, small: boolean): string {
     : 'const gi = p;';
   // The instance of parameter p, for its clip coefficient.
   const instance = `let inst = 0;
-    if (p < ${oW2}) { inst = Math.floor((p + 0.5) / this.constants.mn); }
-    else if (p < ${oB}) { inst = Math.floor((p - ${oW2} + 0.5) / this.constants.mn); }
-    else if (p < ${oC}) { inst = Math.floor((p - ${oB} + 0.5) / this.constants.n); }
-    else { inst = Math.floor((p - ${oC} + 0.5) / this.constants.m); }`;
+    if (p < ${oW2}) { ${split('p', 'this.constants.mn', 'iw', 'rw')} inst = iw; }
+    else if (p < ${oB}) { const pw = p - ${oW2}; ${split('pw', 'this.constants.mn', 'iv', 'rv')} inst = iv; }
+    else if (p < ${oC}) { const pb = p - ${oB}; ${split('pb', 'this.constants.n', 'ib', 'rb')} inst = ib; }
+    else { const pc = p - ${oC}; ${split('pc', 'this.constants.m', 'ic', 'rc')} inst = ic; }`;
   return `function (S, grad, sched, norms) {
   const j = this.thread.x;
   const steps = S[this.constants.tSlot];
@@ -366,17 +370,27 @@ export class DeviceTrainer {
   }
 
   static async create(gpu: ConstructorParameters<typeof DeviceProgram>[0], s: DeviceTrainSpec): Promise<DeviceTrainer> {
-    const { instances: I, batch: B, features: n, hidden: m } = s;
-    const { oW2, oB, oC, P } = layout(s);
+    const { P } = layout(s);
     checkDeviceSize(s);
     if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
+    const program = new DeviceProgram(gpu);
+    try {
+      return await DeviceTrainer.build(program, s);
+    } catch (e) {
+      program.destroy(); // a failed build must not leave the run's buffers and kernels on the device
+      throw e;
+    }
+  }
+
+  private static async build(program: DeviceProgram, s: DeviceTrainSpec): Promise<DeviceTrainer> {
+    const { instances: I, batch: B, features: n, hidden: m } = s;
+    const { oW2, oB, oC, P } = layout(s);
     const small = smallTiedModel(s);
     const slots = n * m + n + 1;
     const constants = {
       n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, slots,
       c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
     };
-    const program = new DeviceProgram(gpu);
     const state = new Float32Array(3 * P + 1);
     state.set(s.params);
     program.buffer('keys', 4 * I, s.keys);

@@ -1,0 +1,122 @@
+/**
+ * The device trainer's costs on a WebGPU device, in one command:
+ * 1. the per-pass cost curve: a tiny kernel chained 1 to 512 times in one submission (the device program's own
+ *    executor, src/kernels/device/program.ts), ms per submission, and the fit: microseconds per pass and the
+ *    fixed cost of a submission with its read-back;
+ * 2. device-trainer steps per second at several steps-per-submission K, on configurations of bench-train
+ *    (default P = 4000 x 2->1, C = 20 x 100->20, D = 8 x 400->30), with the per-step counts.
+ *
+ *   npx tsx scripts/bench-device.ts [--software] [--configs P,C,D] [--k 16,64,256] [--json FILE]
+ *
+ * --software accepts a CPU rasteriser (Mesa llvmpipe through Dawn's OpenGL ES backend): the numbers then say
+ * nothing about a GPU, only that the path runs. Everything is timed in this process; on a GPU compare against
+ * bench-train's PyTorch CUDA columns, run on the same machine.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
+import { chooseAdapter } from '../src/kernels/dawn-adapter.ts';
+import { DeviceProgram } from '../src/kernels/device/program.ts';
+import { useBackend } from '../src/kernels/select.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
+import { train, type TrainConfig } from '../src/toy/train.ts';
+
+const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
+  A: { I: 10, n: 5, m: 2 },
+  B: { I: 1024, n: 2, m: 1 },
+  C: { I: 20, n: 100, m: 20 },
+  D: { I: 8, n: 400, m: 30 },
+  P: { I: 4000, n: 2, m: 1 },
+};
+
+const flags = flagsOrExit('bench-device', () => {
+  const f = parseFlags(process.argv.slice(2), {
+    software: { kind: 'boolean', default: false, help: 'accept a software adapter (a CPU rasteriser: checks the path, not a GPU)' },
+    configs: { kind: 'string', default: 'P,C,D', help: `comma-separated subset of ${Object.keys(CONFIGS).join(',')}` },
+    k: { kind: 'string', default: '16,64,256', help: 'steps per submission to time, comma-separated' },
+    submissions: { kind: 'number', default: 2, min: 1, max: 100, integer: true, help: 'timed submissions per (config, K), after one untimed' },
+    passes: { kind: 'string', default: '1,8,64,256,512', help: 'passes per submission for the per-pass curve' },
+    json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
+  }, 'usage: npx tsx scripts/bench-device.ts [flags]   per-pass cost and device-trainer steps/s on a WebGPU device');
+  const list = (flag: string, text: string, max: number) =>
+    text.split(',').map((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > max) throw new FlagError(`--${flag} ${text}: '${v}' is not an integer in 1..${max}`);
+      return n;
+    });
+  for (const c of f.configs.split(',')) if (!(c in CONFIGS)) throw new FlagError(`--configs ${f.configs}: unknown configuration '${c}' (allowed: ${Object.keys(CONFIGS).join(', ')})`);
+  return { ...f, ks: list('k', f.k, 4096), passCounts: list('passes', f.passes, 4096) };
+});
+if (flags.software) process.env.SUPERPOSITION_WEBGPU_SOFTWARE = '1';
+if (flags.software && !process.env.EGL_PLATFORM && !process.env.DISPLAY) process.env.EGL_PLATFORM = 'surfaceless';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// --- 1. per-pass cost ------------------------------------------------------------------------------------------
+const { summary } = await chooseAdapter(flags.software);
+const gpujs = (await import('gpu.js')) as unknown as { GPU?: new (s: { mode: string }) => ConstructorParameters<typeof DeviceProgram>[0]; default?: { GPU: new (s: { mode: string }) => ConstructorParameters<typeof DeviceProgram>[0] } };
+const GPU = (gpujs.GPU ?? gpujs.default!.GPU);
+const program = new DeviceProgram(new GPU({ mode: 'webgpu' }));
+const N = 16384;
+program.buffer('u0', N, new Float32Array(N).fill(1));
+program.buffer('u1', N);
+await program.kernel('step', { source: 'function (u) { return u[this.thread.x] * 0.999 + 0.001; }', output: N, args: ['u0'], loopMax: 1 });
+console.log(`bench-device: ${summary.description}`);
+console.log(`\nper-pass cost: a ${N}-float elementwise kernel chained N times in one submission, with one read-back\n`);
+console.log('| passes | ms per submission |\n|---|---|');
+const curve: Array<{ passes: number; ms: number }> = [];
+for (const passes of flags.passCounts) {
+  const chain = Array.from({ length: passes }, (_, k) => program.pass('step', [k % 2 ? 'u1' : 'u0'], k % 2 ? 'u0' : 'u1'));
+  const times: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const t0 = performance.now();
+    await program.run(chain, [passes % 2 ? 'u1' : 'u0']);
+    if (r > 1) times.push(performance.now() - t0);
+  }
+  curve.push({ passes, ms: median(times) });
+  console.log(`| ${passes} | ${median(times).toFixed(3)} |`);
+}
+const [first, last] = [curve[0], curve[curve.length - 1]];
+const perPassUs = last.passes > first.passes ? ((last.ms - first.ms) / (last.passes - first.passes)) * 1000 : NaN;
+console.log(`=> ~${perPassUs.toFixed(1)} us per pass; ~${((first.ms - (first.passes * perPassUs) / 1000) * 1000).toFixed(0)} us fixed per submission (submit, read-back, map)`);
+program.destroy();
+
+// --- 2. device trainer steps/s by K ----------------------------------------------------------------------------
+const kernels = await useBackend('gpujs:webgpu', { log: () => {} });
+console.log(`\ndevice trainer on ${describeBackend(kernels)}: steps/s by steps per submission K (batch 1024, density 0.1, AdamW)\n`);
+console.log(`| config | ${flags.ks.map((k) => `K = ${k}`).join(' | ')} | passes a step |\n|---|${flags.ks.map(() => '---|').join('')}---|`);
+const rows: Record<string, Record<string, number>> = {};
+for (const name of flags.configs.split(',')) {
+  const { I, n, m } = CONFIGS[name];
+  rows[name] = {};
+  let passes = NaN;
+  for (const K of flags.ks) {
+    const config: TrainConfig = {
+      model: { kind: 'relu-output', instances: I, features: n, hidden: m },
+      importance: Array.from({ length: n }, (_, f) => 0.9 ** f),
+      density: new Array(I).fill(0.1),
+      batch: 1024,
+      steps: K * (1 + flags.submissions),
+      lr: 1e-3,
+      optimizer: 'adamw',
+      seed: 0,
+      trainer: 'device',
+      stepsPerSubmission: K,
+    };
+    let start = 0;
+    const result = train(config, (step) => {
+      if (step === K - 1) start = performance.now(); // the first submission (shader builds) is the warm-up
+    });
+    const sps = (K * flags.submissions) / ((performance.now() - start) / 1000);
+    passes = result.deviceStats!.steps.passes;
+    rows[name][K] = sps;
+  }
+  console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} |`);
+}
+
+if (flags.json) {
+  const tmp = `${flags.json}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows } }, null, 1)}\n`);
+  renameSync(tmp, flags.json);
+  console.log(`\nwrote ${flags.json}`);
+}
+process.exit(0); // the in-thread Dawn device would keep Node alive
