@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
     backend: backendFlag,
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder (on the backend its manifest records) and report whether it matches bit for bit' },
-    shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
+    shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
   await useBackend(flags.backend);
@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   const options = { workers: flags.workers, backend: flags.backend, onProgress: (which: 'a' | 'b', f: number) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) };
   if (sharding) {
     const { index: K, count: N } = sharding.shard;
-    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);
+    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}${sharding.source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`);
     const runs = await trainComparison(a, b, { ...options, shard: sharding.shard });
     bar.finish();
     const path = writeShard(out, { kind: 'comparison', a, b, resamples: flags.resamples }, sharding.shard, runs);

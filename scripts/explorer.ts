@@ -7,19 +7,23 @@
  *   npx tsx scripts/explorer.ts --port 0 --out DIR    # another folder, a free port
  *   npx tsx scripts/explorer.ts --build-only          # just the folder, for a static host
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
+import { flagsOrExit, parseFlags } from '../src/cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Build the explorer into `out`: index.html, main.js (the page), worker.js (the Web Worker). */
-export async function buildExplorer(out: string): Promise<void> {
+/**
+ * Build the explorer into `out`: index.html, main.js (the page), worker.js (the Web Worker), the WebGPU device
+ * worker and gpu.js's browser build. Returns the files it wrote (paths relative to `out`): what the explorer's
+ * server may serve.
+ */
+export async function buildExplorer(out: string): Promise<string[]> {
   mkdirSync(out, { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: {
       main: path.join(root, 'explorer/main.ts'),
       worker: path.join(root, 'explorer/worker.ts'),
@@ -35,9 +39,12 @@ export async function buildExplorer(out: string): Promise<void> {
     // The workers load gpu.js's browser build (copied beside them) for the gpujs backend, never the npm package.
     external: ['gpu.js'],
     logLevel: 'silent',
+    metafile: true,
   });
   copyFileSync(path.join(root, 'explorer/index.html'), path.join(out, 'index.html'));
   copyFileSync(path.join(root, 'node_modules/gpu.js/dist/gpu-browser.min.js'), path.join(out, 'gpu-browser.min.js'));
+  const built = Object.keys(result.metafile.outputs).map((f) => path.relative(out, path.resolve(f)));
+  return [...built, 'index.html', 'gpu-browser.min.js'];
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.json': 'application/json' };
@@ -48,24 +55,45 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
  */
 export const CROSS_ORIGIN_ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
-/** Serve a folder on 127.0.0.1 (port 0: a free one); resolves to the server and its URL. */
-export function serveFolder(dir: string, port: number): Promise<{ server: Server; url: string }> {
-  const base = path.resolve(dir);
+export interface ServeOptions {
+  /** Serve only these files (paths relative to the folder, e.g. what buildExplorer returns). */
+  files?: readonly string[];
+  /** The address to listen on (default 127.0.0.1: this machine only). */
+  host?: string;
+}
+
+/**
+ * Serve a folder (port 0: a free one); resolves to the server and its URL. Only GET and HEAD (405 otherwise);
+ * never a dotfile or a path through a dotted folder, never a file outside the folder (symlinks are resolved
+ * first), and with `files` only those.
+ */
+export function serveFolder(dir: string, port: number, options: ServeOptions = {}): Promise<{ server: Server; url: string }> {
+  const base = realpathSync(path.resolve(dir));
+  const allowed = options.files ? new Set(options.files.map((f) => path.normalize(f))) : null;
   return listen(
     createServer((req, res) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end('method not allowed');
+        return;
+      }
       try {
-        const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html');
-        const file = path.join(base, path.normalize(rel));
-        if (!file.startsWith(base + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
+        const rel = path.normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html')).replace(/^[/\\]+/, '');
+        const hidden = rel.split(/[/\\]/).some((part) => part.startsWith('.'));
+        const file = path.join(base, rel);
+        const real = !hidden && (allowed === null || allowed.has(rel)) && lstatSync(file, { throwIfNoEntry: false }) ? realpathSync(file) : null;
+        if (real === null || !real.startsWith(base + path.sep) || !lstatSync(real).isFile()) {
           res.writeHead(404).end('not found');
           return;
         }
-        res.writeHead(200, { ...CROSS_ORIGIN_ISOLATED, 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+        const body = readFileSync(real);
+        res.writeHead(200, { ...CROSS_ORIGIN_ISOLATED, 'content-type': TYPES[path.extname(real)] ?? 'application/octet-stream', 'content-length': body.length });
+        res.end(req.method === 'HEAD' ? undefined : body);
       } catch {
         res.writeHead(400).end('bad request'); // e.g. a malformed %-escape
       }
     }),
     port,
+    options.host,
   );
 }
 
@@ -86,12 +114,13 @@ export function serveFiles(files: Files, port = 0, headers: Record<string, strin
   );
 }
 
-function listen(server: Server, port: number): Promise<{ server: Server; url: string }> {
+function listen(server: Server, port: number, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       const address = server.address();
-      resolve({ server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/` });
+      const shown = host.includes(':') ? `[${host}]` : host;
+      resolve({ server, url: `http://${shown}:${typeof address === 'object' && address ? address.port : port}/` });
     });
   });
 }
@@ -100,17 +129,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const flags = flagsOrExit('explorer', () =>
     parseFlags(process.argv.slice(2), {
       out: { kind: 'string', default: 'dist/explorer', help: 'folder to build into' },
-      port: { kind: 'number', default: 8080, min: 0, max: 65535, integer: true, help: 'port on 127.0.0.1 (0: a free one)' },
+      port: { kind: 'number', default: 8080, min: 0, max: 65535, integer: true, help: 'port to listen on (0: a free one)' },
+      host: { kind: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 serves other machines too)' },
       'build-only': { kind: 'boolean', default: false, help: 'build the folder and exit' },
     }),
   );
   const out = path.resolve(flags.out);
-  await buildExplorer(out);
+  const files = await buildExplorer(out);
   console.log(`explorer: built ${out} (static: serve it from any web server)`);
   if (!flags['build-only']) {
-    const { url } = await serveFolder(out, flags.port).catch((e: Error) => {
-      throw new FlagError(`--port ${flags.port}: cannot listen (${e.message})`);
+    // The server serves the files of this build only (never whatever else --out holds).
+    const served = await serveFolder(out, flags.port, { files, host: flags.host }).catch((e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? `port ${flags.port} is in use` : e.code === 'EADDRNOTAVAIL' ? `${flags.host} is not an address of this machine` : e.message;
+      console.error(`explorer: cannot listen on ${flags.host}:${flags.port}: ${why}; choose another with --port N (0 picks a free one)${e.code === 'EADDRNOTAVAIL' ? ' or --host' : ''}`);
+      process.exit(2);
     });
-    console.log(`explorer: open ${url} (Ctrl-C stops)`);
+    console.log(`explorer: open ${served.url} (Ctrl-C stops)`);
   }
 }

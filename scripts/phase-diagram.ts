@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
-    shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX' },
+    shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
     'chunk-size': { kind: 'number', default: 0, min: 0, max: 1_000_000, integer: true, help: 'models trained together in one batched run (0: from memory, ~256 MB a chunk); on a GPU larger chunks use it better, within its memory (same bytes for any size)' },
   }, 'usage: npx tsx scripts/phase-diagram.ts [flags]        train a sweep, label it, compare with theory, write a report\n       npx tsx scripts/phase-diagram.ts merge DIR... [--out DIR]   merge shard-K-of-N.json files into one result');
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${describeBackend()}, trainer ${describeTrainer()}`);
   if (sharding) {
     const { index: K, count: N } = sharding.shard;
-    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}`);
+    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}${sharding.source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`);
   }
   const bar = progress('training', 1000, { counts: false });
   const started = performance.now();

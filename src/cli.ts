@@ -1,6 +1,8 @@
 /**
  * Flag parsing for the scripts: `--name value` or `--name=value`, each flag declared with its kind, default,
  * range and help. A bad value is an error naming the flag, the value and what is allowed; `--help` prints the table.
+ * A flag given twice is an error (which one should win is a guess, and one script's defaults can depend on
+ * another flag), and numbers are decimal only (`0x10` is not 16, `Infinity` is not a number of steps).
  */
 export type FlagSpec =
   | { kind: 'number'; default: number; min?: number; max?: number; integer?: boolean; help: string }
@@ -28,6 +30,7 @@ export function usage(specs: Record<string, FlagSpec>): string {
 export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S, synopsis = ''): Values<S> {
   const values: Record<string, number | string | boolean> = {};
   for (const [name, s] of Object.entries(specs)) values[name] = s.default;
+  const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
@@ -44,15 +47,20 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
     else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) raw = 'true';
     else if (argv[i + 1] === undefined) throw new FlagError(`flag --${name} needs a value`);
     else raw = argv[++i];
+    if (given.has(name)) throw new FlagError(`--${name} is given twice (${given.get(name)}, then ${raw}); give it once`);
+    given.set(name, raw);
     values[name] = parseValue(name, raw, spec);
   }
   return values as Values<S>;
 }
 
+/** A decimal number, optionally with an exponent: 3, -0.5, .25, 1e-3 (no hex, binary, octal, Infinity or separators). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 function parseValue(name: string, raw: string, spec: FlagSpec): number | string | boolean {
   switch (spec.kind) {
     case 'number': {
-      const v = Number(raw);
+      const v = DECIMAL.test(raw) ? Number(raw) : NaN;
       const lo = spec.min ?? -Infinity;
       const hi = spec.max ?? Infinity;
       if (raw.trim() === '' || !Number.isFinite(v) || v < lo || v > hi || (spec.integer && !Number.isInteger(v))) {

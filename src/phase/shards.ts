@@ -44,11 +44,12 @@ export function parseShard(text: string, flag = '--shard'): Shard {
 }
 
 /**
- * The shard to run: --shard when given; else a Slurm array task (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN,
+ * The shard to run: --shard when given (`none`: no shard, even inside a job array); else a Slurm array task (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN,
  * of SLURM_ARRAY_TASK_COUNT); else a Kubernetes indexed job (JOB_COMPLETION_INDEX, of shardCount, which must be
  * given since Kubernetes does not export the completion count). Returns null for an ordinary single-machine run.
  */
 export function resolveShard(flag: string, shardCount: number, env: NodeJS.ProcessEnv = process.env): { shard: Shard; source: string } | null {
+  if (flag === 'none') return null; // the whole sweep, whatever the scheduler's variables say
   if (flag) return { shard: parseShard(flag), source: '--shard' };
   if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
     const id = Number(env.SLURM_ARRAY_TASK_ID) - Number(env.SLURM_ARRAY_TASK_MIN ?? 0);

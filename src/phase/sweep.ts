@@ -13,6 +13,7 @@ import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { cellsOf, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepResults, type SweepRuns } from './results.ts';
 import { sha256 } from '../manifest.ts';
+import { EVAL_SLICE } from '../toy/train.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -120,7 +121,6 @@ export function inShard(cell: Cell, shard: Shard | undefined): boolean {
  */
 export async function trainSweep(config: SweepConfig, options: SweepOptions & { shard?: Shard } = {}): Promise<SweepRuns> {
   const workers = options.workers ?? os.availableParallelism();
-  const shape = SHAPES[config.experiment];
   const cells = cellsOf(config).filter((c) => inShard(c, options.shard));
   const hash = configHash(config);
   const partialPath = options.out ? join(options.out, 'partial.json') : null;
@@ -139,7 +139,7 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   if (options.out) mkdirSync(options.out, { recursive: true });
 
   const todo = cells.filter((c) => partial.cells[c.index] === undefined);
-  const perChunk = options.maxInstancesPerChunk ?? Math.max(config.seeds, Math.floor(256e6 / (config.batch * shape.features * 4 * 24)));
+  const perChunk = options.maxInstancesPerChunk ?? instancesPerChunk(config);
   const chunks = chunksOf(config, todo, workers, perChunk).map((c) => runsOf(config, c));
   let done = cells.length - todo.length;
   let chunksDone = 0;
@@ -160,6 +160,16 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   return sortedRuns(partial.cells, cells);
 }
 
+
+/**
+ * How many runs one chunk trains together, from memory: ~256 MB of [instances, rows, features] float32 arrays
+ * (about 24 live per step), where rows is the training batch or, at the end, an evaluation slice (the evaluation
+ * batch runs in slices of EVAL_SLICE samples), whichever is larger; at least one cell's runs.
+ */
+export function instancesPerChunk(config: SweepConfig): number {
+  const rows = Math.max(config.batch, Math.min(config.evalBatch, EVAL_SLICE));
+  return Math.max(config.seeds, Math.floor(256e6 / (rows * SHAPES[config.experiment].features * 4 * 24)));
+}
 
 /** Train a whole sweep and label it. */
 export async function runSweep(config: SweepConfig, options: SweepOptions = {}): Promise<SweepResults> {

@@ -228,7 +228,14 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd' };
 }
 
-/** Each instance's loss on `evalBatch` fresh samples from its evaluation stream (when asked for), else null. */
+/** Evaluation batches larger than this are drawn and run in slices of it (steps 0, 1, ... of the evaluation stream). */
+export const EVAL_SLICE = 8192;
+
+/**
+ * Each instance's loss on `evalBatch` fresh samples from its evaluation stream (when asked for), else null. A
+ * plain evaluation batch runs in slices of EVAL_SLICE samples, slice k drawn at step k of the stream, and the
+ * slices' losses are averaged by their sizes, so memory stays bounded however large the batch.
+ */
 function evaluate(config: TrainConfig, model: ToyModel, seeds: readonly string[], importance: Tensor): Float64Array | null {
   if (!config.evalBatch) return null;
   const { instances: I, features: n } = config.model;
@@ -238,7 +245,15 @@ function evaluate(config: TrainConfig, model: ToyModel, seeds: readonly string[]
     // The same samples, spread evenly over activity patterns and weighted by their probability.
     return stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
   }
-  const spec = { instances: I, batch: config.evalBatch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
-  const x = new Tensor(sampleBatch(spec, streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY))), 0), [I, config.evalBatch, n]);
-  return Float64Array.from(noGrad(() => model.instanceLosses(x, importance)).data);
+  const keys = streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY)));
+  const losses = new Float64Array(I);
+  for (let start = 0, slice = 0; start < config.evalBatch; start += EVAL_SLICE, slice++) {
+    const rows = Math.min(EVAL_SLICE, config.evalBatch - start);
+    const spec = { instances: I, batch: rows, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
+    const x = new Tensor(sampleBatch(spec, keys, slice), [I, rows, n]);
+    const part = noGrad(() => model.instanceLosses(x, importance)).data;
+    // One slice: its loss as it is (the same bytes as an unsliced batch); more: weighted by their sizes.
+    for (let i = 0; i < I; i++) losses[i] += rows === config.evalBatch ? part[i] : (part[i] * rows) / config.evalBatch;
+  }
+  return losses;
 }

@@ -6,7 +6,8 @@
  * with the reason printed, where Chromium is not installed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
@@ -202,20 +203,61 @@ describe('the explorer static server', () => {
   it('serves its folder only, and answers bad paths instead of crashing', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-serve-'));
     mkdirSync(path.join(dir, 'site'));
+    mkdirSync(path.join(dir, 'site', '.ssh'));
     writeFileSync(path.join(dir, 'site', 'index.html'), '<p>ok</p>');
+    writeFileSync(path.join(dir, 'site', 'main.js'), 'ok');
+    writeFileSync(path.join(dir, 'site', 'notes.txt'), 'not part of the build');
+    writeFileSync(path.join(dir, 'site', '.env'), 'TOKEN=1');
+    writeFileSync(path.join(dir, 'site', '.ssh', 'id_rsa'), 'key');
     writeFileSync(path.join(dir, 'secret.txt'), 'outside');
+    symlinkSync(path.join(dir, 'secret.txt'), path.join(dir, 'site', 'link.txt'));
+    symlinkSync('/etc/passwd', path.join(dir, 'site', 'passwd'));
     const { server: s, url } = await serveFolder(path.join(dir, 'site'), 0);
+    const { server: s2, url: url2 } = await serveFolder(path.join(dir, 'site'), 0, { files: ['index.html', 'main.js'] });
     try {
-      const status = async (p: string) => (await fetch(url + p)).status;
+      const status = async (p: string, base = url) => (await fetch(base + p)).status;
       expect(await status('')).toBe(200);
       expect(await status('%')).toBe(400); // a malformed escape
       expect(await status('%2F..')).toBe(404); // the folder itself, not a file
       expect(await status('..%2Fsecret.txt')).toBe(404);
       expect(await status('nope.js')).toBe(404);
+      expect(await status('.env')).toBe(404); // dotfiles and dotted folders never
+      expect(await status('.ssh/id_rsa')).toBe(404);
+      expect(await status('%2Essh/id_rsa')).toBe(404);
+      expect(await status('link.txt')).toBe(404); // a symlink that leaves the folder
+      expect(await status('passwd')).toBe(404);
+      expect(await status('notes.txt')).toBe(200); // no list given: the folder's plain files
+      expect(await status('notes.txt', url2)).toBe(404); // a list given (the explorer's build): only those
+      expect(await status('main.js', url2)).toBe(200);
+      for (const method of ['POST', 'PUT', 'DELETE', 'TRACE']) {
+        const r = await fetch(url, { method: method === 'TRACE' ? 'OPTIONS' : method });
+        expect(r.status, method).toBe(405);
+        expect(r.headers.get('allow')).toBe('GET, HEAD');
+      }
+      const head = await fetch(url, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
       expect(await status('')).toBe(200); // still up
+      expect(new URL(url).hostname).toBe('127.0.0.1');
     } finally {
       s.close();
+      s2.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a port in use is one line that suggests --port, exit status 2', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    const out = mkdtempSync(path.join(os.tmpdir(), 'sl-explorer-'));
+    try {
+      const r = spawnSync('npx', ['tsx', 'scripts/explorer.ts', '--port', String(port), '--out', out], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`explorer: cannot listen on 127.0.0.1:${port}: port ${port} is in use; choose another with --port N (0 picks a free one)`);
+    } finally {
+      busy.close();
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 150_000);
 });

@@ -101,3 +101,31 @@ describe('phase-diagram.ts flags', () => {
     expect(existsSync(join(out, 'results.json'))).toBe(false);
   }, 60_000);
 });
+
+describe('chunk size from memory', () => {
+  it('counts the evaluation slice, and a 2^20-sample evaluation runs in slices of 8192', async () => {
+    const { instancesPerChunk } = await import('../../src/phase/sweep.ts');
+    const computation: SweepConfig = { ...tiny, experiment: 'computation', densities: [1, 0.1], importances: [], batch: 128, evalBatch: 8192 };
+    // 256 MB / (rows x 100 features x 4 bytes x 24 live arrays), rows = max(batch, evaluation slice)
+    expect(instancesPerChunk(computation)).toBe(Math.floor(256e6 / (8192 * 100 * 4 * 24)));
+    expect(instancesPerChunk({ ...computation, evalBatch: 1 << 20 })).toBe(Math.floor(256e6 / (8192 * 100 * 4 * 24)));
+    expect(instancesPerChunk({ ...computation, evalBatch: 0 })).toBe(Math.floor(256e6 / (128 * 100 * 4 * 24)));
+  });
+
+  it('a sliced evaluation is the size-weighted mean of its slices, slice k drawn at step k of the evaluation stream', async () => {
+    const { train, EVAL_KEY, importanceTensor } = await import('../../src/toy/train.ts');
+    const { sampleBatch, streamKeys } = await import('../../src/toy/data.ts');
+    const { deriveSeed } = await import('../../src/random.ts');
+    const { Tensor } = await import('../../src/autograd/tensor.ts');
+    const config = { model: { kind: 'abs' as const, instances: 2, features: 3, hidden: 2 }, importance: [1, 0.8, 0.6], density: [0.5, 1], batch: 16, steps: 3, lr: 1e-2, optimizer: 'adamw' as const, seed: 'slices' };
+    const { model, evalLosses } = train({ ...config, evalBatch: 8192 + 4096 });
+    const keys = streamKeys([0, 1].map((i) => deriveSeed(deriveSeed('slices', i), EVAL_KEY)));
+    const lossOf = (rows: number, step: number) => {
+      const x = sampleBatch({ instances: 2, batch: rows, features: 3, density: config.density, values: 'signed' }, keys, step);
+      return model.instanceLosses(new Tensor(x, [2, rows, 3]), importanceTensor(config.importance, 2, 3)).data;
+    };
+    const [first, second] = [lossOf(8192, 0), lossOf(4096, 1)];
+    expect(Array.from(evalLosses!)).toEqual([0, 1].map((i) => (first[i] * 8192) / 12288 + (second[i] * 4096) / 12288));
+    expect(second[0]).not.toBe(first[0]); // another batch, not slice 0 again
+  });
+});
