@@ -126,6 +126,109 @@ export const importanceMse = customOp('importanceMse', {
   },
 });
 
+/**
+ * The output layer and the loss in one primitive: loss[i] = mean over batch and features of
+ * imp[f] * (target - relu(pre + b))^2 for pre and target [I, B, n], b [I, n], imp [n] or [I, n], the same function
+ * and the same bits as importanceMse(biasRelu(pre, b), target, imp). Gradients: d pre = g[i] relu'(pre + b)
+ * 2 imp (out - target) / (B n), d b = its sum over the batch, d target = -g[i] 2 imp (out - target) / (B n).
+ *
+ * The composition makes four passes over the [I, B, n] arrays per step (bias+ReLU, loss, their two backward
+ * passes); this makes one: when a backward can follow, the forward pass also writes d pre and d b for g = 1 (what
+ * training's summed loss gives), and the backward hands them over, or recomputes for any other g. The arithmetic
+ * is the composition's, operation for operation, so the bits are the same (tested).
+ */
+interface OutputLossSaved {
+  dPre: Float32Array;
+  dB: Float32Array;
+}
+const outputLossSaved = new WeakMap<Float32Array, OutputLossSaved>();
+
+export const reluOutputLoss = customOp('reluOutputLoss', {
+  shape([pre, b, target, imp]) {
+    if (pre.length !== 3 || target.length !== 3 || pre.some((d, i) => d !== target[i])) return 'expected pre and target of one shape [I, B, n]';
+    if (b.length !== 2 || b[0] !== pre[0] || b[1] !== pre[2]) return `bias must be [I, n] for pre ${fmt(pre)}`;
+    const ok = (imp.length === 1 && imp[0] === pre[2]) || (imp.length === 2 && imp[0] === pre[0] && imp[1] === pre[2]);
+    return ok ? [pre[0]] : `importance must be [n] or [I, n] for pre ${fmt(pre)}`;
+  },
+  forward(_k, [pre, b, target, imp]) {
+    const [I, B, n] = pre.shape;
+    const out = allocate(I);
+    // Keep the g = 1 gradients only when a backward can come.
+    const keep = isGradEnabled() && (pre.requiresGrad || b.requiresGrad);
+    const dPre = keep ? allocate(pre.size) : null;
+    const dB = keep ? allocate(I * n) : null;
+    const p = pre.data;
+    const t = target.data;
+    const bias = b.data;
+    const perInstance = imp.rank === 2;
+    const scale = 2 / (B * n); // importanceMse's (1 * 2 * g) / (B n) at g = 1
+    const acc = new Float64Array(n);
+    for (let i = 0; i < I; i++) {
+      const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
+      let loss = 0;
+      acc.fill(0);
+      const end = (i + 1) * B * n;
+      for (let o = i * B * n, f = 0; o < end; o++) {
+        const v = Math.fround(p[o] + bias[i * n + f]); // biasRelu stores its output as float32
+        const y = v > 0 ? v : 0;
+        const e = t[o] - y;
+        loss += w[f] * e * e;
+        if (dPre) {
+          const d = v > 0 ? Math.fround(scale * w[f] * (y - t[o])) : 0;
+          dPre[o] = d;
+          acc[f] += d;
+        }
+        if (++f === n) f = 0;
+      }
+      out[i] = loss / (B * n);
+      if (dB) for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];
+    }
+    if (dPre) outputLossSaved.set(out, { dPre, dB: dB! });
+    return out;
+  },
+  vjp(g, [pre, b, target, imp], out) {
+    const [I, B, n] = pre.shape;
+    const saved = outputLossSaved.get(out.data);
+    outputLossSaved.delete(out.data);
+    const unit = saved !== undefined && g.data.every((v) => v === 1);
+    // For any other g: the composition's backward passes, recomputed here.
+    let general: { dPre: Float32Array; dB: Float32Array; dTarget: Float32Array } | null = null;
+    const recompute = () => {
+      if (general) return general;
+      const dPre = allocate(pre.size);
+      const dB = allocate(I * n);
+      const dTarget = allocate(pre.size);
+      const perInstance = imp.rank === 2;
+      const acc = new Float64Array(n);
+      for (let i = 0; i < I; i++) {
+        const scale = (2 * g.data[i]) / (B * n);
+        const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
+        acc.fill(0);
+        const end = (i + 1) * B * n;
+        for (let o = i * B * n, f = 0; o < end; o++) {
+          const v = Math.fround(pre.data[o] + b.data[i * n + f]);
+          const y = v > 0 ? v : 0;
+          const d = Math.fround(scale * w[f] * (y - target.data[o]));
+          dTarget[o] = Math.fround(-scale * w[f] * (y - target.data[o]));
+          dPre[o] = v > 0 ? d : 0;
+          acc[f] += dPre[o];
+          if (++f === n) f = 0;
+        }
+        for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];
+      }
+      return (general = { dPre, dB, dTarget });
+    };
+    return [
+      () => new Tensor(unit ? saved!.dPre : recompute().dPre, pre.shape),
+      () => new Tensor(unit ? saved!.dB : recompute().dB, b.shape),
+      () => new Tensor(recompute().dTarget, target.shape),
+      () => {
+        throw new Error('reluOutputLoss: importance is a constant (no gradient)');
+      },
+    ];
+  },
+});
+
 /** Models with at most this many weights per instance (n * m) train through tiedReluLoss. */
 export const SMALL_MODEL_WEIGHTS = 64;
 

@@ -14,7 +14,7 @@ import { Tensor } from '../autograd/tensor.ts';
 import type { Rng } from '../random.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { hasDevice } from '../kernels/types.ts';
-import { biasRelu, importanceMse, SMALL_MODEL_WEIGHTS, tiedProduct, tiedReluLoss } from './fused.ts';
+import { biasRelu, importanceMse, reluOutputLoss, SMALL_MODEL_WEIGHTS, tiedProduct, tiedReluLoss } from './fused.ts';
 
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
@@ -98,20 +98,26 @@ export class ToyModel {
   /** x: [instances, batch, features] -> [instances, batch, features]. */
   forward(x: Tensor): Tensor {
     const { instances: I, features: n, kind } = this.spec;
+    const pre = this.outputPre(x);
+    return kind === 'linear' ? add(pre, reshape(this.b, [I, 1, n])) : this.reluWithBias(pre, this.b);
+  }
+
+  /** relu(pre + bias) over the last axis: one fused op, or the plain composition. */
+  private reluWithBias(pre: Tensor, bias: Tensor): Tensor {
+    const I = this.spec.instances;
+    return (this.spec.fused ?? true) ? biasRelu(pre, bias) : relu(add(pre, reshape(bias, [I, 1, bias.shape[1]])));
+  }
+
+  /** The output layer's input before its bias: h W^T for the tied models, h W2 for |x| ([instances, batch, features]). */
+  private outputPre(x: Tensor): Tensor {
+    const { kind } = this.spec;
     const fused = this.spec.fused ?? true;
-    // relu(pre + bias) over the last axis: one fused op, or the plain composition.
-    const reluWithBias = (pre: Tensor, bias: Tensor): Tensor => (fused ? biasRelu(pre, bias) : relu(add(pre, reshape(bias, [I, 1, bias.shape[1]]))));
-    const outputRelu = (pre: Tensor): Tensor => reluWithBias(pre, this.b);
-    if (kind === 'abs') return outputRelu(matmul(relu(matmul(x, this.W)), this.W2!));
+    if (kind === 'abs') return matmul(relu(matmul(x, this.W)), this.W2!);
     const chained = fused && kind !== 'relu-hidden' && (this.spec.deviceChain ?? true) && hasDevice(getBackend());
-    let pre: Tensor;
-    if (chained) pre = tiedProduct(x, this.W);
-    else {
-      let h = matmul(x, this.W); // [I, B, m]
-      if (kind === 'relu-hidden') h = this.bHidden ? reluWithBias(h, this.bHidden) : relu(h);
-      pre = matmul(h, this.W, { transposeB: true });
-    }
-    return kind === 'linear' ? add(pre, reshape(this.b, [I, 1, n])) : outputRelu(pre);
+    if (chained) return tiedProduct(x, this.W);
+    let h = matmul(x, this.W); // [I, B, m]
+    if (kind === 'relu-hidden') h = this.bHidden ? this.reluWithBias(h, this.bHidden) : relu(h);
+    return matmul(h, this.W, { transposeB: true });
   }
 
   /** The target the model should reproduce: x itself, or |x| for the computation model. */
@@ -126,6 +132,7 @@ export class ToyModel {
   instanceLosses(x: Tensor, importance: Tensor): Tensor {
     const { kind, features: n, hidden: m } = this.spec;
     if ((this.spec.fused ?? true) && kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS) return tiedReluLoss(x, this.W, this.b, importance);
+    if ((this.spec.fused ?? true) && kind !== 'linear') return reluOutputLoss(this.outputPre(x), this.b, this.target(x), importance);
     if (this.spec.fused ?? true) return importanceMse(this.forward(x), this.target(x), importance);
     const imp = importance.rank === 2 ? reshape(importance, [this.spec.instances, 1, this.spec.features]) : importance;
     return mean(mul(imp, square(sub(this.target(x), this.forward(x)))), [1, 2]);

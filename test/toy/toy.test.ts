@@ -216,6 +216,33 @@ describe('batching independence', () => {
 });
 
 describe('fused primitives', () => {
+  it('reluOutputLoss is importanceMse(biasRelu(...)) bit for bit: loss and every gradient, for g = 1 and any g', async () => {
+    const { biasRelu, importanceMse, reluOutputLoss } = await import('../../src/toy/fused.ts');
+    const [I, B, n] = [3, 64, 7];
+    const wave = (len: number, f: number) => new Float32Array(len).map((_, i) => Math.sin(i * f) * 0.8);
+    const inputs = () => ({ pre: new Tensor(wave(I * B * n, 0.37), [I, B, n], true), b: new Tensor(wave(I * n, 1.3), [I, n], true), t: new Tensor(wave(I * B * n, 0.91).map(Math.abs), [I, B, n], true) });
+    const same = (x: Float32Array, y: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+    for (const imp of [new Tensor(wave(n, 0.5).map((v) => Math.abs(v) + 0.1), [n]), new Tensor(wave(I * n, 0.7).map((v) => Math.abs(v)), [I, n])]) {
+      for (const g of [new Float32Array(I).fill(1), Float32Array.of(0.5, -2, 3)]) {
+        const [a, c] = [inputs(), inputs()];
+        const composed = importanceMse(biasRelu(a.pre, a.b), a.t, imp);
+        composed.backward(new Tensor(g, [I]));
+        const fused = reluOutputLoss(c.pre, c.b, c.t, imp);
+        fused.backward(new Tensor(g, [I]));
+        expect(same(fused.data, composed.data)).toBe(true);
+        expect(same(c.pre.grad!.data, a.pre.grad!.data)).toBe(true);
+        expect(same(c.b.grad!.data, a.b.grad!.data)).toBe(true);
+        expect(same(c.t.grad!.data, a.t.grad!.data)).toBe(true);
+      }
+    }
+    // and against finite differences, through the engine's gradcheck
+    const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
+    const t = new Tensor(wave(2 * 5 * 3, 0.4).map(Math.abs), [2, 5, 3]);
+    const impSmall = new Tensor(Float32Array.of(1, 0.5, 0.25), [3]);
+    const result = gradcheck((pre: Tensor, b: Tensor) => reluOutputLoss(pre, b, t, impSmall), [new Tensor(wave(30, 0.3), [2, 5, 3], true), new Tensor(wave(6, 0.9), [2, 3], true)]);
+    expect(result.ok, JSON.stringify(result.inputs)).toBe(true);
+  });
+
   const kinds = ['linear', 'relu-output', 'relu-hidden', 'abs', 'relu-hidden with hidden bias'] as const;
   it.each(kinds)('%s: the fused model gives the plain composition\'s loss and gradients', (name) => {
     const hiddenBias = name === 'relu-hidden with hidden bias';
