@@ -21,7 +21,9 @@ import { manifestOf } from '../src/manifest.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
 import { featureSets, type FeatureSet } from '../src/toy/data.ts';
-import { PRESET_NAMES, PRESETS, presetConfig, trainPreset, type PresetName, type TrainDocument } from '../src/toy/presets.ts';
+import { describePreset, PRESET_NAMES, PRESETS, presetConfig, type PresetName, type TrainDocument } from '../src/toy/presets.ts';
+import { trainParallel } from '../src/toy/train-parallel.ts';
+import os from 'node:os';
 import type { Schedule } from '../src/toy/train.ts';
 
 const SYNOPSIS = `npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--density P[,P...]] [--steps N] [--batch B] [--seed K] [--restarts R] [--json FILE]
@@ -47,6 +49,7 @@ const SPECS = {
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
   json: { kind: 'string', default: '', help: 'write the models, losses and metrics to this JSON file' },
   backend: backendFlag,
+  workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: "threads to split the models over (a run too small to gain from threads uses one; the same bytes for any number)" },
 } as const;
 
 function parseDensities(raw: string): number[] | undefined {
@@ -87,14 +90,17 @@ async function main(argv: string[]): Promise<void> {
     seed: flags.seed,
   };
   const { model } = presetConfig(run);
+  if (flags.workers > os.availableParallelism()) console.log(`train: --workers ${flags.workers} is more than this machine's ${os.availableParallelism()} cores (allowed; the threads will share them)`);
   console.log(
     `${experiment}: ${model.instances} models of ${model.features} features -> ${model.hidden} (${model.kind})${run.restarts > 1 ? `, best of ${run.restarts} each` : ''}, ` +
       `${run.steps} steps, batch ${run.batch}, ${run.optimizer} lr ${run.lr} ${run.schedule}, seed ${run.seed}, backend ${describeBackend()}, trainer ${describeTrainer()}`,
   );
   const bar = progress('training', run.steps);
   const started = performance.now();
-  const { document } = trainPreset(run, (step, losses) => bar.update(step + 1, `loss/model ${(losses.reduce((a, b) => a + b, 0) / losses.length).toExponential(3)}`));
-  bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s`);
+  const config = presetConfig(run);
+  const result = await trainParallel(config, { workers: flags.workers, backend: flags.backend }, (step, losses) => bar.update(step + 1, `loss/model ${(losses.reduce((a, b) => a + b, 0) / losses.length).toExponential(3)}`));
+  const document = describePreset(experiment, config, result);
+  bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}`);
   console.log(`\n${summary(document)}`);
   if (flags.json) {
     mkdirSync(dirname(flags.json), { recursive: true });

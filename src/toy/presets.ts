@@ -126,10 +126,11 @@ export function presetConfig(run: PresetRun): TrainConfig & { importance: number
 export function trainPreset(run: PresetRun, onStep?: (step: number, losses: Float32Array) => void): { document: TrainDocument; result: TrainResult } {
   const config = presetConfig(run);
   const result = train(config, onStep);
-  return { document: describe(run.experiment, config, result), result };
+  return { document: describePreset(run.experiment, config, result), result };
 }
 
-function describe(experiment: PresetName, config: TrainConfig & { importance: number[] }, result: TrainResult): TrainDocument {
+/** A trained preset run as train.ts's JSON document: every instance's parameters, loss and metrics. */
+export function describePreset(experiment: PresetName, config: TrainConfig & { importance: number[] }, result: TrainResult): TrainDocument {
   const { model } = result;
   const { features: n, hidden: m } = model.spec;
   const saved = saveModel(model);

@@ -1,0 +1,115 @@
+/**
+ * One training run over several cores: the run's instances split into contiguous groups, each trained by
+ * train() in a worker thread started once for the whole run, the results stitched back in instance order.
+ * Every instance's weights, data, loss, gradient and Adam state are its own (the batched kernels never mix
+ * instances, and the notebook's initial scale counts the whole run's instances), so the result is the same bytes
+ * for any number of threads (tested). Node only (worker_threads); the sweeps split their cells the same way.
+ */
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import { ToyModel } from './model.ts';
+import { deriveSeed } from '../random.ts';
+import { train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
+
+/** What a training worker is sent, and what it posts back. */
+export interface TrainWorkerRequest {
+  config: TrainConfig;
+  backend: string;
+  /** Post each step's losses (for onStep), or only the result. */
+  reportSteps: boolean;
+}
+export type TrainWorkerReply =
+  | { kind: 'step'; step: number; losses: Float32Array }
+  | { kind: 'done'; result: Omit<TrainResult, 'model'> & { parameters: Float32Array[] } }
+  | { kind: 'error'; message: string; name: string };
+
+/**
+ * Below this much work (steps x instances x batch x features x max(hidden, 4): roughly a second on one core of
+ * the README's machine) threads cost more to start (~0.3 s each, loading the TypeScript sources) than they save.
+ */
+export const PARALLEL_WORK = 5e8;
+
+/** How many threads `trainParallel` uses for a run when asked for `workers`: 1 for small runs and one instance. */
+export function threadsFor(config: TrainConfig, workers: number): number {
+  const { instances: I, features: n, hidden: m } = config.model;
+  const work = config.steps * I * config.batch * n * Math.max(m, 4) * (config.restarts ?? 1);
+  return work < PARALLEL_WORK ? 1 : Math.max(1, Math.min(workers, I));
+}
+
+/** The contiguous instance ranges of `threads` groups, as even as possible: [start, end) each. */
+export function instanceGroups(instances: number, threads: number): Array<[number, number]> {
+  return Array.from({ length: threads }, (_, t) => [Math.floor((t * instances) / threads), Math.floor(((t + 1) * instances) / threads)] as [number, number]).filter(([a, b]) => b > a);
+}
+
+/**
+ * Train `config` with its instances over `workers` threads (os.availableParallelism() by default; fewer for a
+ * small run, see threadsFor) on kernel backend `backend`. onStep sees every step's losses of all instances (with
+ * restarts, k per instance, as train() reports them), once every thread has reported that step.
+ */
+export async function trainParallel(config: TrainConfig, options: { workers?: number; backend: string; /** exactly this many threads, whatever the run's size (tests, benchmarks) */ threads?: number }, onStep?: (step: number, losses: Float32Array) => void): Promise<TrainResult & { threads: number }> {
+  const I = config.model.instances;
+  // The device trainer runs on one device; threads would each open their own.
+  const device = trainerFor(config) === 'device';
+  const threads = device ? 1 : options.threads !== undefined ? Math.max(1, Math.min(options.threads, I)) : threadsFor(config, options.workers ?? os.availableParallelism());
+  if (threads === 1) return { ...train(config, onStep), threads };
+  const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
+  if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
+  const perInstance = Array.isArray(config.importance[0]);
+  const restarts = config.restarts ?? 1;
+  const groups = instanceGroups(I, threads);
+  const parts = groups.map(([a, b]): TrainConfig => ({
+    ...config,
+    // The notebook's initial scale counts the whole run, not a group.
+    model: { ...config.model, instances: b - a, fanInstances: config.model.fanInstances ?? I },
+    density: config.density.slice(a, b),
+    importance: perInstance ? (config.importance as readonly (readonly number[])[]).slice(a, b) : config.importance,
+    instanceSeeds: seeds.slice(a, b),
+    name: `${config.name ?? `seed ${config.seed}`} (instances ${a}..${b - 1})`,
+  }));
+  // Steps arrive per thread; a step is complete when every thread has sent it.
+  const pending = new Map<number, { losses: Float32Array; count: number }>();
+  const boot = new URL('../worker-boot.mjs', import.meta.url);
+  const entry = new URL('./train-worker.ts', import.meta.url).href;
+  const pool = parts.map(() => new Worker(boot, { workerData: { entry } }));
+  try {
+    const results = await Promise.all(
+      pool.map(
+        (worker, t) =>
+          new Promise<Extract<TrainWorkerReply, { kind: 'done' }>['result']>((resolve, reject) => {
+            worker.on('message', (msg: TrainWorkerReply) => {
+              if (msg.kind === 'error') return reject(msg.name === 'TrainingDivergedError' ? new TrainingDivergedError(msg.message) : Object.assign(new Error(msg.message), { name: msg.name }));
+              if (msg.kind === 'done') return resolve(msg.result);
+              // With restarts a step's losses are instance-major, k per instance.
+              let entryForStep = pending.get(msg.step);
+              if (!entryForStep) pending.set(msg.step, (entryForStep = { losses: new Float32Array(I * restarts), count: 0 }));
+              entryForStep.losses.set(msg.losses, groups[t][0] * restarts);
+              if (++entryForStep.count === threads) {
+                pending.delete(msg.step);
+                onStep?.(msg.step, entryForStep.losses);
+              }
+            });
+            worker.on('error', reject);
+            worker.on('exit', (code) => reject(new Error(`training worker for instances ${groups[t][0]}..${groups[t][1] - 1} exited (code ${code}) before it finished`)));
+            worker.postMessage({ config: parts[t], backend: options.backend, reportSteps: onStep !== undefined } satisfies TrainWorkerRequest);
+          }),
+      ),
+    );
+    const model = new ToyModel(config.model, null);
+    model.parameters.forEach((p, j) => {
+      const per = p.size / I;
+      results.forEach((r, t) => p.data.set(r.parameters[j], groups[t][0] * per));
+    });
+    const concat = (pick: (r: (typeof results)[number]) => Float64Array) => Float64Array.from(results.flatMap((r) => Array.from(pick(r))));
+    return {
+      model,
+      finalLosses: concat((r) => r.finalLosses),
+      tailSteps: results[0].tailSteps,
+      evalLosses: results[0].evalLosses ? concat((r) => r.evalLosses!) : null,
+      restarts: results[0].restarts ? results.flatMap((r) => r.restarts!) : null,
+      trainer: results[0].trainer,
+      threads,
+    };
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}

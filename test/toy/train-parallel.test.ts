@@ -1,0 +1,44 @@
+/** One run over several threads (train-parallel.ts): the same bytes as one thread, for any split. */
+import { expect, it } from 'vitest';
+import { instanceGroups, threadsFor, trainParallel } from '../../src/toy/train-parallel.ts';
+import { train, TrainingDivergedError, type TrainConfig } from '../../src/toy/train.ts';
+
+const config: TrainConfig = {
+  model: { kind: 'relu-hidden', instances: 5, features: 6, hidden: 3, init: 'notebook' },
+  importance: [1, 0.9, 0.8, 0.7, 0.6, 0.5].map((v, f) => v + 0.01 * f),
+  density: [1, 0.5, 0.2, 0.1, 0.05],
+  batch: 32,
+  steps: 30,
+  lr: 1e-2,
+  optimizer: 'adamw',
+  seed: 'parallel',
+  restarts: 2,
+  evalBatch: 300,
+};
+const bytes = (r: Awaited<ReturnType<typeof trainParallel>>) =>
+  JSON.stringify({ p: r.model.parameters.map((p) => Array.from(p.data)), f: Array.from(r.finalLosses), e: Array.from(r.evalLosses!), r: r.restarts });
+
+it('1, 2 and 3 threads give the same parameters, losses, evaluation and restarts as train(), and the same step losses', async () => {
+  const steps: Float32Array[] = [];
+  const one = train(config, (_, losses) => steps.push(losses.slice()));
+  const reference = bytes({ ...one, threads: 1 });
+  for (const threads of [2, 3]) {
+    const seen: Float32Array[] = [];
+    const r = await trainParallel(config, { backend: 'js', threads }, (step, losses) => (seen[step] = losses.slice()));
+    expect(r.threads).toBe(threads);
+    expect(bytes(r)).toBe(reference);
+    expect(seen.map((l) => Array.from(l))).toEqual(steps.map((l) => Array.from(l)));
+  }
+}, 60_000);
+
+it('a diverging instance is reported as on one thread, by its run name and step', async () => {
+  await expect(trainParallel({ ...config, lr: 1e30, restarts: 1, name: 'too fast' }, { backend: 'js', threads: 2 })).rejects.toThrow(TrainingDivergedError);
+});
+
+it('splits evenly and only runs that gain from it', () => {
+  expect(instanceGroups(5, 2)).toEqual([[0, 2], [2, 5]]);
+  expect(instanceGroups(2, 3)).toEqual([[0, 1], [1, 2]]);
+  expect(threadsFor({ ...config, steps: 30 }, 2)).toBe(1); // a few million multiply-adds: threads would cost more
+  expect(threadsFor({ ...config, model: { kind: 'relu-output', instances: 8, features: 400, hidden: 30 }, batch: 1024, steps: 20 }, 2)).toBe(2); // D
+  expect(threadsFor({ ...config, model: { kind: 'relu-output', instances: 1, features: 400, hidden: 30 }, batch: 1024, steps: 2000 }, 2)).toBe(1); // one instance
+});
