@@ -91,6 +91,61 @@ function tn(np: number): FunctionDef {
   return kernel('tn', np, code);
 }
 
+/** i8x16.shuffle, and its lanes that broadcast f32 lane l of a vector. */
+const SHUFFLE = 0x0d;
+const broadcastLane = (l: number): number[] => Array.from({ length: 16 }, (_, i) => 4 * l + (i % 4));
+
+/**
+ * nn4(a, b, c, M): C[M x Np] = A[M x K] . B[K x Np] for M a multiple of 4 and K (a multiple of 4) baked in: four
+ * rows of C at a time, in blocks of 8 columns (8 accumulators), A read four columns at a time as one vector whose
+ * lanes are broadcast by shuffles (one vector load and a shuffle per four products, where the row kernel above
+ * pays a scalar load and a splat per product), the way XNNPACK's WebAssembly kernels do. Every sum still runs
+ * over k in order in float32, so the result is the row kernel's bit for bit (a skipped zero adds +-0, which
+ * changes no sum): ~2x its speed on dense rows. No zero skip.
+ */
+function nn4(np: number, K: number): FunctionDef {
+  // params: a 0, b 1, c 2, M 3; locals: aRow 4, aEnd 5, aP 6, bP 7, cRow 8, pEnd 9 (i32); v128: A rows 10..13,
+  // s 14, b0 15, b1 16, acc 17..24 (acc 17 + r: columns 0-3 of row r; acc 21 + r: columns 4-7)
+  const [a, b, c, M, aRow, aEnd, aP, bP, cRow, pEnd, av0, s, b0, b1, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17];
+  const rowBytes = K * 4;
+  const code = new Code();
+  code.get(a).set(aRow).get(c).set(cRow);
+  code.get(a).get(M).i32(rowBytes).emit(op.i32Mul, op.i32Add).set(aEnd);
+  code.whileBelow(aRow, aEnd, 4 * rowBytes, () => {
+    for (let j0 = 0; j0 < np; j0 += 8) {
+      const V = Math.min(2, (np - j0) / 4);
+      for (let v = 0; v < 4 * V; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc + v);
+      code.get(aRow).set(aP).get(aRow).i32(rowBytes).emit(op.i32Add).set(pEnd);
+      code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
+      code.whileBelow(aP, pEnd, 16, () => {
+        for (let r = 0; r < 4; r++) code.get(aP).simd(simd.v128Load, ...Code.memarg(ALIGN4, r * rowBytes)).set(av0 + r);
+        for (let l = 0; l < 4; l++) {
+          code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4)).set(b0);
+          if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4 + 16)).set(b1);
+          for (let r = 0; r < 4; r++) {
+            code.get(av0 + r).get(av0 + r).simd(SHUFFLE, ...broadcastLane(l)).set(s);
+            code.get(acc + r).get(s).get(b0).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + r);
+            if (V === 2) code.get(acc + 4 + r).get(s).get(b1).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + 4 + r);
+          }
+        }
+        code.addConst(bP, 4 * np * 4);
+      });
+      for (let r = 0; r < 4; r++) {
+        code.get(cRow).get(acc + r).simd(simd.v128Store, ...Code.memarg(ALIGN4, r * np * 4 + j0 * 4));
+        if (V === 2) code.get(cRow).get(acc + 4 + r).simd(simd.v128Store, ...Code.memarg(ALIGN4, r * np * 4 + j0 * 4 + 16));
+      }
+    }
+    code.addConst(cRow, 4 * np * 4);
+  });
+  return { name: 'nn4', params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, ...new Array(15).fill(V128)], body: code };
+}
+
+/** The module of the four-row kernel for output width np and inner size K (both multiples of 4). */
+export function blockedModule(np: number, K: number): Uint8Array {
+  if (np % 4 !== 0 || np < 4 || K % 4 !== 0 || K < 4) throw new RangeError(`blockedModule: width ${np} and inner size ${K} must be positive multiples of 4`);
+  return moduleBytes([nn4(np, K)]);
+}
+
 /** The module bytes of both kernels for output width np (a multiple of 4). */
 export function matmulModule(np: number): Uint8Array {
   if (np % 4 !== 0 || np < 4) throw new RangeError(`matmulModule: width ${np} is not a positive multiple of 4`);
