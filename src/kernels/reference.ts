@@ -219,7 +219,9 @@ function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void
       for (let i = 0; i < len; i++) out[i] = -x[i];
       return;
     case 'relu':
-      for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? x[i] : 0;
+      // Branch-free ((v + |v|) / 2 is relu(v) exactly, +0 for v <= 0): on data of random sign a branch here is
+      // mispredicted half the time, which made this loop several times slower.
+      for (let i = 0; i < len; i++) out[i] = (x[i] + Math.abs(x[i])) * 0.5;
       return;
     case 'abs':
       for (let i = 0; i < len; i++) out[i] = Math.abs(x[i]);
@@ -236,7 +238,7 @@ function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void
       else for (let i = 0; i < len; i++) out[i] = Math.pow(x[i], param);
       return;
     case 'step':
-      for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? 1 : 0;
+      for (let i = 0; i < len; i++) out[i] = +(x[i] > 0);
       return;
     case 'sign':
       for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0;

@@ -29,8 +29,8 @@ export const biasRelu = customOp('biasRelu', {
     for (let i = 0; i < I; i++) {
       const end = (i + 1) * B * n;
       for (let o = i * B * n, f = i * n, f0 = i * n, f1 = (i + 1) * n; o < end; o++) {
-        const v = p[o] + bias[f];
-        out[o] = v > 0 ? v : 0;
+        const v = Math.fround(p[o] + bias[f]);
+        out[o] = (v + Math.abs(v)) * 0.5; // relu, branch-free (random signs mispredict)
         if (++f === f1) f = f0;
       }
     }
@@ -53,7 +53,8 @@ export const biasRelu = customOp('biasRelu', {
         acc.fill(0);
         const end = (i + 1) * B * n;
         for (let o = i * B * n, f = 0; o < end; o++) {
-          const v = od[o] > 0 ? gd[o] : 0;
+          const m = +(od[o] > 0);
+          const v = gd[o] * m + (m - 1) * -0; // g or +0, branch-free
           dPre[o] = v;
           acc[f] += v;
           if (++f === n) f = 0;
@@ -168,13 +169,18 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
       let loss = 0;
       acc.fill(0);
       const end = (i + 1) * B * n;
+      // Branch-free: the sign of pre + b is random, and mispredicted branches tripled the pass's time. For a
+      // float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0), and d * m + (m - 1) * -0 is d (its sign kept,
+      // -0 included) for m = 1 and +0 for m = 0, as the ternary gave.
+      const bo = i * n;
       for (let o = i * B * n, f = 0; o < end; o++) {
-        const v = Math.fround(p[o] + bias[i * n + f]); // biasRelu stores its output as float32
-        const y = v > 0 ? v : 0;
+        const v = Math.fround(p[o] + bias[bo + f]); // biasRelu stores its output as float32
+        const y = (v + Math.abs(v)) * 0.5;
         const e = t[o] - y;
         loss += w[f] * e * e;
         if (dPre) {
-          const d = v > 0 ? Math.fround(scale * w[f] * (y - t[o])) : 0;
+          const m = +(v > 0);
+          const d = Math.fround(scale * w[f] * (y - t[o])) * m + (m - 1) * -0; // + -0 keeps d's sign, + +0 makes +0
           dPre[o] = d;
           acc[f] += d;
         }
@@ -427,7 +433,8 @@ function smallModelKernels(n: number, m: number): SmallModelKernels {
     'for (let i = 0; i < I; i++) {',
     ...perInstance,
     'let acc = 0;',
-    ...sampleLoop([...F.map((f) => `const e${f} = x${f} - (p${f} > 0 ? p${f} : 0);`), `acc += ${sumOf(F.map((f) => `w${f} * e${f} * e${f}`))};`]),
+    // Branch-free, as in reluOutputLoss: (p + |p|) / 2 is relu(p) exactly (the signs are random: mispredicted).
+    ...sampleLoop([...F.map((f) => `const e${f} = x${f} - (p${f} + Math.abs(p${f})) * 0.5;`), `acc += ${sumOf(F.map((f) => `w${f} * e${f} * e${f}`))};`]),
     `out[i] = acc / (B * ${n});`,
     '}',
   ];
@@ -438,7 +445,8 @@ function smallModelKernels(n: number, m: number): SmallModelKernels {
     ...F.map((f) => `let db${f} = 0;`),
     ...F.flatMap((f) => J.map((j) => `let dW${f}_${j} = 0;`)),
     ...sampleLoop([
-      ...F.map((f) => `const d${f} = p${f} > 0 ? scale * w${f} * (p${f} - x${f}) : 0;`),
+      // d or +0 as the ternary gave: + -0 keeps d's sign when the mask is 1, + +0 makes +0 when it is 0
+      ...F.map((f) => `const m${f} = +(p${f} > 0), d${f} = scale * w${f} * (p${f} - x${f}) * m${f} + (m${f} - 1) * -0;`),
       ...F.map((f) => `db${f} += d${f};`),
       ...J.map((j) => `const dh${j} = ${sumOf(F.map((f) => `d${f} * W${f}_${j}`))};`),
       ...F.flatMap((f) => J.map((j) => `dW${f}_${j} += d${f} * h${j} + x${f} * dh${j};`)),
