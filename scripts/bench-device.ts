@@ -19,14 +19,9 @@ import { DeviceProgram } from '../src/kernels/device/program.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { train, type TrainConfig } from '../src/toy/train.ts';
+import { PEER_CONFIGS } from './peer-configs.ts';
 
-const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
-  A: { I: 10, n: 5, m: 2 },
-  B: { I: 1024, n: 2, m: 1 },
-  C: { I: 20, n: 100, m: 20 },
-  D: { I: 8, n: 400, m: 30 },
-  P: { I: 4000, n: 2, m: 1 },
-};
+const CONFIGS = PEER_CONFIGS;
 
 const flags = flagsOrExit('bench-device', () => {
   const f = parseFlags(process.argv.slice(2), {

@@ -33,14 +33,9 @@ import { trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
 import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
+import { PEER_CONFIGS } from './peer-configs.ts';
 
-const CONFIGS: Record<string, { I: number; n: number; m: number }> = {
-  A: { I: 10, n: 5, m: 2 },
-  B: { I: 1024, n: 2, m: 1 },
-  C: { I: 20, n: 100, m: 20 },
-  D: { I: 8, n: 400, m: 30 },
-  P: { I: 4000, n: 2, m: 1 },
-};
+const CONFIGS = PEER_CONFIGS;
 const ANCHORS = ['torch', 'torch-cuda', 'plainjs', 'tfjs'] as const;
 
 const { flags, names, anchors } = flagsOrExit('bench-train', () => {

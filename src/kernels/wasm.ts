@@ -23,36 +23,19 @@ export function createWasmKernels(): Kernels {
   if (!simdSupported()) throw new BackendUnavailableError('wasm: this JavaScript engine does not run WebAssembly SIMD (Node >= 16.4 and current browsers do)');
   const memory = new WebAssembly.Memory({ initial: 16 });
   let heap = new Float32Array(memory.buffer);
-  const modules = new Map<number, { nn: Kernel; tn: Kernel }>();
-  const kernelsFor = (np: number) => {
-    let k = modules.get(np);
-    if (!k) {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(matmulModule(np)), { env: { memory } });
-      k = instance.exports as unknown as { nn: Kernel; tn: Kernel };
-      modules.set(np, k);
+  // Every module imports this memory; each is compiled once per shape that needs it.
+  const instances = new Map<string, Record<string, unknown>>();
+  const instantiate = (key: string, bytes: () => Uint8Array): Record<string, unknown> => {
+    let exports = instances.get(key);
+    if (!exports) {
+      exports = new WebAssembly.Instance(new WebAssembly.Module(bytes()), { env: { memory } }).exports;
+      instances.set(key, exports);
     }
-    return k;
+    return exports;
   };
-  const blocked = new Map<string, BlockedKernel>();
-  const blockedFor = (np: number, k4: number): BlockedKernel => {
-    const key = `${np}x${k4}`;
-    let f = blocked.get(key);
-    if (!f) {
-      f = new WebAssembly.Instance(new WebAssembly.Module(blockedModule(np, k4)), { env: { memory } }).exports.nn4 as unknown as BlockedKernel;
-      blocked.set(key, f);
-    }
-    return f;
-  };
-  const blockedT = new Map<string, BlockedTransposedKernel>();
-  const blockedTransposedFor = (np: number, k: number): BlockedTransposedKernel => {
-    const key = `${np}x${k}`;
-    let f = blockedT.get(key);
-    if (!f) {
-      f = new WebAssembly.Instance(new WebAssembly.Module(blockedTransposedModule(np, k)), { env: { memory } }).exports.tn4 as unknown as BlockedTransposedKernel;
-      blockedT.set(key, f);
-    }
-    return f;
-  };
+  const kernelsFor = (np: number) => instantiate(`rows ${np}`, () => matmulModule(np)) as unknown as { nn: Kernel; tn: Kernel };
+  const blockedFor = (np: number, k4: number) => instantiate(`nn4 ${np}x${k4}`, () => blockedModule(np, k4)).nn4 as unknown as BlockedKernel;
+  const blockedTransposedFor = (np: number, k: number) => instantiate(`tn4 ${np}x${k}`, () => blockedTransposedModule(np, k)).tn4 as unknown as BlockedTransposedKernel;
   const ensure = (floats: number) => {
     growTo(memory, floats * 4);
     if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
