@@ -29,7 +29,7 @@ import { BACKEND_CHOICES, backendFlag, useBackend } from '../src/kernels/select.
 import { hasDevice } from '../src/kernels/types.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { hasDeviceTraining, type DeviceStats } from '../src/kernels/device/training.ts';
-import { trainParallel } from '../src/toy/train-parallel.ts';
+import { STEP_BATCH, trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
 import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
@@ -133,20 +133,20 @@ function samplingSeconds(name: string): number {
 
 /**
  * The same run with its instances split over worker threads (trainParallel: threads started once, the same bytes
- * as one thread), on the CPU backend asked for (wasm when a GPU one is): steps/s after the warm-up, and the
- * seconds of thread start-up (what a short run pays on top).
+ * as one thread), on the CPU backend asked for (wasm when a GPU one is): steps/s after the first STEP_BATCH
+ * steps, and the seconds until then (thread start-up and those steps: what a short run pays on top).
  */
 async function split(name: string): Promise<{ sps: number; startUp: number }> {
   const backend = flags.backend === 'js' || flags.backend === 'wasm' ? flags.backend : 'wasm';
-  const config = { ...trainConfig(name, { name: backend, trainer: 'autograd', deviceChain: false, label: '' }, flags.warmup + flags.steps), trainer: 'autograd' as const };
+  // The workers report steps in batches of STEP_BATCH: the first batch is the warm-up, the timed steps whole batches.
+  const timed = Math.ceil(flags.steps / STEP_BATCH) * STEP_BATCH;
+  const config = { ...trainConfig(name, { name: backend, trainer: 'autograd', deviceChain: false, label: '' }, STEP_BATCH + timed), trainer: 'autograd' as const };
   const t0 = performance.now();
   let start = 0;
-  let first = 0;
   await trainParallel(config, { backend, threads: flags.workers }, (step) => {
-    if (step === 0) first = performance.now();
-    if (step === flags.warmup - 1) start = performance.now();
+    if (step === STEP_BATCH - 1) start = performance.now();
   });
-  return { sps: flags.steps / ((performance.now() - start) / 1000), startUp: (first - t0) / 1000 };
+  return { sps: timed / ((performance.now() - start) / 1000), startUp: (start - t0) / 1000 };
 }
 
 // --- ours ---------------------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ for (const name of names) {
   const cells = [
     `${name} ${CONFIGS[name].I} x ${CONFIGS[name].n}->${CONFIGS[name].m}`,
     ...o.sps.map((v, k) => (k === 0 ? v.toFixed(2) : `${v.toFixed(2)} (${(v / o.sps[0]).toFixed(2)}x)`)),
-    `${o.split.sps.toFixed(2)} (+${o.split.startUp.toFixed(1)} s start)`,
+    `${o.split.sps.toFixed(2)} (+${o.split.startUp.toFixed(1)} s start and ${STEP_BATCH} steps)`,
     `${(100 * o.gcShare).toFixed(1)}%`,
     `${(100 * o.sampling * o.sps[0]).toFixed(1)}%`,
     ...measured.map(([, m]) => m.get(name)?.toFixed(2) ?? '-'),

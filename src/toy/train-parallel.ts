@@ -11,6 +11,12 @@ import { ToyModel } from './model.ts';
 import { deriveSeed } from '../random.ts';
 import { train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
 
+/**
+ * Steps whose losses a worker sends in one message (a message per step cost more than a small model's step):
+ * onStep hears of a step up to this many steps after it ran.
+ */
+export const STEP_BATCH = 32;
+
 /** What a training worker is sent, and what it posts back. */
 export interface TrainWorkerRequest {
   config: TrainConfig;
@@ -19,7 +25,8 @@ export interface TrainWorkerRequest {
   reportSteps: boolean;
 }
 export type TrainWorkerReply =
-  | { kind: 'step'; step: number; losses: Float32Array }
+  /** The losses of steps first .. first + count - 1, step-major (count x the group's losses). */
+  | { kind: 'steps'; first: number; count: number; losses: Float32Array }
   | { kind: 'done'; result: Omit<TrainResult, 'model'> & { parameters: Float32Array[] } }
   | { kind: 'error'; message: string; name: string };
 
@@ -68,6 +75,8 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
   }));
   // Steps arrive per thread; a step is complete when every thread has sent it.
   const pending = new Map<number, { losses: Float32Array; count: number }>();
+  const complete: number[] = [];
+  let nextStep = 0;
   const boot = new URL('../worker-boot.mjs', import.meta.url);
   const entry = new URL('./train-worker.ts', import.meta.url).href;
   const pool = parts.map(() => new Worker(boot, { workerData: { entry } }));
@@ -80,12 +89,21 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
               if (msg.kind === 'error') return reject(msg.name === 'TrainingDivergedError' ? new TrainingDivergedError(msg.message) : Object.assign(new Error(msg.message), { name: msg.name }));
               if (msg.kind === 'done') return resolve(msg.result);
               // With restarts a step's losses are instance-major, k per instance.
-              let entryForStep = pending.get(msg.step);
-              if (!entryForStep) pending.set(msg.step, (entryForStep = { losses: new Float32Array(I * restarts), count: 0 }));
-              entryForStep.losses.set(msg.losses, groups[t][0] * restarts);
-              if (++entryForStep.count === threads) {
-                pending.delete(msg.step);
-                onStep?.(msg.step, entryForStep.losses);
+              const width = msg.losses.length / msg.count;
+              for (let c = 0; c < msg.count; c++) {
+                const step = msg.first + c;
+                let entryForStep = pending.get(step);
+                if (!entryForStep) pending.set(step, (entryForStep = { losses: new Float32Array(I * restarts), count: 0 }));
+                entryForStep.losses.set(msg.losses.subarray(c * width, (c + 1) * width), groups[t][0] * restarts);
+                if (++entryForStep.count === threads) complete.push(step);
+              }
+              // Steps complete in order across threads; report each once all threads have sent it.
+              complete.sort((x, y) => x - y);
+              while (complete.length && complete[0] === nextStep) {
+                const step = complete.shift()!;
+                onStep?.(step, pending.get(step)!.losses);
+                pending.delete(step);
+                nextStep++;
               }
             });
             worker.on('error', reject);
