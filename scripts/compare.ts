@@ -62,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
   const common = ['--experiment', flags.experiment, '--seed', String(flags.seed), ...(flags.grid ? ['--grid', String(flags.grid)] : []), ...(flags.seeds ? ['--seeds', String(flags.seeds)] : [])];
   const variant = (label: string, which: string): Variant => {
     const own = label.split(/\s+/).filter(Boolean);
+    // The sweep's shape and seeds are the comparison's, the same for both variants: given inside one, they would
+    // silently compare different cells or seeds.
+    const shared = own.find((a) => ['--experiment', '--seed', '--grid', '--seeds'].includes(a.split('=')[0]));
+    if (shared) throw new FlagError(`--${which} "${label}": ${shared.split('=')[0]} applies to both variants; give it outside --a/--b`);
     const args = [...common, ...own];
     try {
       return { label, ...sweepFromArgs(args) };

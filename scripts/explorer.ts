@@ -78,10 +78,17 @@ export function serveFolder(dir: string, port: number, options: ServeOptions = {
       }
       try {
         const rel = path.normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname).replace(/\/$/, '/index.html')).replace(/^[/\\]+/, '');
-        const hidden = rel.split(/[/\\]/).some((part) => part.startsWith('.'));
+        const hiddenIn = (p: string) => p.split(/[/\\]/).some((part) => part.startsWith('.'));
         const file = path.join(base, rel);
-        const real = !hidden && (allowed === null || allowed.has(rel)) && lstatSync(file, { throwIfNoEntry: false }) ? realpathSync(file) : null;
-        if (real === null || !real.startsWith(base + path.sep) || !lstatSync(real).isFile()) {
+        let real: string | null = null;
+        if (!hiddenIn(rel) && (allowed === null || allowed.has(rel)) && lstatSync(file, { throwIfNoEntry: false })) {
+          try {
+            real = realpathSync(file);
+          } catch {
+            real = null; // a dangling symlink: nothing to serve
+          }
+        }
+        if (real === null || !real.startsWith(base + path.sep) || hiddenIn(path.relative(base, real)) || !lstatSync(real).isFile()) {
           res.writeHead(404).end('not found');
           return;
         }

@@ -13,7 +13,7 @@ import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { cellsOf, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepResults, type SweepRuns } from './results.ts';
 import { sha256 } from '../manifest.ts';
-import { EVAL_SLICE } from '../toy/train.ts';
+import { evaluationRows } from '../toy/train.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -163,12 +163,13 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
 
 /**
  * How many runs one chunk trains together, from memory: ~256 MB of [instances, rows, features] float32 arrays
- * (about 24 live per step), where rows is the training batch or, at the end, an evaluation slice (the evaluation
- * batch runs in slices of EVAL_SLICE samples), whichever is larger; at least one cell's runs.
+ * (about 24 live per step), where rows is the training batch or, at the end, what the evaluation holds at once
+ * (evaluationRows: a stratified batch whole, a plain one in slices), whichever is larger; at least one cell's runs.
  */
 export function instancesPerChunk(config: SweepConfig): number {
-  const rows = Math.max(config.batch, Math.min(config.evalBatch, EVAL_SLICE));
-  return Math.max(config.seeds, Math.floor(256e6 / (rows * SHAPES[config.experiment].features * 4 * 24)));
+  const { features, kind } = SHAPES[config.experiment];
+  const rows = Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
+  return Math.max(config.seeds, Math.floor(256e6 / (rows * features * 4 * 24)));
 }
 
 /** Train a whole sweep and label it. */

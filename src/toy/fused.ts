@@ -30,7 +30,7 @@ export const biasRelu = customOp('biasRelu', {
       const end = (i + 1) * B * n;
       for (let o = i * B * n, f = i * n, f0 = i * n, f1 = (i + 1) * n; o < end; o++) {
         const v = Math.fround(p[o] + bias[f]);
-        out[o] = (v + Math.abs(v)) * 0.5; // relu, branch-free (random signs mispredict)
+        out[o] = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // relu without a sign branch (random signs mispredict)
         if (++f === f1) f = f0;
       }
     }
@@ -169,13 +169,15 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
       let loss = 0;
       acc.fill(0);
       const end = (i + 1) * B * n;
-      // Branch-free: the sign of pre + b is random, and mispredicted branches tripled the pass's time. For a
-      // float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0), and d * m + (m - 1) * -0 is d (its sign kept,
-      // -0 included) for m = 1 and +0 for m = 0, as the ternary gave.
+      // No branch on the sign: the sign of pre + b is random, and mispredicted branches tripled the pass's time.
+      // For a float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0; -Inf, from an overflowed sum, is tested
+      // apart: a branch never taken costs nothing), and d * m + (m - 1) * -0 is d (its sign kept, -0 included) for
+      // m = 1 and +0 for m = 0, as the ternary gave for every finite d (an infinite masked d, only after a
+      // divergence the loss check reports, becomes NaN where the ternary gave 0).
       const bo = i * n;
       for (let o = i * B * n, f = 0; o < end; o++) {
         const v = Math.fround(p[o] + bias[bo + f]); // biasRelu stores its output as float32
-        const y = (v + Math.abs(v)) * 0.5;
+        const y = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // -Inf (an overflowed sum) would give NaN; never taken otherwise
         const e = t[o] - y;
         loss += w[f] * e * e;
         if (dPre) {
@@ -434,7 +436,7 @@ function smallModelKernels(n: number, m: number): SmallModelKernels {
     ...perInstance,
     'let acc = 0;',
     // Branch-free, as in reluOutputLoss: (p + |p|) / 2 is relu(p) exactly (the signs are random: mispredicted).
-    ...sampleLoop([...F.map((f) => `const e${f} = x${f} - (p${f} + Math.abs(p${f})) * 0.5;`), `acc += ${sumOf(F.map((f) => `w${f} * e${f} * e${f}`))};`]),
+    ...sampleLoop([...F.map((f) => `const e${f} = x${f} - (p${f} === -Infinity ? 0 : (p${f} + Math.abs(p${f})) * 0.5);`), `acc += ${sumOf(F.map((f) => `w${f} * e${f} * e${f}`))};`]),
     `out[i] = acc / (B * ${n});`,
     '}',
   ];

@@ -55,6 +55,10 @@ export function instanceGroups(instances: number, threads: number): Array<[numbe
  */
 export async function trainParallel(config: TrainConfig, options: { workers?: number; backend: string; /** exactly this many threads, whatever the run's size (tests, benchmarks) */ threads?: number }, onStep?: (step: number, losses: Float32Array) => void): Promise<TrainResult & { threads: number }> {
   const I = config.model.instances;
+  // train()'s own checks, before the split hides a mismatch (a group takes its slice of every array).
+  if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
+  if (Array.isArray(config.importance[0]) && config.importance.length !== I) throw new RangeError(`train: importance has ${config.importance.length} rows for ${I} instances`);
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new RangeError(`trainParallel: threads = ${options.threads}, expected an integer >= 1`);
   // The device trainer runs on one device; threads would each open their own.
   const device = trainerFor(config) === 'device';
   const threads = device ? 1 : options.threads !== undefined ? Math.max(1, Math.min(options.threads, I)) : threadsFor(config, options.workers ?? os.availableParallelism());
@@ -86,7 +90,11 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
         (worker, t) =>
           new Promise<Extract<TrainWorkerReply, { kind: 'done' }>['result']>((resolve, reject) => {
             worker.on('message', (msg: TrainWorkerReply) => {
-              if (msg.kind === 'error') return reject(msg.name === 'TrainingDivergedError' ? new TrainingDivergedError(msg.message) : Object.assign(new Error(msg.message), { name: msg.name }));
+              if (msg.kind === 'error') {
+                // A group numbers its instances from 0: name the run's.
+                const message = msg.message.replace(/instance (\d+)/, (_, i: string) => `instance ${groups[t][0] + Number(i)}`);
+                return reject(msg.name === 'TrainingDivergedError' ? new TrainingDivergedError(message) : Object.assign(new Error(message), { name: msg.name }));
+              }
               if (msg.kind === 'done') return resolve(msg.result);
               // With restarts a step's losses are instance-major, k per instance.
               const width = msg.losses.length / msg.count;

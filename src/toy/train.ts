@@ -8,7 +8,7 @@ import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
 import { sampleBatch, streamKeys, type FeatureSet } from './data.ts';
 import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
-import { ToyModel, type ToyModelSpec } from './model.ts';
+import { ToyModel, type ModelKind, type ToyModelSpec } from './model.ts';
 import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { hasDeviceTraining, type DeviceStats } from '../kernels/device/training.ts';
@@ -232,6 +232,17 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
 export const EVAL_SLICE = 8192;
 
 /**
+ * The rows of [instances, rows, features] arrays the evaluation holds at once: a stratified evaluation (up to 8
+ * independent features, not |x|) draws its whole batch, rounded up to a multiple of 2^features; a plain one runs
+ * in slices of EVAL_SLICE.
+ */
+export function evaluationRows(evalBatch: number, features: number, kind: ModelKind, featureSets = false): number {
+  if (!evalBatch) return 0;
+  if (features <= MAX_STRATIFIED_FEATURES && kind !== 'abs' && !featureSets) return 2 ** features * Math.max(1, Math.ceil(evalBatch / 2 ** features));
+  return Math.min(evalBatch, EVAL_SLICE);
+}
+
+/**
  * Each instance's loss on `evalBatch` fresh samples from its evaluation stream (when asked for), else null. A
  * plain evaluation batch runs in slices of EVAL_SLICE samples, slice k drawn at step k of the stream, and the
  * slices' losses are averaged by their sizes, so memory stays bounded however large the batch.
@@ -241,6 +252,7 @@ function evaluate(config: TrainConfig, model: ToyModel, seeds: readonly string[]
   const { instances: I, features: n } = config.model;
   // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
   if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
+    // (whole: evaluationRows counts it so)
     const evalRng = seeds.map((s) => createRng(deriveSeed(s, EVAL_KEY)));
     // The same samples, spread evenly over activity patterns and weighted by their probability.
     return stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);

@@ -212,6 +212,7 @@ describe('the explorer static server', () => {
     writeFileSync(path.join(dir, 'secret.txt'), 'outside');
     symlinkSync(path.join(dir, 'secret.txt'), path.join(dir, 'site', 'link.txt'));
     symlinkSync('/etc/passwd', path.join(dir, 'site', 'passwd'));
+    symlinkSync(path.join(dir, 'site', 'gone.txt'), path.join(dir, 'site', 'dangling.txt'));
     const { server: s, url } = await serveFolder(path.join(dir, 'site'), 0);
     const { server: s2, url: url2 } = await serveFolder(path.join(dir, 'site'), 0, { files: ['index.html', 'main.js'] });
     try {
@@ -226,6 +227,7 @@ describe('the explorer static server', () => {
       expect(await status('%2Essh/id_rsa')).toBe(404);
       expect(await status('link.txt')).toBe(404); // a symlink that leaves the folder
       expect(await status('passwd')).toBe(404);
+      expect(await status('dangling.txt')).toBe(404); // a symlink to nothing
       expect(await status('notes.txt')).toBe(200); // no list given: the folder's plain files
       expect(await status('notes.txt', url2)).toBe(404); // a list given (the explorer's build): only those
       expect(await status('main.js', url2)).toBe(200);

@@ -88,3 +88,10 @@ describe('verify', () => {
     expect(bad.details.join('\n')).toContain('cells[4].runs[1].loss');
   });
 });
+
+it('compare.ts: the sweep-wide flags inside a variant are refused (they would compare different cells or seeds)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('npx', ['tsx', 'scripts/compare.ts', '--a', '', '--b', '--seed 1'], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim()).toBe('compare: --b "--seed 1": --seed applies to both variants; give it outside --a/--b');
+}, 60_000);

@@ -110,6 +110,10 @@ describe('chunk size from memory', () => {
     expect(instancesPerChunk(computation)).toBe(Math.floor(256e6 / (8192 * 100 * 4 * 24)));
     expect(instancesPerChunk({ ...computation, evalBatch: 1 << 20 })).toBe(Math.floor(256e6 / (8192 * 100 * 4 * 24)));
     expect(instancesPerChunk({ ...computation, evalBatch: 0 })).toBe(Math.floor(256e6 / (128 * 100 * 4 * 24)));
+    // A feature sweep's stratified evaluation holds its whole batch (rounded up to a multiple of 2^features).
+    const twoByOne: SweepConfig = { ...tiny, batch: 256, evalBatch: 8192 };
+    expect(instancesPerChunk(twoByOne)).toBe(Math.floor(256e6 / (8192 * 2 * 4 * 24)));
+    expect(instancesPerChunk({ ...twoByOne, evalBatch: 1 << 20 })).toBe(twoByOne.seeds); // 1.3 by memory: one cell's runs
   });
 
   it('a sliced evaluation is the size-weighted mean of its slices, slice k drawn at step k of the evaluation stream', async () => {

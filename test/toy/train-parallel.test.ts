@@ -31,8 +31,19 @@ it('1, 2 and 3 threads give the same parameters, losses, evaluation and restarts
   }
 }, 60_000);
 
-it('a diverging instance is reported as on one thread, by its run name and step', async () => {
-  await expect(trainParallel({ ...config, lr: 1e30, restarts: 1, name: 'too fast' }, { backend: 'js', threads: 2 })).rejects.toThrow(TrainingDivergedError);
+it('a diverging instance is reported as on one thread, with its index in the whole run', async () => {
+  // Whichever group reports first, the instance it names lies in that group's range of the whole run.
+  const error = await trainParallel({ ...config, lr: 1e30, restarts: 1, name: 'too fast' }, { backend: 'js', threads: 2 }).catch((e: Error) => e);
+  expect(error).toBeInstanceOf(TrainingDivergedError);
+  const group = /training run 'too fast \(instances (\d+)\.\.(\d+)\)': loss of instance (\d+) is/.exec((error as Error).message)!;
+  const [first, last, instance] = group.slice(1).map(Number);
+  expect(instance).toBeGreaterThanOrEqual(first);
+  expect(instance).toBeLessThanOrEqual(last);
+});
+
+it('refuses what train() refuses before splitting, and a thread count that is not a positive integer', async () => {
+  await expect(trainParallel({ ...config, density: [...config.density, 0.5] }, { backend: 'js', threads: 2 })).rejects.toThrow('train: 6 densities for 5 instances');
+  await expect(trainParallel(config, { backend: 'js', threads: Number.NaN })).rejects.toThrow('trainParallel: threads = NaN, expected an integer >= 1');
 });
 
 it('splits evenly and only runs that gain from it', () => {
