@@ -21,6 +21,7 @@ import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { assembleResults, AUTO_REFUSAL, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
+import { warningLines } from '../src/phase/results.ts';
 import { progress } from '../src/progress.ts';
 
 async function main(argv: string[]): Promise<void> {
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
+    'fail-on-divergence': { kind: 'boolean', default: false, help: 'exit with status 1 when a run collapsed to zero weights or ended with a higher loss than it started with (a warning otherwise)' },
     'chunk-size': { kind: 'number', default: 0, min: 0, max: 1_000_000, integer: true, help: 'models trained together in one batched run (0: from memory, ~256 MB a chunk); on a GPU larger chunks use it better, within its memory (same bytes for any size)' },
   }, 'usage: npx tsx scripts/phase-diagram.ts [flags]        train a sweep, label it, compare with theory, write a report\n       npx tsx scripts/phase-diagram.ts merge DIR... [--out DIR]   merge shard-K-of-N.json files into one result');
   if (flags.backend === 'auto') throw new FlagError(AUTO_REFUSAL);
@@ -65,13 +67,19 @@ async function main(argv: string[]): Promise<void> {
     console.log(`wrote ${path}; once all ${sharding.shard.count} shards are done: npx tsx scripts/phase-diagram.ts merge ${out}`);
     return;
   }
-  await report(assembleResults(config, runs, thresholds), out);
+  const results = assembleResults(config, runs, thresholds);
+  await report(results, out);
+  if (results.warnings && flags['fail-on-divergence']) {
+    console.error(`phase-diagram: ${results.warnings.length} run(s) collapsed or diverged (--fail-on-divergence)`);
+    process.exitCode = 1;
+  }
 }
 
 async function report(results: SweepResults, out: string): Promise<void> {
   const files = await writeReport(results, out);
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
   console.log(headline(results));
+  for (const line of warningLines(results)) console.log(line);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -49,6 +49,7 @@ const SPECS = {
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
   json: { kind: 'string', default: '', help: 'write the models, losses and metrics to this JSON file' },
   backend: backendFlag,
+  'fail-on-divergence': { kind: 'boolean', default: false, help: 'exit with status 1 when a model collapsed to zero weights or ended with a higher loss than it started with (a warning otherwise)' },
   workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: "threads to split the models over (a run too small to gain from threads uses one; the same bytes for any number)" },
 } as const;
 
@@ -102,6 +103,12 @@ async function main(argv: string[]): Promise<void> {
   const document = describePreset(experiment, config, result);
   bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}`);
   console.log(`\n${summary(document)}`);
+  const warned = result.warnings.flatMap((w, i) => (w ? [`warning: model ${i} (density ${Number(config.density[i].toPrecision(4))}): ${w}`] : []));
+  for (const line of warned) console.log(line);
+  if (warned.length && flags['fail-on-divergence']) {
+    console.error(`train: ${warned.length} model(s) collapsed or diverged (--fail-on-divergence)`);
+    process.exitCode = 1;
+  }
   if (flags.json) {
     mkdirSync(dirname(flags.json), { recursive: true });
     writeAtomic(flags.json, `${JSON.stringify({ ...document, manifest: manifestOf(document.instances, document.config) }, null, 1)}\n`);

@@ -23,6 +23,8 @@ export interface RunOutput {
   W: Float32Array;
   W2: Float32Array | null;
   b: Float32Array;
+  /** What looks wrong with the run (collapsed weights, a loss that rose), when something does. */
+  warning?: string;
 }
 
 /** Train the runs as one batched model; onSteps(n) reports n more steps done (every 50 steps, for progress). */
@@ -53,5 +55,6 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSte
     W: W.data.slice(i * n * m, (i + 1) * n * m),
     W2: W2 ? W2.data.slice(i * m * n, (i + 1) * m * n) : null,
     b: b.data.slice(i * n, (i + 1) * n),
+    ...(result.warnings[i] ? { warning: result.warnings[i]! } : {}),
   }));
 }

@@ -64,11 +64,22 @@ export interface SweepResults {
   config: SweepConfig & { thresholds: FeatureThresholds | NeuronThresholds };
   cells: Array<FeatureCell | NeuronCell | GeometryCell>;
   agreement: Agreement | null;
+  /** Runs whose training looks wrong (collapsed weights, a loss that rose), when there are any. */
+  warnings?: RunWarning[];
+}
+
+export interface RunWarning {
+  cell: number;
+  /** The run's seed index in its cell. */
+  k: number;
+  density: number;
+  importance: number | null;
+  message: string;
 }
 
 
 /** The raw outputs of a sweep (or of one shard of it): every run's loss and weights by cell index. */
-export type SweepRuns = Record<string, Array<{ k: number; loss: number; W: number[]; W2: number[] | null; b: number[] }>>;
+export type SweepRuns = Record<string, Array<{ k: number; loss: number; W: number[]; W2: number[] | null; b: number[]; warning?: string }>>;
 /** The saved outputs of one cell's runs. */
 type RunOutputs = SweepRuns[string];
 
@@ -91,7 +102,7 @@ export function runsOf(config: SweepConfig, cells: Cell[]): ChunkRun[] {
 
 /** Add a finished chunk's outputs to `runs`, as plain arrays (the form partial.json and shards store). */
 export function addOutputs(runs: SweepRuns, outputs: readonly RunOutput[]): void {
-  for (const o of outputs) (runs[o.cell] ??= []).push({ k: o.k, loss: o.loss, W: [...o.W], W2: o.W2 ? [...o.W2] : null, b: [...o.b] });
+  for (const o of outputs) (runs[o.cell] ??= []).push({ k: o.k, loss: o.loss, W: [...o.W], W2: o.W2 ? [...o.W2] : null, b: [...o.b], ...(o.warning ? { warning: o.warning } : {}) });
 }
 
 /** The runs of `cells`, each cell's in seed order (chunks may finish in any order). */
@@ -121,7 +132,19 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
     else results.cells.push(neuronCell(cell, cellRuns, shape.features, shape.hidden, neuronThresholds));
   }
   if (isFeature) results.agreement = agreementOf(results.cells as FeatureCell[]);
+  const warnings = cellsOf(config).flatMap((cell) =>
+    (runs[cell.index] ?? []).flatMap((r) => (r.warning ? [{ cell: cell.index, k: r.k, density: cell.density, importance: cell.importance, message: r.warning }] : [])),
+  );
+  if (warnings.length) results.warnings = warnings;
   return results;
+}
+
+/** A sweep's warnings as lines for a terminal: the first `most`, and how many more. */
+export function warningLines(results: SweepResults, most = 10): string[] {
+  const all = results.warnings ?? [];
+  const lines = all.slice(0, most).map((w) => `warning: cell ${w.cell} (density ${Number(w.density.toPrecision(4))}${w.importance === null ? '' : `, importance ${Number(w.importance.toPrecision(4))}`}), seed ${w.k}: ${w.message}`);
+  if (all.length > most) lines.push(`warning: and ${all.length - most} more runs (results.json lists them all under "warnings")`);
+  return lines;
 }
 
 /** The run with the lowest loss (the first of equals, i.e. the lowest seed index): a density cell's model. */

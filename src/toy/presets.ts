@@ -90,6 +90,8 @@ export interface TrainedInstance extends InstanceParameters {
   /** With restarts: every restart's loss, and which one was kept. */
   restarts?: { losses: number[]; kept: number };
   metrics: InstanceMetrics;
+  /** What looks wrong with this model's run (collapsed weights, a loss that rose), when something does. */
+  warning?: string;
 }
 
 export interface TrainDocument {
@@ -159,6 +161,7 @@ export function describePreset(experiment: PresetName, config: TrainConfig & { i
         loss: round(losses[i]),
         ...(result.restarts ? { restarts: { losses: result.restarts[i].losses.map(round), kept: result.restarts[i].kept } } : {}),
         metrics,
+        ...(result.warnings[i] ? { warning: result.warnings[i]! } : {}),
       };
     }),
   };

@@ -133,6 +133,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
       evalLosses: results[0].evalLosses ? concat((r) => r.evalLosses!) : null,
       restarts: results[0].restarts ? results.flatMap((r) => r.restarts!) : null,
       trainer: results[0].trainer,
+      warnings: results.flatMap((r) => r.warnings),
       threads,
     };
   } finally {

@@ -88,6 +88,11 @@ export interface TrainResult {
   restarts: { losses: number[]; kept: number }[] | null;
   /** The trainer that ran the steps. */
   trainer: Trainer;
+  /**
+   * Per instance, what looks wrong with its run, or null: its weights collapsed to zero, or its training loss
+   * ended above where it started (see runWarnings). A warning, not an error: the results are kept.
+   */
+  warnings: (string | null)[];
   /** Device trainer only: what crossed between host and device at start-up and per step. */
   deviceStats?: { start: DeviceStats; steps: DeviceStats };
 }
@@ -168,7 +173,7 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, los
     chosen.forEach((c, i) => p.data.set(source.subarray(c * per, (c + 1) * per), i * per));
   });
   const pick = (xs: Float64Array) => Float64Array.from(chosen, (c) => xs[c]);
-  return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks };
+  return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks, warnings: chosen.map((c) => all.warnings[c]) };
 }
 
 function instanceSeeds(config: TrainConfig): readonly string[] {
@@ -189,9 +194,19 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const seeds = instanceSeeds(config);
   const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
   const importance = importanceTensor(config.importance, I, n);
+  // The losses at the start (the first steps, before the model has moved much) and at the end, for the run's
+  // health check.
+  const head = new LossWindow(I, 0, Math.min(HEAD_STEPS, config.steps));
+  const tail = new LossWindow(I, config.steps - Math.min(100, config.steps), config.steps);
+  const watch = (step: number, losses: Float32Array): void => {
+    head.add(step, losses);
+    tail.add(step, losses);
+    onStep?.(step, losses);
+  };
   if (trainerFor(config) === 'device') {
-    const device = trainOnDevice(config, model, seeds, (getBackend() as unknown as { training: Parameters<typeof trainOnDevice>[3] }).training, onStep);
-    return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats };
+    const device = trainOnDevice(config, model, seeds, (getBackend() as unknown as { training: Parameters<typeof trainOnDevice>[3] }).training, watch);
+    const warnings = runWarnings(model, head, tail);
+    return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats, warnings };
   }
   const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
@@ -218,14 +233,77 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     if (config.clipGradNorm !== undefined) clipGradNormPerInstance(model.parameters, config.clipGradNorm, gradNorms);
     noGrad(() => opt.step(lrFactor(config.schedule ?? 'constant', step, config.steps)));
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
-    onStep?.(step, losses.data); // inside the step: the arena reuses losses.data afterwards
+    watch(step, losses.data); // inside the step: the arena reuses losses.data afterwards
   };
   for (let step = 0; step < config.steps; step++) {
     if (arena) arena.run(() => trainStep(step));
     else trainStep(step);
   }
 
-  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd' };
+  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: runWarnings(model, head, tail) };
+}
+
+/** A run's weights count as collapsed when none is larger than this in magnitude. */
+export const COLLAPSED = 1e-4;
+/** The steps whose losses are a run's starting loss (one batch is too noisy at low density). */
+export const HEAD_STEPS = 20;
+/** A rise counts when it is this many standard errors above the noise of the two windows' means... */
+export const ROSE_SIGMAS = 4;
+/** ...and at least this factor. */
+export const ROSE = 1.25;
+
+/** Per instance, the mean and variance of the training losses of steps [from, to). */
+export class LossWindow {
+  readonly sum: Float64Array;
+  readonly squares: Float64Array;
+  constructor(instances: number, readonly from: number, readonly to: number) {
+    this.sum = new Float64Array(instances);
+    this.squares = new Float64Array(instances);
+  }
+  get steps(): number {
+    return this.to - this.from;
+  }
+  add(step: number, losses: Float32Array): void {
+    if (step < this.from || step >= this.to) return;
+    for (let i = 0; i < this.sum.length; i++) {
+      this.sum[i] += losses[i];
+      this.squares[i] += losses[i] * losses[i];
+    }
+  }
+  mean(i: number): number {
+    return this.sum[i] / this.steps;
+  }
+  /** The squared standard error of the mean. */
+  meanVariance(i: number): number {
+    const n = this.steps;
+    return n > 1 ? Math.max(0, (this.squares[i] - (this.sum[i] * this.sum[i]) / n) / (n - 1)) / n : 0;
+  }
+}
+
+/**
+ * Per instance: a warning when its weights collapsed to zero (every |W| below COLLAPSED: a learning rate too
+ * high for the model, e.g. --lr 10, drives every model there), or when its training loss rose: the mean of the
+ * last steps above the mean of the first ones by ROSE times and by ROSE_SIGMAS standard errors (at low density a
+ * batch holds a handful of active features, and a few noisy batches must not read as a rise); null otherwise.
+ */
+export function runWarnings(model: ToyModel, head: LossWindow, tail: LossWindow): (string | null)[] {
+  const { instances: I } = model.spec;
+  const weights = [model.W, ...(model.W2 ? [model.W2] : [])];
+  return Array.from({ length: I }, (_, i) => {
+    let largest = 0;
+    for (const w of weights) {
+      const per = w.size / I;
+      for (let q = i * per; q < (i + 1) * per; q++) largest = Math.max(largest, Math.abs(w.data[q]));
+    }
+    const problems: string[] = [];
+    if (largest < COLLAPSED) problems.push(`weights collapsed to zero (largest |W| ${largest.toExponential(1)})`);
+    const [start, end] = [head.mean(i), tail.mean(i)];
+    const noise = Math.sqrt(head.meanVariance(i) + tail.meanVariance(i));
+    if (end > ROSE * start && end - start > ROSE_SIGMAS * noise) {
+      problems.push(`training loss rose from ${start.toPrecision(4)} (mean of the first ${head.steps} steps) to ${end.toPrecision(4)} (mean of the last ${tail.steps})`);
+    }
+    return problems.length ? problems.join('; ') : null;
+  });
 }
 
 /** Evaluation batches larger than this are drawn and run in slices of it (steps 0, 1, ... of the evaluation stream). */

@@ -133,3 +133,25 @@ describe('chunk size from memory', () => {
     expect(second[0]).not.toBe(first[0]); // another batch, not slice 0 again
   });
 });
+
+describe('runs that collapse or get worse', () => {
+  it('a learning rate of 10 collapses every model: each run is named in results.warnings; a healthy sweep has none', async () => {
+    const collapsed = await runSweep({ ...tiny, lr: 10, steps: 200 }, { workers: 1 });
+    expect(collapsed.warnings).toHaveLength(9 * tiny.seeds);
+    for (const w of collapsed.warnings!) expect(w.message).toMatch(/^weights collapsed to zero \(largest \|W\| [\d.]+e-\d+\)/);
+    expect(collapsed.warnings![0]).toMatchObject({ cell: 0, k: 0, density: tiny.densities[0] });
+    const healthy = await runSweep(tiny, { workers: 1 });
+    expect(healthy.warnings).toBeUndefined();
+    expect(JSON.stringify(healthy)).not.toContain('warning');
+  });
+
+  it('phase-diagram.ts prints them and --fail-on-divergence makes them an error', () => {
+    const out = mkdtempSync(join(tmpdir(), 'sl-warn-'));
+    const r = spawnSync('npx', ['tsx', 'scripts/phase-diagram.ts', '--grid', '2', '--seeds', '1', '--steps', '150', '--lr', '10', '--eval-batch', '0', '--workers', '1', '--out', out, '--fail-on-divergence'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^warning: cell 0 \(density 0\.01, importance 0\.1\), seed 0: weights collapsed to zero/m);
+    const { warnings } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(r.stderr).toContain(`phase-diagram: ${warnings.length} run(s) collapsed or diverged (--fail-on-divergence)`);
+  }, 150_000);
+});
