@@ -6,7 +6,7 @@
  * sum_{j != e} (W^_e . W_j)^2 < superpositionThreshold, else "superposition". Both defaults are 0.5: a
  * represented feature has norm ~1, an antipodal partner gives superposition ~1 and an orthogonal one ~0.
  */
-import { featureMetrics, neuronMetrics } from '../toy/metrics.ts';
+import { featureMetrics, MONOSEMANTIC, neuronMetrics } from '../toy/metrics.ts';
 import type { FeatureRegime } from './theory.ts';
 
 export interface FeatureThresholds {
@@ -68,19 +68,14 @@ export function aggregateRuns(runs: readonly FeatureRun[], mode: Aggregation = '
 export type NeuronRegime = 'monosemantic' | 'polysemantic' | 'dead';
 
 export interface NeuronThresholds {
-  /**
-   * A neuron is monosemantic when max_f |W_fn| / ||W_.n|| exceeds this. ARENA uses 0.99; we default to 0.95
-   * because trained neuron models put the two groups far apart (monosemantic neurons 0.989-1.0, polysemantic
-   * ones at most ~0.84 in our sweeps) and 0.99 splits the first group: at density 0.5 the best model's last
-   * neuron reads a sixth feature with weight ~0.1 (0.989), a neuron the paper's figure draws as monosemantic.
-   */
+  /** A neuron is monosemantic when max_f |W_fn| / ||W_.n|| exceeds this (default MONOSEMANTIC, train.ts's too). */
   monosemanticity: number;
   /** A neuron whose weight norm is below this is dead (it carries nothing). */
   deadNorm: number;
   /** A feature uses a neuron when |W_fn| is at least this fraction of the feature's largest weight. */
   usage: number;
 }
-export const DEFAULT_NEURON_THRESHOLDS: NeuronThresholds = { monosemanticity: 0.95, deadNorm: 0.1, usage: 0.1 };
+export const DEFAULT_NEURON_THRESHOLDS: NeuronThresholds = { monosemanticity: MONOSEMANTIC, deadNorm: 0.1, usage: 0.1 };
 
 export interface NeuronLabel {
   regime: NeuronRegime;

@@ -78,7 +78,7 @@ export interface InstanceMetrics {
   dimensionality: number[];
   dimensionsPerFeature: number | null;
   represented: number;
-  /** Models with neurons: max_f |W_fn| / ||W_.n|| per neuron and the count above 0.99. */
+  /** Models with neurons: max_f |W_fn| / ||W_.n|| per neuron and the count above MONOSEMANTIC (0.95, as the sweeps). */
   neuronMonosemanticity?: number[];
   monosemanticNeurons?: number;
 }
