@@ -14,6 +14,7 @@ import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepCo
 import { DEFAULTS, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
 import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
+import { checkResults } from '../src/phase/results-check.ts';
 import { webglInfo } from '../src/kernels/webgl-info.ts';
 import { summarizeAdapter, type AdapterInfoLike } from '../src/kernels/webgpu-bridge.ts';
 import type { ChunkRequest } from './worker.ts';
@@ -41,7 +42,7 @@ interface El {
   textContent: string | null;
   innerHTML: string;
   style: Record<string, string>;
-  files?: ArrayLike<{ text(): Promise<string> }>;
+  files?: ArrayLike<{ text(): Promise<string>; size: number; name: string }>;
   addEventListener(type: string, f: (e: unknown) => void): void;
   appendChild(child: El): El;
   setAttribute(name: string, value: string): void;
@@ -247,7 +248,8 @@ let drawing: Promise<void> = Promise.resolve();
 let views: vega.View[] = [];
 /** Draw a results object's figures (the CLI report's specs); clicks on a cell show its model. */
 function draw(r: SweepResults): Promise<void> {
-  drawing = drawing.then(async () => {
+  // A failed drawing must not stop the ones after it: chain on the previous one's end, not its success.
+  drawing = drawing.catch(() => undefined).then(async () => {
     $('headline').textContent = r.cells.length === cellsOf(r.config).length ? headline(r) : `${r.cells.length} of ${cellsOf(r.config).length} cells done`;
     const box = $('figures');
     for (const v of views) v.finalize();
@@ -345,12 +347,24 @@ export async function exportJson(): Promise<string> {
   return `${JSON.stringify({ ...results, manifest }, null, 1)}\n`;
 }
 
-/** Show a results.json made by the CLI (or exported here). */
-export async function importJson(text: string): Promise<SweepResults> {
-  const doc = JSON.parse(text) as SweepResults & { manifest?: unknown };
-  if (!doc || !Array.isArray(doc.cells) || !doc.config || !(doc.experiment in SHAPES)) throw new Error('import: not a phase-diagram results.json (no experiment, config and cells)');
-  const { manifest, ...r } = doc;
-  importedBackend = (manifest as { backend?: string } | undefined)?.backend ?? 'unknown';
+/** Files larger than this are refused before they are read (a results.json of the largest grid is far smaller). */
+export const MAX_IMPORT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Show a results.json made by the CLI (or exported here): checked field by field and re-derived where it can be
+ * (src/phase/results-check.ts) before anything is drawn.
+ */
+export async function importJson(text: string, source = 'import'): Promise<SweepResults> {
+  if (text.length > MAX_IMPORT_BYTES) throw new Error(`${source}: ${text.length} bytes, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MiB a results.json can be`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not JSON (${(e as Error).message})`);
+  }
+  const r = checkResults(doc, source);
+  const manifest = (doc as { manifest?: unknown }).manifest;
+  importedBackend = typeof (manifest as { backend?: unknown } | undefined)?.backend === 'string' ? String((manifest as { backend: string }).backend).slice(0, 100) : 'unknown';
   sweep = null;
   results = r;
   $('headline').textContent = headline(r);
@@ -425,7 +439,10 @@ $('export').addEventListener('click', () => {
 });
 $('import').addEventListener('change', () => {
   const file = $('import').files?.[0];
-  if (file) file.text().then(importJson).catch(report);
+  if (!file) return;
+  if (file.size > MAX_IMPORT_BYTES) return report(new Error(`${file.name}: ${file.size} bytes, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MiB a results.json can be`));
+  $('status-text').textContent = `reading ${file.name} (${(file.size / 2 ** 20).toFixed(1)} MiB)...`;
+  file.text().then((text) => importJson(text, file.name)).catch(report);
 });
 
 window.explorer = { run, stop, resume, exportJson, importJson, configFor, drawn: () => drawing };

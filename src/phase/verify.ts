@@ -3,6 +3,7 @@
  * does re-running its configuration reproduce it bit for bit?
  */
 import { readFileSync } from 'node:fs';
+import { checkComparison, checkResults, ResultsFileError } from './results-check.ts';
 import { useBackend } from '../kernels/select.ts';
 import { join } from 'node:path';
 import { sha256, type Manifest } from '../manifest.ts';
@@ -36,7 +37,20 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
 }
 
 export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
-  const { manifest, ...content } = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { manifest: Manifest } & Record<string, unknown>;
+  const file = join(dir, 'results.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ResultsFileError(`${file}: ${(e as Error).message}`);
+  }
+  if (typeof (parsed as { manifest?: { resultsHash?: unknown; backend?: unknown } })?.manifest?.resultsHash !== 'string' || typeof (parsed as { manifest: { backend?: unknown } }).manifest.backend !== 'string') {
+    throw new ResultsFileError(`${file}: manifest: expected an object with resultsHash and backend strings`);
+  }
+  const { manifest, ...content } = parsed as { manifest: Manifest } & Record<string, unknown>;
+  // Everything the re-run would take from the file is checked first: a file is not a licence to train forever.
+  if (content.kind === 'comparison') checkComparison(content, file);
+  else checkResults(content, file);
   const details: string[] = [];
   const intact = sha256(JSON.stringify(content)) === manifest.resultsHash;
   // Bit for bit means on the backend that wrote the file (backends agree only within float32 rounding).

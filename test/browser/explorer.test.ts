@@ -28,7 +28,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   const pageErrors: string[] = [];
   let exported = '';
   let cliJson = '';
-  let imported: { cells: number; headline: string } = { cells: 0, headline: '' };
+  let imported: { cells: number; headline: string; refusals: string[] } = { cells: 0, headline: '', refusals: [] };
   let svgRects = 0;
   let initialStatus = '';
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
@@ -85,10 +85,16 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       await page.screenshot({ path: path.join(SHOTS, 'cell-detail.png'), fullPage: true });
       imported = await page.evaluate(async (text) => {
         const api = (globalThis as unknown as { explorer: Api }).explorer;
+        // Hostile files first: each refused with the field named, and none blocks the good import after it.
+        const refusals: string[] = [];
+        const doc0 = JSON.parse(text);
+        for (const bad of [{ ...doc0, experiment: 'toString' }, { ...doc0, agreement: null, cells: [...doc0.cells, ...doc0.cells] }, '{"experiment": "feature-2x1", "con']) {
+          await api.importJson(typeof bad === 'string' ? bad : JSON.stringify(bad)).catch((e: Error) => refusals.push(e.message));
+        }
         const r = await api.importJson(text);
         await api.drawn();
         const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
-        return { cells: r.cells.length, headline: doc.document.getElementById('headline').textContent };
+        return { cells: r.cells.length, headline: doc.document.getElementById('headline').textContent, refusals };
       }, cliJson);
       await page.screenshot({ path: path.join(SHOTS, 'imported.png'), fullPage: true });
       // Stop in the middle: the run's promise rejects with 'stopped'; resume trains the rest to 100%.
@@ -159,6 +165,11 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   it('draws the phase diagram and imports a results.json made by the CLI', () => {
     expect(svgRects).toBeGreaterThan(2 * FLAGS.grid * FLAGS.grid); // a mark per cell in each panel
     expect(imported.cells).toBe(FLAGS.grid * FLAGS.grid);
+    expect(imported.refusals).toEqual([
+      "import: experiment: expected one of feature-2x1, feature-3x2, neuron, computation, intro, found 'toString'",
+      'import: cells: expected 36 entries, found 72',
+      expect.stringMatching(/^import: not JSON \(/),
+    ]);
     expect(imported.headline).toMatch(/^agreement with theory: [\d.]+% of 36 cells/);
   });
 
