@@ -194,3 +194,64 @@ export function checkComparison(doc: unknown, source: string): void {
   c.number(o.resamples, 'resamples', 100, 1e6, true); // compare.ts's --resamples range
 }
 
+/**
+ * A table of raw runs read from a shard or a partial.json: only cells of `config` (and, with `cells`, exactly
+ * those), each with every seed's run once, its loss finite and its weights of the model's sizes.
+ */
+export function checkRuns(raw: unknown, config: SweepConfig, source: string, at: string, cells?: readonly number[]): SweepRuns {
+  const c = checker(source);
+  const table = c.object(raw, at);
+  const all = cellsOf(config);
+  const { features: n, hidden: m, kind } = SHAPES[config.experiment];
+  const keys = Object.keys(table);
+  for (const key of keys) {
+    if (!/^\d+$/.test(key) || Number(key) >= all.length) c.fail(`${at}`, `holds cell ${JSON.stringify(key)}, not a cell of this sweep (0..${all.length - 1})`);
+  }
+  if (cells) {
+    const missing = cells.filter((i) => !(String(i) in table));
+    if (missing.length || keys.length !== cells.length) c.fail(at, `holds cells [${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', ...' : ''}], expected [${cells.slice(0, 20).join(', ')}${cells.length > 20 ? ', ...' : ''}]`);
+  }
+  const out: SweepRuns = {};
+  for (const key of keys) {
+    const seen = new Set<number>();
+    out[key] = c.array(table[key], `${at}[${key}]`, config.seeds, config.seeds).map((rawRun, j) => {
+      const p = `${at}[${key}][${j}]`;
+      const r = c.object(rawRun, p);
+      const k = c.number(r.k, `${p}.k`, 0, config.seeds - 1, true);
+      if (seen.has(k)) c.fail(`${p}.k`, `seed ${k} appears twice in cell ${key}`);
+      seen.add(k);
+      const weights = (v: unknown, name: string, length: number) => c.array(v, `${p}.${name}`, length, length).map((x, q) => c.number(x, `${p}.${name}[${q}]`, -1e30, 1e30));
+      if (r.warning !== undefined && (typeof r.warning !== 'string' || r.warning.length > 1000)) c.fail(`${p}.warning`, 'expected a string of at most 1000 characters');
+      return {
+        k,
+        loss: c.number(r.loss, `${p}.loss`, 0, Number.MAX_VALUE),
+        W: weights(r.W, 'W', n * m),
+        W2: kind === 'abs' ? weights(r.W2, 'W2', m * n) : r.W2 === null ? null : c.fail(`${p}.W2`, 'expected null (only the |x| model has a second layer)'),
+        b: weights(r.b, 'b', n),
+        ...(typeof r.warning === 'string' ? { warning: r.warning } : {}),
+      };
+    });
+  }
+  return out;
+}
+
+/** A sweep configuration read from a file (a shard's job, a partial.json's sweep), bounded as its flags are. */
+export function checkSweepConfig(raw: unknown, source: string, at: string): SweepConfig {
+  const c = checker(source);
+  const o = c.object(raw, at);
+  const experiment = c.choice(o.experiment, `${at}.experiment`, EXPERIMENTS);
+  const { thresholds: _t, ...config } = checkConfig(c, { ...o, thresholds: undefined }, experiment, at);
+  if (cellsOf(config).length > MAX_CELLS) c.fail(at, `describes ${cellsOf(config).length} cells, more than ${MAX_CELLS}`);
+  return config;
+}
+
+/** Labelling thresholds read from a file, bounded as their flags are. */
+export function checkThresholdsIn(raw: unknown, source: string, at: string, experiment: ExperimentName): { feature: FeatureThresholds; neuron: NeuronThresholds } {
+  const c = checker(source);
+  const o = c.object(raw, at);
+  // A job's thresholds hold both kinds; a results file's config only its experiment's.
+  const both = 'feature' in o || 'neuron' in o;
+  if (!both) return checkThresholds(c, raw, isFeatureExperiment(experiment) || experiment === 'intro');
+  return { feature: checkThresholds(c, o.feature, true).feature, neuron: checkThresholds(c, o.neuron, false).neuron };
+}
+

@@ -13,6 +13,7 @@ import { assembleComparison, type Comparison, type Variant } from './compare.ts'
 import { cellsOf, type SweepConfig } from './experiments.ts';
 import { headline, writeComparison, writeReport } from './report.ts';
 import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
+import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError } from './results-check.ts';
 
 export const SHARD_FORMAT = 'superposition-lab/shard@2';
 
@@ -30,7 +31,6 @@ export interface ShardFile {
   manifest: Manifest;
 }
 
-const sweepOf = (job: ShardJob): SweepConfig => (job.kind === 'sweep' ? job.config : job.a.config);
 
 export const shardFileName = (s: Shard): string => `shard-${s.index}-of-${s.count}.json`;
 
@@ -82,14 +82,44 @@ export function findShardFiles(paths: readonly string[]): string[] {
   });
 }
 
+/**
+ * One shard file, checked before anything is allocated from it: its format, its job (every configuration
+ * field bounded as its flag is), its shard numbers (at most one shard per cell), its manifest's backend, and
+ * every run of exactly the cells that shard trains. Errors name the file and the field.
+ */
+export function readShard(file: string): ShardFile {
+  let s: ShardFile;
+  try {
+    s = JSON.parse(readFileSync(file, 'utf8')) as ShardFile;
+  } catch (e) {
+    throw new ResultsFileError(`merge: ${file}: ${(e as Error).message}`);
+  }
+  const source = `merge: ${file}`;
+  if (typeof s !== 'object' || s === null || s.format !== SHARD_FORMAT) throw new ResultsFileError(`${source}: not a shard file of this version (format ${String((s as { format?: unknown } | null)?.format)}, expected ${SHARD_FORMAT})`);
+  const job = s.job as ShardJob | undefined;
+  if (job?.kind !== 'sweep' && job?.kind !== 'comparison') throw new ResultsFileError(`${source}: job.kind: expected sweep or comparison`);
+  const configs = job.kind === 'sweep' ? [checkSweepConfig(job.config, source, 'job.config')] : [checkSweepConfig(job.a?.config, source, 'job.a.config'), checkSweepConfig(job.b?.config, source, 'job.b.config')];
+  if (job.kind === 'sweep') checkThresholdsIn(job.thresholds, source, 'job.thresholds', job.config.experiment);
+  else {
+    checkThresholdsIn(job.a.thresholds, source, 'job.a.thresholds', job.a.config.experiment);
+    checkThresholdsIn(job.b.thresholds, source, 'job.b.thresholds', job.b.config.experiment);
+    if (!Number.isInteger(job.resamples) || job.resamples < 100 || job.resamples > 1e6) throw new ResultsFileError(`${source}: job.resamples: expected an integer in 100..1000000, found ${JSON.stringify(job.resamples)}`);
+  }
+  const cells = cellsOf(configs[0]);
+  const { index, count } = (s.shard ?? {}) as Partial<Shard>;
+  if (!Number.isInteger(count) || count! < 1 || count! > cells.length) throw new ResultsFileError(`${source}: shard.count: expected an integer in 1..${cells.length} (the sweep's cells), found ${JSON.stringify(count)}`);
+  if (!Number.isInteger(index) || index! < 0 || index! >= count!) throw new ResultsFileError(`${source}: shard.index: expected an integer in 0..${count! - 1}, found ${JSON.stringify(index)}`);
+  if (typeof s.manifest?.backend !== 'string') throw new ResultsFileError(`${source}: manifest.backend: expected a string`);
+  if (!Array.isArray(s.runs) || s.runs.length !== configs.length) throw new ResultsFileError(`${source}: runs: expected ${configs.length} table(s)`);
+  const expected = cells.filter((c) => inShard(c, { index: index!, count: count! })).map((c) => c.index);
+  const runs = s.runs.map((table, t) => checkRuns(table, configs[t], source, `runs[${t}]`, expected));
+  return { ...s, runs };
+}
+
 /** Check the shards make one complete job and combine their runs. */
 export function mergeShards(files: readonly string[]): { job: ShardJob; runs: SweepRuns[]; backend: string } {
   if (files.length === 0) throw new Error('merge: no shard files (shard-K-of-N.json) found');
-  const shards = files.map((f) => {
-    const s = JSON.parse(readFileSync(f, 'utf8')) as ShardFile;
-    if (s.format !== SHARD_FORMAT) throw new Error(`merge: ${f} is not a shard file of this version (format ${String(s.format)}, expected ${SHARD_FORMAT})`);
-    return { file: f, ...s };
-  });
+  const shards = files.map((f) => ({ file: f, ...readShard(f) }));
   const first = shards[0];
   for (const s of shards) {
     if (s.jobHash !== first.jobHash || s.jobHash !== sha256(JSON.stringify(s.job))) {
@@ -111,17 +141,9 @@ export function mergeShards(files: readonly string[]): { job: ShardJob; runs: Sw
   const missing = Array.from({ length: count }, (_, k) => k).filter((k) => !seen.has(k));
   if (missing.length > 0) throw new Error(`merge: ${missing.length} of ${count} shards missing: ${missing.map((k) => shardFileName({ index: k, count })).join(', ')}`);
 
+  // Each shard's cells were checked against its job's (readShard); the same job hash makes them one sweep's.
   const tables = first.runs.map((): SweepRuns => ({}));
-  for (const s of shards) {
-    const expected = cellsOf(sweepOf(s.job)).filter((c) => inShard(c, s.shard)).map((c) => String(c.index));
-    s.runs.forEach((table, t) => {
-      const got = Object.keys(table);
-      if (expected.length !== got.length || expected.some((c) => table[c] === undefined)) {
-        throw new Error(`merge: ${s.file} holds cells [${got.join(', ')}] but shard ${s.shard.index}/${count} should hold [${expected.join(', ')}]`);
-      }
-      Object.assign(tables[t], table);
-    });
-  }
+  for (const s of shards) s.runs.forEach((table, t) => Object.assign(tables[t], table));
   return { job: first.job, runs: tables, backend: first.manifest.backend };
 }
 

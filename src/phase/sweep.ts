@@ -14,6 +14,7 @@ import { cellsOf, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepResults, type SweepRuns } from './results.ts';
 import { sha256 } from '../manifest.ts';
 import { evaluationRows } from '../toy/train.ts';
+import { checkRuns, ResultsFileError } from './results-check.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -127,14 +128,25 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
   const backend = options.backend ?? 'js';
   let partial: PartialFile = { configHash: hash, backend, cells: {} };
   if (partialPath && options.resume && existsSync(partialPath)) {
-    const saved = JSON.parse(readFileSync(partialPath, 'utf8')) as PartialFile;
+    let saved: PartialFile;
+    try {
+      saved = JSON.parse(readFileSync(partialPath, 'utf8')) as PartialFile;
+    } catch (e) {
+      throw new ResultsFileError(`resume: ${partialPath}: ${(e as Error).message} (a partial.json cut short: delete it to start over)`);
+    }
+    if (typeof saved !== 'object' || saved === null) throw new ResultsFileError(`resume: ${partialPath}: expected an object`);
     if (saved.configHash !== hash) {
       throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${saved.configHash}, this one ${hash}); use another --out or run without --resume`);
     }
     if (saved.backend !== undefined && saved.backend !== backend) {
       throw new Error(`resume: ${partialPath} was trained on backend ${saved.backend}, this run uses ${backend}; resume with --backend ${saved.backend}`);
     }
-    partial = saved;
+    // Every saved run must be one of this sweep's, complete and well-formed (a hand-edited W = [1] or a missing
+    // run would otherwise be labelled as if trained); cells of this shard only.
+    const runs = checkRuns(saved.cells, config, `resume: ${partialPath}`, 'cells');
+    const foreign = Object.keys(runs).filter((key) => !cells.some((c) => String(c.index) === key));
+    if (foreign.length) throw new ResultsFileError(`resume: ${partialPath}: cells: holds cells [${foreign.join(', ')}] that this run does not train`);
+    partial = { ...saved, cells: runs };
   }
   if (options.out) mkdirSync(options.out, { recursive: true });
 

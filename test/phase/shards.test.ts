@@ -84,3 +84,51 @@ describe('shards', () => {
     expect(() => resolveShard('', 4, { JOB_COMPLETION_INDEX: '4' })).toThrow('JOB_COMPLETION_INDEX/--shard-count 4/4');
   });
 });
+
+describe('shard and partial files that were cut short or edited', () => {
+  it('every probe is a named error before anything is allocated from the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    await shardsInto(dir, 2);
+    const [file] = findShardFiles([dir]);
+    const original = readFileSync(file, 'utf8');
+    const probe = (edit: (s: any) => void) => {
+      const s = JSON.parse(original);
+      edit(s);
+      writeFileSync(file, JSON.stringify(s));
+      return () => mergeShards(findShardFiles([dir]));
+    };
+    const t0 = performance.now();
+    expect(probe((s) => (s.shard.count = 1e7))).toThrow(`merge: ${file}: shard.count: expected an integer in 1..9 (the sweep's cells), found 10000000`);
+    expect(probe((s) => (s.shard.count = 2 ** 32 - 1))).toThrow(/shard\.count: expected an integer in 1\.\.9/);
+    expect(performance.now() - t0).toBeLessThan(2000); // no allocation sized by the file
+    expect(probe((s) => (s.runs[0]['0'][1].loss = null))).toThrow(`merge: ${file}: runs[0][0][1].loss: expected a number in 0..1.7976931348623157e+308, found null`);
+    expect(probe((s) => (s.runs[0]['2'][0].W = []))).toThrow(`merge: ${file}: runs[0][2][0].W: expected 2 entries, found 0`);
+    expect(probe((s) => { s.runs[0]['1'] = s.runs[0]['0']; delete s.runs[0]['0']; })).toThrow(/runs\[0\]: holds cells \[.*\], expected \[0, 2, 4, 6, 8\]/);
+    expect(probe((s) => (s.job.config.steps = 1e12))).toThrow(`merge: ${file}: job.config.steps: expected an integer in 1..10000000, found 1000000000000`);
+    writeFileSync(file, original.slice(0, 100));
+    expect(() => mergeShards(findShardFiles([dir]))).toThrow(new RegExp(`^merge: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+  });
+
+  it('--resume refuses a tampered or truncated partial.json, naming the field', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'resume-'));
+    await expect(runSweep(config, { workers: 1, out, maxInstancesPerChunk: 2, crashAfterChunks: 2 })).rejects.toThrow('simulated crash');
+    const path = join(out, 'partial.json');
+    const original = readFileSync(path, 'utf8');
+    const saved = JSON.parse(original);
+    const [cell] = Object.keys(saved.cells);
+    const probe = async (edit: (s: any) => void) => {
+      const s = JSON.parse(original);
+      edit(s);
+      writeFileSync(path, JSON.stringify(s));
+      return runSweep(config, { workers: 1, out, resume: true });
+    };
+    await expect(probe((s) => (s.cells[cell][0].W = [1]))).rejects.toThrow(`resume: ${path}: cells[${cell}][0].W: expected 2 entries, found 1`);
+    await expect(probe((s) => (s.cells[cell][0].loss = null))).rejects.toThrow(`resume: ${path}: cells[${cell}][0].loss: expected a number`);
+    await expect(probe((s) => s.cells[cell].pop())).rejects.toThrow(`resume: ${path}: cells[${cell}]: expected 2 entries, found 1`);
+    await expect(probe((s) => (s.cells['99'] = s.cells[cell]))).rejects.toThrow(`resume: ${path}: cells: holds cell "99", not a cell of this sweep (0..8)`);
+    writeFileSync(path, original.slice(0, 50));
+    await expect(runSweep(config, { workers: 1, out, resume: true })).rejects.toThrow(new RegExp(`^resume: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: .*a partial\\.json cut short: delete it to start over\\)$`));
+    writeFileSync(path, original);
+    expect(JSON.stringify(await runSweep(config, { workers: 1, out, resume: true }))).toBe(JSON.stringify(await runSweep(config, { workers: 1 })));
+  });
+});
