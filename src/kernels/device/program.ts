@@ -103,7 +103,7 @@ export class DeviceProgram {
     }
     const layout = kernel.paramsLayout;
     if (layout.scalarArgs.length > 0 || layout.bufferConstants.length > 0 || layout.randomSeedOffset !== null) {
-      throw new Error(`device program: kernel '${name}' has scalar arguments, array constants or Math.random; the program binds buffers only`);
+      throw new Error(`device program: kernel '${name}' has scalar arguments, array constants or gpu.js's unseeded random(); the program binds buffers only`);
     }
     const dispatch = kernel._computeDispatch(kernel.threadDim);
     const mirror = new ArrayBuffer(layout.byteLength);
