@@ -11,10 +11,10 @@
  * No Node code.
  */
 import * as v from 'valibot';
-import { AGGREGATIONS, type FeatureThresholds, type NeuronThresholds, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from './classify.ts';
+import { aggregateRuns, AGGREGATIONS, type FeatureThresholds, type NeuronThresholds, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from './classify.ts';
 import { cellsOf, EXPERIMENTS, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from './experiments.ts';
 import { sweepFlags } from './flags.ts';
-import { assembleResults, type RunWarning, type SweepResults, type SweepRuns } from './results.ts';
+import { agreementOf, assembleResults, type FeatureCell, type RunWarning, type SweepResults, type SweepRuns } from './results.ts';
 
 export class ResultsFileError extends Error {
   override name = 'ResultsFileError';
@@ -128,11 +128,13 @@ const warningsSchema = (cells: number, seeds: number) =>
     list(record({ cell: num(0, cells - 1, true), k: num(0, seeds - 1, true), density: num(Number.MIN_VALUE, 1), importance: v.union([v.null_(), num(Number.MIN_VALUE, 1e6)], (issue) => `expected null or a number in 5e-324..1000000, found ${show(issue.input)}`), message: text(1000) }), 1, cells * seeds),
   );
 
-/** The cells of a feature sweep: every run's seed, loss and weights (the labels are derived again). */
+/** The cells of a feature sweep: every run's seed, loss, label, measures and weights. */
 function featureCellsSchema(config: SweepConfig, cells: number) {
   const { features: n, hidden: m } = SHAPES[config.experiment];
-  const run = record({ seed: num(0, config.seeds - 1, true), loss: num(0, Number.MAX_VALUE), W: list(num(-1e6, 1e6), n * m), b: list(num(-1e6, 1e6), n) });
-  return list(record({ density: num(Number.MIN_VALUE, 1), importance: num(Number.MIN_VALUE, 1e6), runs: list(run, config.seeds) }), cells);
+  const regime = oneOf(['not-represented', 'superposition', 'dedicated'] as const);
+  const run = record({ seed: num(0, config.seeds - 1, true), loss: num(0, Number.MAX_VALUE), regime, norm: num(0, 1e6), superposition: num(0, 1e12), W: list(num(-1e6, 1e6), n * m), b: list(num(-1e6, 1e6), n) });
+  const cell = record({ density: num(Number.MIN_VALUE, 1), importance: num(Number.MIN_VALUE, 1e6), regime, theory: regime, loss: num(0, Number.MAX_VALUE), nearBoundary: v.boolean(() => 'expected true or false'), runs: list(run, config.seeds) });
+  return list(cell, cells);
 }
 
 /** The cells of a density sweep (neuron, computation, intro): the best model's labels and every run's loss. */
@@ -150,8 +152,9 @@ function densityCellsSchema(config: SweepConfig, cells: number) {
 
 /**
  * A results.json document (parsed JSON) as SweepResults, or a ResultsFileError naming `source` and the field.
- * Feature sweeps come back re-derived from their runs' weights and losses (labels, theory, agreement); density
- * sweeps as read, every field checked and the cell list the configuration's.
+ * Feature sweeps: every label derived again from the runs' weights and required to agree with the file's, the
+ * agreement derived from the cells; density sweeps: every field checked, the cell list the configuration's.
+ * A valid file comes back as written (its bytes), the agreement excepted.
  */
 export function checkResults(doc: unknown, source: string): SweepResults {
   parse(record({}), doc, source);
@@ -170,7 +173,9 @@ export function checkResults(doc: unknown, source: string): SweepResults {
   };
   if (isFeatureExperiment(experiment)) {
     const fileCells = parse(featureCellsSchema(config, cells.length), o.cells, source, 'cells');
-    // Every run's weights are in the file: rebuild the raw runs and derive everything else again.
+    // Every run's weights are in the file: derive every label again and require the file's to agree. The file
+    // keeps weights to 7 significant digits, so its measures are compared within that, and each run's label
+    // with the one its own measures give (a measure within rounding of a threshold must not flip it).
     const runs: SweepRuns = {};
     fileCells.forEach((cell, i) => {
       if (cell.density !== cells[i].density || cell.importance !== cells[i].importance) {
@@ -178,7 +183,27 @@ export function checkResults(doc: unknown, source: string): SweepResults {
       }
       runs[i] = cell.runs.map((r) => ({ k: r.seed, loss: r.loss, W: r.W, W2: null, b: r.b }));
     });
-    return withWarnings(assembleResults(config, runs, { feature: thresholds as FeatureThresholds }));
+    const t = thresholds as FeatureThresholds;
+    const derived = assembleResults(config, runs, { feature: t }).cells as FeatureCell[];
+    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
+    fileCells.forEach((cell, i) => {
+      const at = `${source}: cells[${i}]`;
+      const d = derived[i];
+      if (cell.theory !== d.theory) throw new ResultsFileError(`${at}.theory: is '${cell.theory}', the theory gives '${d.theory}' there`);
+      if (cell.nearBoundary !== d.nearBoundary) throw new ResultsFileError(`${at}.nearBoundary: is ${cell.nearBoundary}, the grid gives ${d.nearBoundary}`);
+      cell.runs.forEach((r, k) => {
+        const dr = d.runs[k];
+        if (!close(r.norm, dr.norm) || !close(r.superposition, dr.superposition)) throw new ResultsFileError(`${at}.runs[${k}]: norm ${r.norm} and superposition ${r.superposition} do not match its weights (${dr.norm}, ${dr.superposition})`);
+        const own = r.norm < t.normThreshold ? 'not-represented' : r.superposition < t.superpositionThreshold ? 'dedicated' : 'superposition';
+        if (r.regime !== own) throw new ResultsFileError(`${at}.runs[${k}].regime: is '${r.regime}', its norm and superposition make it '${own}'`);
+      });
+      const agg = aggregateRuns(cell.runs, t.aggregation);
+      if (cell.regime !== agg.regime || cell.loss !== agg.loss) throw new ResultsFileError(`${at}: regime '${cell.regime}' and loss ${cell.loss}, its runs make them '${agg.regime}' and ${agg.loss} (aggregation '${t.aggregation}')`);
+    });
+    // Checked; kept as written (bytes matter: an import and an export must give the file back), the agreement
+    // derived from the cells.
+    const kept = o.cells as FeatureCell[];
+    return withWarnings({ experiment, config: { ...config, thresholds }, cells: kept, agreement: agreementOf(kept) });
   }
   const fileCells = parse(densityCellsSchema(config, cells.length), o.cells, source, 'cells');
   fileCells.forEach((cell, i) => {
