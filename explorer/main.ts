@@ -347,15 +347,18 @@ export async function exportJson(): Promise<string> {
   return `${JSON.stringify({ ...results, manifest }, null, 1)}\n`;
 }
 
-/** Files larger than this are refused before they are read (a results.json of the largest grid is far smaller). */
-export const MAX_IMPORT_BYTES = 64 * 1024 * 1024;
+/**
+ * Files larger than this are refused before they are read: about the longest string a browser's JSON.parse
+ * takes (V8: 2^29 - 24 characters). A 200 x 200 feature grid with 5 seeds is about 83 MB, well inside.
+ */
+export const MAX_IMPORT_BYTES = 512 * 1024 * 1024 - 1024;
 
 /**
  * Show a results.json made by the CLI (or exported here): checked field by field and re-derived where it can be
  * (src/phase/results-check.ts) before anything is drawn.
  */
 export async function importJson(text: string, source = 'import'): Promise<SweepResults> {
-  if (text.length > MAX_IMPORT_BYTES) throw new Error(`${source}: ${text.length} bytes, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MiB a results.json can be`);
+  if (text.length > MAX_IMPORT_BYTES) throw new Error(`${source}: ${text.length} bytes, more than the ${Math.floor(MAX_IMPORT_BYTES / 2 ** 20)} MiB a browser can parse`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -440,7 +443,7 @@ $('export').addEventListener('click', () => {
 $('import').addEventListener('change', () => {
   const file = $('import').files?.[0];
   if (!file) return;
-  if (file.size > MAX_IMPORT_BYTES) return report(new Error(`${file.name}: ${file.size} bytes, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MiB a results.json can be`));
+  if (file.size > MAX_IMPORT_BYTES) return report(new Error(`${file.name}: ${file.size} bytes, more than the ${Math.floor(MAX_IMPORT_BYTES / 2 ** 20)} MiB a browser can parse`));
   $('status-text').textContent = `reading ${file.name} (${(file.size / 2 ** 20).toFixed(1)} MiB)...`;
   file.text().then((text) => importJson(text, file.name)).catch(report);
 });

@@ -3,8 +3,8 @@
  * truncated, edited or hostile. Each format is a valibot schema, declared once here and used by every reader
  * (merge, --resume, --verify, the explorer's import): every field is typed and bounded by the range of the flag
  * that sets it (src/phase/flags.ts), arrays by the sizes the file's own configuration implies, before anything is
- * allocated or trained from the file. What can be derived is derived again rather than read (the agreement; for
- * feature sweeps every label, from the runs' weights). An error names the source and the field.
+ * allocated or trained from the file. What can be derived is derived again and checked (for feature sweeps every
+ * label, theory and norm against the runs' weights); the agreement is recomputed. An error names the source and the field.
  *
  * valibot over zod or ajv (measured with esbuild, minified, one small schema: valibot 5.4 KB (1.9 KB gzipped),
  * ~13 ms to load and run in Node; zod 4 454 KB (93 KB gzipped), ~60 ms): the explorer ships it to the browser.
@@ -25,7 +25,8 @@ const MAX_CELLS = 200 * 200;
 
 // --- the building blocks: messages that name what was expected and what was found -------------------------------
 
-const show = (x: unknown): string => {
+/** A file's value for an error message, bounded in length so a hostile file cannot flood the terminal. */
+export const show = (x: unknown): string => {
   const text = typeof x === 'string' ? `'${x}'` : (JSON.stringify(x) ?? String(x));
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 };
@@ -224,6 +225,7 @@ export function checkComparison(doc: unknown, source: string): void {
   for (const side of ['a', 'b'] as const) {
     const config = sweepConfig(o[side].config, source, `${side}.config`);
     if (config.experiment !== o.experiment) throw new ResultsFileError(`${source}: ${side}.config.experiment: is '${config.experiment}', the file's experiment is '${o.experiment}'`);
+    checkThresholdsIn((o[side] as { thresholds?: unknown }).thresholds, source, `${side}.thresholds`, config.experiment);
   }
 }
 

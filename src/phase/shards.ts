@@ -13,9 +13,11 @@ import { assembleComparison, type Comparison, type Variant } from './compare.ts'
 import { cellsOf, type SweepConfig } from './experiments.ts';
 import { headline, writeComparison, writeReport } from './report.ts';
 import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
-import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError } from './results-check.ts';
+import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError, show } from './results-check.ts';
 
 export const SHARD_FORMAT = 'superposition-lab/shard@2';
+/** More shards than this is a typo, not a cluster: a sweep has at most 40000 cells, and extra shards are empty. */
+export const MAX_SHARDS = 100_000;
 
 /** What a shard belongs to: one sweep, or a comparison of two variants of one. */
 export type ShardJob = { kind: 'sweep'; config: SweepConfig; thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds } } | { kind: 'comparison'; a: Variant; b: Variant; resamples: number };
@@ -39,7 +41,7 @@ export function parseShard(text: string, flag = '--shard'): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count) throw new FlagError(`${flag} ${text}: expected K/N with N >= 1 and 0 <= K < N (K is 0-based)`);
+  if (!m || count < 1 || count > MAX_SHARDS || index >= count) throw new FlagError(`${flag} ${text}: expected K/N with 1 <= N <= ${MAX_SHARDS} and 0 <= K < N (K is 0-based)`);
   return { index, count };
 }
 
@@ -95,7 +97,7 @@ export function readShard(file: string): ShardFile {
     throw new ResultsFileError(`merge: ${file}: ${(e as Error).message}`);
   }
   const source = `merge: ${file}`;
-  if (typeof s !== 'object' || s === null || s.format !== SHARD_FORMAT) throw new ResultsFileError(`${source}: not a shard file of this version (format ${String((s as { format?: unknown } | null)?.format)}, expected ${SHARD_FORMAT})`);
+  if (typeof s !== 'object' || s === null || s.format !== SHARD_FORMAT) throw new ResultsFileError(`${source}: not a shard file of this version (format ${show((s as { format?: unknown } | null)?.format)}, expected ${SHARD_FORMAT})`);
   const job = s.job as ShardJob | undefined;
   if (job?.kind !== 'sweep' && job?.kind !== 'comparison') throw new ResultsFileError(`${source}: job.kind: expected sweep or comparison`);
   const configs = job.kind === 'sweep' ? [checkSweepConfig(job.config, source, 'job.config')] : [checkSweepConfig(job.a?.config, source, 'job.a.config'), checkSweepConfig(job.b?.config, source, 'job.b.config')];
@@ -103,12 +105,13 @@ export function readShard(file: string): ShardFile {
   else {
     checkThresholdsIn(job.a.thresholds, source, 'job.a.thresholds', job.a.config.experiment);
     checkThresholdsIn(job.b.thresholds, source, 'job.b.thresholds', job.b.config.experiment);
-    if (!Number.isInteger(job.resamples) || job.resamples < 100 || job.resamples > 1e6) throw new ResultsFileError(`${source}: job.resamples: expected an integer in 100..1000000, found ${JSON.stringify(job.resamples)}`);
+    if (!Number.isInteger(job.resamples) || job.resamples < 100 || job.resamples > 1e6) throw new ResultsFileError(`${source}: job.resamples: expected an integer in 100..1000000, found ${show(job.resamples)}`);
   }
   const cells = cellsOf(configs[0]);
   const { index, count } = (s.shard ?? {}) as Partial<Shard>;
-  if (!Number.isInteger(count) || count! < 1 || count! > cells.length) throw new ResultsFileError(`${source}: shard.count: expected an integer in 1..${cells.length} (the sweep's cells), found ${JSON.stringify(count)}`);
-  if (!Number.isInteger(index) || index! < 0 || index! >= count!) throw new ResultsFileError(`${source}: shard.index: expected an integer in 0..${count! - 1}, found ${JSON.stringify(index)}`);
+  if (!Number.isInteger(count) || count! < 1 || count! > MAX_SHARDS) throw new ResultsFileError(`${source}: shard.count: expected an integer in 1..${MAX_SHARDS}, found ${show(count)}`);
+  if (!Number.isInteger(index) || index! < 0 || index! >= count!) throw new ResultsFileError(`${source}: shard.index: expected an integer in 0..${count! - 1}, found ${show(index)}`);
+  if (typeof s.jobHash !== 'string' || !/^[0-9a-f]{64}$/.test(s.jobHash)) throw new ResultsFileError(`${source}: jobHash: expected 64 hex digits (a sha256), found ${show(s.jobHash)}`);
   if (typeof s.manifest?.backend !== 'string') throw new ResultsFileError(`${source}: manifest.backend: expected a string`);
   if (!Array.isArray(s.runs) || s.runs.length !== configs.length) throw new ResultsFileError(`${source}: runs: expected ${configs.length} table(s)`);
   const expected = cells.filter((c) => inShard(c, { index: index!, count: count! })).map((c) => c.index);

@@ -14,7 +14,7 @@ import { cellsOf, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepResults, type SweepRuns } from './results.ts';
 import { sha256 } from '../manifest.ts';
 import { evaluationRows } from '../toy/train.ts';
-import { checkRuns, ResultsFileError } from './results-check.ts';
+import { checkRuns, ResultsFileError, show } from './results-check.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -136,17 +136,17 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
     }
     if (typeof saved !== 'object' || saved === null) throw new ResultsFileError(`resume: ${partialPath}: expected an object`);
     if (saved.configHash !== hash) {
-      throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${saved.configHash}, this one ${hash}); use another --out or run without --resume`);
+      throw new Error(`resume: ${partialPath} belongs to a different sweep (config hash ${show(saved.configHash)}, this one ${hash}); use another --out or run without --resume`);
     }
     if (saved.backend !== undefined && saved.backend !== backend) {
-      throw new Error(`resume: ${partialPath} was trained on backend ${saved.backend}, this run uses ${backend}; resume with --backend ${saved.backend}`);
+      throw new Error(`resume: ${partialPath} was trained on backend ${show(saved.backend)}, this run uses ${backend}; resume with --backend ${String(saved.backend).slice(0, 40)}`);
     }
     // Every saved run must be one of this sweep's, complete and well-formed (a hand-edited W = [1] or a missing
     // run would otherwise be labelled as if trained); cells of this shard only.
     const runs = checkRuns(saved.cells, config, `resume: ${partialPath}`, 'cells');
     const foreign = Object.keys(runs).filter((key) => !cells.some((c) => String(c.index) === key));
-    if (foreign.length) throw new ResultsFileError(`resume: ${partialPath}: cells: holds cells [${foreign.join(', ')}] that this run does not train`);
-    partial = { ...saved, cells: runs };
+    if (foreign.length) throw new ResultsFileError(`resume: ${partialPath}: cells: holds ${foreign.length} cells [${foreign.slice(0, 10).join(', ')}${foreign.length > 10 ? ', ...' : ''}] that this run does not train`);
+    partial = { configHash: hash, backend, cells: runs };
   }
   if (options.out) mkdirSync(options.out, { recursive: true });
 

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from '../../src/phase/classify.ts';
 import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
 import { checkComparison, checkResults } from '../../src/phase/results-check.ts';
 import { runSweep } from '../../src/phase/sweep.ts';
@@ -60,9 +61,11 @@ describe('checkResults', () => {
   });
 
   it('a comparison file is bounded as its flags are before --verify trains it', () => {
-    const comparison = { kind: 'comparison', experiment: 'feature-2x1', a: { label: '', config: tiny }, b: { label: '--lr 0.1', config: { ...tiny, steps: 1e12 } }, resamples: 2000 };
+    const thresholds = { feature: DEFAULT_FEATURE_THRESHOLDS, neuron: DEFAULT_NEURON_THRESHOLDS };
+    const comparison = { kind: 'comparison', experiment: 'feature-2x1', a: { label: '', config: tiny, thresholds }, b: { label: '--lr 0.1', config: { ...tiny, steps: 1e12 }, thresholds }, resamples: 2000 };
     expect(() => checkComparison(comparison, 'c.json')).toThrow('c.json: b.config.steps: expected an integer in 1..10000000, found 1000000000000');
     expect(() => checkComparison({ ...comparison, b: comparison.a, resamples: 1e9 }, 'c.json')).toThrow('c.json: resamples: expected an integer in 100..1000000, found 1000000000');
+    expect(() => checkComparison({ ...comparison, b: { ...comparison.a, thresholds: { ...thresholds, feature: { ...DEFAULT_FEATURE_THRESHOLDS, normThreshold: -1 } } } }, 'c.json')).toThrow(/^c\.json: b\.thresholds\.feature\.normThreshold: expected a number in 0\.\.10, found -1$/);
   });
 
   it('--verify refuses a tampered file with a named error, before training anything', async () => {

@@ -74,7 +74,7 @@ describe('shards', () => {
 
   it('the shard comes from --shard, else Slurm, else Kubernetes; bad values name their source', () => {
     expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
-    expect(() => parseShard('5/5')).toThrow('--shard 5/5: expected K/N with N >= 1 and 0 <= K < N (K is 0-based)');
+    expect(() => parseShard('5/5')).toThrow('--shard 5/5: expected K/N with 1 <= N <= 100000 and 0 <= K < N (K is 0-based)');
     expect(resolveShard('', 0, {})).toBeNull();
     expect(resolveShard('1/2', 0, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '4' })!.shard).toEqual({ index: 1, count: 2 });
     // An array submitted as --array=1-4 has MIN 1: task 3 is shard 2 of 4.
@@ -98,8 +98,9 @@ describe('shard and partial files that were cut short or edited', () => {
       return () => mergeShards(findShardFiles([dir]));
     };
     const t0 = performance.now();
-    expect(probe((s) => (s.shard.count = 1e7))).toThrow(`merge: ${file}: shard.count: expected an integer in 1..9 (the sweep's cells), found 10000000`);
-    expect(probe((s) => (s.shard.count = 2 ** 32 - 1))).toThrow(/shard\.count: expected an integer in 1\.\.9/);
+    expect(probe((s) => (s.shard.count = 1e7))).toThrow(`merge: ${file}: shard.count: expected an integer in 1..100000, found 10000000`);
+    expect(probe((s) => (s.shard.count = 2 ** 32 - 1))).toThrow(/shard\.count: expected an integer in 1\.\.100000, found 4294967295/);
+    expect(probe((s) => (s.jobHash = 'x'.repeat(1e5)))).toThrow(`merge: ${file}: jobHash: expected 64 hex digits (a sha256), found '${'x'.repeat(39)}...`);
     expect(performance.now() - t0).toBeLessThan(2000); // no allocation sized by the file
     expect(probe((s) => (s.runs[0]['0'][1].loss = null))).toThrow(`merge: ${file}: runs[0][0][1].loss: expected a number in 0..1.7976931348623157e+308, found null`);
     expect(probe((s) => (s.runs[0]['2'][0].W = []))).toThrow(`merge: ${file}: runs[0][2][0].W: expected 2 entries, found 0`);
