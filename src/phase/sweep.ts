@@ -34,6 +34,8 @@ export interface SweepOptions {
   backend?: string;
   /** Test hook: stop (throw) after this many chunks, as a crash would. */
   crashAfterChunks?: number;
+  /** The memory a sweep may need (bytes); default this machine's (os.totalmem). Larger sweeps are refused first. */
+  memoryBytes?: number;
 }
 
 export function configHash(config: SweepConfig): string {
@@ -123,6 +125,7 @@ export function inShard(cell: Cell, shard: Shard | undefined): boolean {
 export async function trainSweep(config: SweepConfig, options: SweepOptions & { shard?: Shard } = {}): Promise<SweepRuns> {
   const workers = options.workers ?? os.availableParallelism();
   const cells = cellsOf(config).filter((c) => inShard(c, options.shard));
+  checkFitsMemory(config, cells.length, workers, options.memoryBytes ?? os.totalmem());
   const hash = configHash(config);
   const partialPath = options.out ? join(options.out, 'partial.json') : null;
   const backend = options.backend ?? 'js';
@@ -182,6 +185,30 @@ export function instancesPerChunk(config: SweepConfig): number {
   const { features, kind } = SHAPES[config.experiment];
   const rows = Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
   return Math.max(config.seeds, Math.floor(256e6 / (rows * features * 4 * 24)));
+}
+
+/**
+ * The peak memory a sweep needs, estimated before it starts: each worker's chunk (instancesPerChunk: ~256 MB,
+ * or one cell's runs when those alone are larger) and every run's weights held as JS numbers and written as
+ * JSON (about 32 bytes a number, counting partial.json and results.json).
+ */
+export function sweepMemory(config: SweepConfig, cells: number, workers: number): { training: number; results: number } {
+  const { features, hidden, kind } = SHAPES[config.experiment];
+  const rows = Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
+  const training = workers * instancesPerChunk(config) * rows * features * 4 * 24;
+  const weights = features * hidden * (kind === 'abs' ? 2 : 1) + features;
+  return { training, results: cells * config.seeds * weights * 32 };
+}
+
+/** Refuse, before anything is trained or allocated, a sweep that needs more memory than `available`. */
+export function checkFitsMemory(config: SweepConfig, cells: number, workers: number, available: number): void {
+  const { training, results } = sweepMemory(config, cells, workers);
+  if (training + results <= available) return;
+  const gib = (b: number) => `${(b / 2 ** 30).toPrecision(3)} GiB`;
+  throw new Error(
+    `this sweep needs about ${gib(training + results)} (training: ${workers} worker(s) x ${gib(training / workers)}, each a chunk of ${instancesPerChunk(config)} runs of ${Math.max(config.batch, evaluationRows(config.evalBatch, SHAPES[config.experiment].features, SHAPES[config.experiment].kind))} rows; results: ${gib(results)} for ${cells} cells x ${config.seeds} seeds), ` +
+      `more than the ${gib(available)} of this machine: lower --seeds, --batch, --eval-batch, --workers or the grid, or shard it (--shard K/N)`,
+  );
 }
 
 /** Train a whole sweep and label it. */

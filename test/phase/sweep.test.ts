@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
+import { cellsOf, EXPERIMENTS, logspace, type SweepConfig } from '../../src/phase/experiments.ts';
+import { sweepFromArgs } from '../../src/phase/flags.ts';
 import { writeReport } from '../../src/phase/report.ts';
-import { runSweep, type FeatureCell, type NeuronCell } from '../../src/phase/sweep.ts';
+import { runSweep, sweepMemory, type FeatureCell, type NeuronCell } from '../../src/phase/sweep.ts';
 
 const tiny: SweepConfig = {
   experiment: 'feature-2x1',
@@ -154,4 +155,24 @@ describe('runs that collapse or get worse', () => {
     expect(warnings.length).toBeGreaterThan(0);
     expect(r.stderr).toContain(`phase-diagram: ${warnings.length} run(s) collapsed or diverged (--fail-on-divergence)`);
   }, 150_000);
+});
+
+describe('memory, checked before training', () => {
+  it('a sweep larger than the machine is refused with what it would need; every default fits in 1 GiB on 2 workers', async () => {
+    // computation (100 features, 40 hidden, two layers): one cell of 1000 seeds at batch 65536 is a single chunk
+    // of 1000 x 65536 rows x 100 features x 4 bytes x 24 live arrays = 6.29e11 bytes = 586 GiB; its results are
+    // 1000 runs x (2 x 4000 + 100) numbers x 32 bytes = 0.241 GiB.
+    const huge: SweepConfig = { ...tiny, experiment: 'computation', densities: [0.1], importances: [], seeds: 1000, batch: 65536, evalBatch: 1024 };
+    expect(sweepMemory(huge, 1, 1)).toEqual({ training: 1000 * 65536 * 100 * 4 * 24, results: 1000 * 8100 * 32 });
+    const t0 = performance.now();
+    await expect(runSweep(huge, { workers: 1, memoryBytes: 16 * 2 ** 30 })).rejects.toThrow(
+      'this sweep needs about 586 GiB (training: 1 worker(s) x 586 GiB, each a chunk of 1000 runs of 65536 rows; results: 0.241 GiB for 1 cells x 1000 seeds), more than the 16.0 GiB of this machine',
+    );
+    expect(performance.now() - t0).toBeLessThan(1000); // refused before anything was allocated
+    for (const e of EXPERIMENTS) {
+      const { config } = sweepFromArgs(['--experiment', e]);
+      const { training, results } = sweepMemory(config, cellsOf(config).length, 2);
+      expect(training + results, e).toBeLessThan(2 ** 30);
+    }
+  });
 });
