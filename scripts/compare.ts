@@ -23,6 +23,7 @@ import { compare, sharedBetween, trainComparison, type Variant } from '../src/ph
 import { EXPERIMENTS } from '../src/phase/experiments.ts';
 import { sweepFromArgs } from '../src/phase/flags.ts';
 import { headline, writeComparison } from '../src/phase/report.ts';
+import { claimOutDir } from '../src/phase/out-dir.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { verifyResults } from '../src/phase/verify.ts';
 import { progress } from '../src/progress.ts';
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'global seed for both' },
     resamples: { kind: 'number', default: 2000, min: 100, max: 1e6, integer: true, help: 'bootstrap resamples per interval' },
     out: { kind: 'string', default: '', help: 'output folder (default out/compare-<experiment>)' },
+    overwrite: { kind: 'boolean', default: false, help: 'replace the comparison already in --out (refused without it)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
     backend: backendFlag,
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder (on the backend its manifest records) and report whether it matches bit for bit' },
@@ -90,9 +92,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(`wrote ${path}; once all ${N} shards are done: npx tsx scripts/compare.ts merge ${out}`);
     return 0;
   }
+  const claim = claimOutDir(out, { overwrite: flags.overwrite, finished: 'results.json' });
+  for (const note of claim.notes) console.log(note);
   const c = await compare(a, b, { ...options, resamples: flags.resamples });
   bar.finish();
   const files = await writeComparison(c, out);
+  claim.release();
   console.log(headline(c));
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
   return 0;

@@ -10,6 +10,7 @@
  *   npx tsx scripts/phase-diagram.ts --shard 0/4 --out shards           # one shard of four (or from Slurm/Kubernetes env)
  *   npx tsx scripts/phase-diagram.ts merge shards --out out/feature-2x1 # the four shards -> what one machine writes
  */
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
@@ -20,6 +21,7 @@ import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
+import { claimOutDir } from '../src/phase/out-dir.ts';
 import { assembleResults, AUTO_REFUSAL, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { warningLines } from '../src/phase/results.ts';
 import { progress } from '../src/progress.ts';
@@ -33,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
+    overwrite: { kind: 'boolean', default: false, help: 'replace the run already in --out (without it, a finished or interrupted run there is refused)' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
     'fail-on-divergence': { kind: 'boolean', default: false, help: 'exit with status 1 when a run collapsed to zero weights or ended with a higher loss than it started with (a warning otherwise)' },
@@ -50,10 +53,14 @@ async function main(argv: string[]): Promise<void> {
     const { index: K, count: N } = sharding.shard;
     console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}${sharding.source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`);
   }
+  // A shard keeps its partial.json in a folder of its own: shards of one job share --out.
+  const runDir = sharding ? join(out, `partial-${sharding.shard.index}-of-${sharding.shard.count}`) : out;
+  const claim = claimOutDir(runDir, { overwrite: flags.overwrite, resume: flags.resume, finished: sharding ? undefined : 'results.json', interrupted: 'partial.json', lock: !sharding });
+  for (const note of claim.notes) console.log(note);
   const bar = progress('training', 1000, { counts: false });
   const started = performance.now();
   const runs = await trainSweep(config, {
-    out: sharding ? join(out, `partial-${sharding.shard.index}-of-${sharding.shard.count}`) : out,
+    out: runDir,
     resume: flags.resume,
     workers: flags.workers,
     shard: sharding?.shard,
@@ -64,11 +71,15 @@ async function main(argv: string[]): Promise<void> {
   bar.finish(`${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (sharding) {
     const path = writeShard(out, { kind: 'sweep', config, thresholds }, sharding.shard, [runs]);
+    claim.release();
+    rmSync(runDir, { recursive: true, force: true }); // the shard file holds everything partial.json did
     console.log(`wrote ${path}; once all ${sharding.shard.count} shards are done: npx tsx scripts/phase-diagram.ts merge ${out}`);
     return;
   }
   const results = assembleResults(config, runs, thresholds);
   await report(results, out);
+  rmSync(join(out, 'partial.json'), { force: true }); // results.json holds every run now
+  claim.release();
   if (results.warnings && flags['fail-on-divergence']) {
     console.error(`phase-diagram: ${results.warnings.length} run(s) collapsed or diverged (--fail-on-divergence)`);
     process.exitCode = 1;
