@@ -30,7 +30,7 @@ const flags = flagsOrExit('backends', () => {
       size: { kind: 'number', default: 256, min: 1, max: 2048, integer: true, help: 'the product is size x size x size, in 4 batches' },
       software: { kind: 'boolean', default: false, help: 'accept a software WebGPU adapter (CPU rasteriser) for gpujs:webgpu' },
     },
-    'npx tsx scripts/backends.ts [--size 256] [--software]',
+    'usage: npx tsx scripts/backends.ts [--size 256] [--software]   which kernel backends start here, on what device, whether their products are right, and how fast',
   );
   if (f.size * f.size * 4 >= 2 ** 23) throw new FlagError(`--size ${f.size}: 4 x size^2 must stay below 2^23 (gpu.js's exact float32 indexing); allowed: 1..1447`);
   return f;

@@ -23,7 +23,7 @@ const flags = flagsOrExit('bench-browser', () => {
     steps: { kind: 'number', default: 10, min: 1, max: 10000, integer: true, help: 'timed steps per configuration' },
     warmup: { kind: 'number', default: 2, min: 1, max: 100, integer: true, help: 'untimed steps first' },
     chromium: { kind: 'string', default: ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p)) ?? '', help: 'Chromium binary' },
-  });
+  }, 'usage: npx tsx scripts/bench-browser.ts [flags]   training steps/s of configurations A-D inside headless Chromium, beside Node');
   if (!f.chromium || !existsSync(f.chromium)) throw new FlagError(`--chromium ${f.chromium || "''"}: no Chromium there (Debian: apt-get install chromium)`);
   for (const c of f.configs.split(',')) if (!['A', 'B', 'C', 'D'].includes(c)) throw new FlagError(`--configs ${f.configs}: unknown configuration '${c}' (allowed: A, B, C, D)`);
   return f;

@@ -25,7 +25,7 @@ import { secondsPerCall, time } from './timing.ts';
 const flags = parseFlags(process.argv.slice(2), {
   backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, side by side` },
   'min-ms': { kind: 'number', default: 300, min: 10, max: 60_000, help: 'time each measurement for at least this long' },
-});
+}, 'usage: npx tsx scripts/bench-kernels.ts [flags]   GFLOP/s of the batched matmuls the trainers use, against a textbook loop run in the same process');
 const rng = createRng('bench-kernels');
 
 /**

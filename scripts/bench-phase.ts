@@ -38,7 +38,7 @@ const flags = flagsOrExit('bench-phase', () => {
   workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'our worker threads' },
   python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
   'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS that torch should load (Debian's pthreads build by default; '' keeps the environment's)" },
-  });
+  }, 'usage: npx tsx scripts/bench-phase.ts [flags]   the paper-size 2x1 phase sweep (4000 models) timed against PyTorch and TF.js run in the same command');
   for (const b of f.backends.split(',')) if (!BACKEND_CHOICES.includes(b) || b === 'auto') throw new FlagError(`--backends ${f.backends}: unknown or unsuitable backend '${b}' (allowed: ${BACKEND_CHOICES.filter((c) => c !== 'auto').join(', ')})`);
   return f;
 });

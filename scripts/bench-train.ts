@@ -52,7 +52,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     'steps-per-submission': { kind: 'number', default: 64, min: 1, max: 4096, integer: true, help: 'device trainer: steps recorded into one submission (the first submission is the warm-up, the timed steps are whole submissions)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
     'allow-reference-blas': { kind: 'boolean', default: false, help: 'print ratios against PyTorch even when it runs on the reference BLAS (a slow, unrepresentative anchor)' },
-  });
+  }, 'usage: npx tsx scripts/bench-train.ts [flags]   training steps/s on the peer configurations A-D and P, beside PyTorch, TF.js and plain JS run in the same command');
   const names = flags.configs.split(',');
   for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D, P)`);
   const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');

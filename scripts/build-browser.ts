@@ -26,7 +26,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const flags = parseFlags(process.argv.slice(2), {
     out: { kind: 'string', default: 'dist/superposition-lab.browser.mjs', help: 'the bundle to write' },
     minify: { kind: 'boolean', default: false, help: 'minify the bundle' },
-  });
+  }, 'usage: npx tsx scripts/build-browser.ts [flags]   bundle the library (no Node built-ins) as one ES module for the browser');
   await buildBrowser(flags.out, flags.minify);
   console.log(`wrote ${flags.out}`);
 }

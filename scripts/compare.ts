@@ -17,8 +17,7 @@ import { resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { describeBackend, getBackend } from '../src/kernels/registry.ts';
 import { describeTrainer } from '../src/toy/train.ts';
-import { backendFlag, useBackend } from '../src/kernels/select.ts';
-import { AUTO_REFUSAL } from '../src/phase/sweep.ts';
+import { sweepBackendFlag, useBackend } from '../src/kernels/select.ts';
 import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
 import { EXPERIMENTS } from '../src/phase/experiments.ts';
 import { sweepFromArgs } from '../src/phase/flags.ts';
@@ -44,13 +43,12 @@ async function main(argv: string[]): Promise<number> {
     out: { kind: 'string', default: '', help: 'output folder (default out/compare-<experiment>)' },
     overwrite: { kind: 'boolean', default: false, help: 'replace the comparison already in --out (refused without it)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads' },
-    backend: backendFlag,
+    backend: sweepBackendFlag,
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder (on the backend its manifest records) and report whether it matches bit for bit' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
   await useBackend(flags.backend);
-  if (flags.backend === 'auto' && !flags.verify) throw new FlagError(AUTO_REFUSAL);
 
   if (flags.verify) {
     // The recorded backend, unless --backend was given explicitly.

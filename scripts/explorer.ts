@@ -139,7 +139,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       port: { kind: 'number', default: 8080, min: 0, max: 65535, integer: true, help: 'port to listen on (0: a free one)' },
       host: { kind: 'string', default: '127.0.0.1', help: 'address to listen on (0.0.0.0 serves other machines too)' },
       'build-only': { kind: 'boolean', default: false, help: 'build the folder and exit' },
-    }),
+    }, 'usage: npx tsx scripts/explorer.ts [flags]   build the browser explorer into a static folder and serve it on localhost'),
   );
   const out = path.resolve(flags.out);
   const files = await buildExplorer(out);

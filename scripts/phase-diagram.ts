@@ -16,13 +16,13 @@ import { join, resolve } from 'node:path';
 import { FlagError, parseFlags } from '../src/cli.ts';
 import { describeBackend, getBackend } from '../src/kernels/registry.ts';
 import { describeTrainer } from '../src/toy/train.ts';
-import { backendFlag, useBackend } from '../src/kernels/select.ts';
+import { sweepBackendFlag, useBackend } from '../src/kernels/select.ts';
 import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
-import { assembleResults, AUTO_REFUSAL, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
+import { assembleResults, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { warningLines } from '../src/phase/results.ts';
 import { progress } from '../src/progress.ts';
 
@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<void> {
   const sweep = sweepFlags(argv);
   const flags = parseFlags(argv, {
     ...sweep,
-    backend: backendFlag,
+    backend: sweepBackendFlag,
     out: { kind: 'string', default: '', help: 'output folder (default out/<experiment>)' },
     workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (same bytes for any number)' },
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
@@ -41,7 +41,6 @@ async function main(argv: string[]): Promise<void> {
     'fail-on-divergence': { kind: 'boolean', default: false, help: 'exit with status 1 when a run collapsed to zero weights or ended with a higher loss than it started with (a warning otherwise)' },
     'chunk-size': { kind: 'number', default: 0, min: 0, max: 1_000_000, integer: true, help: 'models trained together in one batched run (0: from memory, ~256 MB a chunk); on a GPU larger chunks use it better, within its memory (same bytes for any size)' },
   }, 'usage: npx tsx scripts/phase-diagram.ts [flags]        train a sweep, label it, compare with theory, write a report\n       npx tsx scripts/phase-diagram.ts merge DIR... [--out DIR]   merge shard-K-of-N.json files into one result');
-  if (flags.backend === 'auto') throw new FlagError(AUTO_REFUSAL);
   await useBackend(flags.backend);
   const { config, thresholds } = sweepFromFlags(flags, argv);
   const experiment = config.experiment;

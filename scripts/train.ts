@@ -26,7 +26,8 @@ import { trainParallel } from '../src/toy/train-parallel.ts';
 import os from 'node:os';
 import type { Schedule } from '../src/toy/train.ts';
 
-const SYNOPSIS = `npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--density P[,P...]] [--steps N] [--batch B] [--seed K] [--restarts R] [--json FILE]
+const SYNOPSIS = `usage: npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--density P[,P...]] [--steps N] [--batch B] [--seed K] [--restarts R] [--json FILE]
+train one of the paper's toy models (one model per density) and print what each learned
 
 ${PRESET_NAMES.map((name) => `  ${name.padEnd(12)} ${PRESETS[name].description}`).join('\n')}`;
 

@@ -21,20 +21,25 @@ export function usage(specs: Record<string, FlagSpec>): string {
   return Object.entries(specs)
     .map(([name, s]) => {
       const range = s.kind === 'number' ? ` (${s.min ?? '-inf'}..${s.max ?? 'inf'}${s.kind === 'number' && s.integer ? ', integer' : ''})` : s.kind === 'string' && s.choices ? ` (${s.choices.join('|')})` : '';
-      return `  --${name.padEnd(14)} ${s.help}${range}; default ${s.default}`;
+      // An empty default is spelled out by the help itself ("default out/<experiment>", "'' for none") or as none.
+      const fallback = s.default !== '' ? `; default ${s.default}` : /default|''/.test(s.help) ? '' : '; default none';
+      return `  --${name.padEnd(14)} ${s.help}${range}${fallback}`;
     })
     .join('\n');
 }
 
-/** Parse argv against specs; `--help` prints `synopsis` (when given) and the flag table, then exits. */
-export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S, synopsis = ''): Values<S> {
+/**
+ * Parse argv against specs; `--help` prints `synopsis` (the usage line and a sentence on what the script does:
+ * every script has one) and the flag table, then exits.
+ */
+export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S, synopsis: string): Values<S> {
   const values: Record<string, number | string | boolean> = {};
   for (const [name, s] of Object.entries(specs)) values[name] = s.default;
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
-      console.log(`${synopsis ? `${synopsis}\n\n` : ''}flags:\n${usage(specs)}`);
+      console.log(`${synopsis}\n\nflags:\n${usage(specs)}`);
       process.exit(0);
     }
     if (!arg.startsWith('--')) throw new FlagError(`unexpected argument '${arg}' (flags look like --name value; see --help)`);

@@ -30,6 +30,16 @@ export const backendFlag = {
   help: 'kernel backend: js, wasm (large matmuls on WebAssembly SIMD), gpujs[:gpu|webgpu|webasm|cpu] (matmul on gpu.js), or auto (fastest per shape, measured once)',
 } as const;
 
+/**
+ * --backend for sweeps: every backend but auto, which picks each matmul's backend by timing, so a sweep's bytes
+ * could change from run to run and between workers (a choice a script refuses is not offered).
+ */
+export const sweepBackendFlag = {
+  ...backendFlag,
+  choices: BACKEND_CHOICES.filter((c) => c !== 'auto'),
+  help: 'kernel backend: js, wasm (large matmuls on WebAssembly SIMD), gpujs[:gpu|webgpu|webasm|cpu] (gpu.js; webgpu trains on the device); no auto: a backend picked by timing would change the bytes',
+} as const;
+
 let gpujsModule: Promise<GpujsModule> | null = null;
 
 /**

@@ -52,7 +52,7 @@ export type SweepFlagValues = Values<ReturnType<typeof sweepFlags>>;
 
 /** The sweep that command-line arguments describe (only sweep flags), as the CLI would parse them. */
 export function sweepFromArgs(argv: readonly string[]): ReturnType<typeof sweepFromFlags> {
-  return sweepFromFlags(parseFlags(argv, sweepFlags(argv)), argv);
+  return sweepFromFlags(parseFlags(argv, sweepFlags(argv), 'sweep flags (those of phase-diagram.ts)'), argv);
 }
 
 /** The sweep configuration and labelling thresholds the flags describe. */

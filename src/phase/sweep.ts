@@ -104,9 +104,6 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
   }
 }
 
-/** Sweeps promise the same bytes on every run: a backend chosen by timing cannot keep that promise. */
-export const AUTO_REFUSAL = "--backend auto picks each matmul's backend by timing, so a sweep's bytes could change from run to run and between workers; choose js, wasm or gpujs:MODE for sweeps";
-
 /** Which cells a shard trains: shard K of N takes the cells whose index is K modulo N (spreads rows evenly). */
 export interface Shard {
   index: number;
