@@ -24,7 +24,9 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
   const cells = (results.cells as FeatureCell[]).map((c) => {
     const [x0, x1] = bounds(importances, c.importance);
     const [y0, y1] = bounds(densities, c.density);
-    return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, disagrees: c.regime !== c.theory };
+    // every seed's label and loss, for the tooltip: the spread behind the cell's aggregated label
+    const seeds = c.runs.map((r) => `${r.regime} ${r.loss.toExponential(2)}`).join(' | ');
+    return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, seeds, disagrees: c.regime !== c.theory };
   });
   const [sMin, sMax] = [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]];
   const [rMin, rMax] = [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]];
@@ -46,14 +48,19 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
           y: { field: 'y0', type: 'quantitative' as const, ...y },
           y2: { field: 'y1' },
           color: color(field),
-          tooltip: [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }],
+          tooltip: [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }, { field: 'seeds', title: 'each seed' }],
         },
       },
       ...(field === 'regime'
         ? [{
+            // an outline, black inside white, so that it shows on every regime colour
             data: { values: cells.filter((c) => c.disagrees) },
-            mark: { type: 'point' as const, shape: 'cross', color: 'black', size: 30, filled: true },
-            encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y } },
+            mark: { type: 'rect' as const, fillOpacity: 0, stroke: 'black', strokeWidth: 2.5 },
+            encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
+          }, {
+            data: { values: cells.filter((c) => c.disagrees) },
+            mark: { type: 'rect' as const, fillOpacity: 0, stroke: 'white', strokeWidth: 1 },
+            encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
           }]
         : []),
       {
@@ -74,7 +81,8 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `${experiment}: ${n} features in ${m} dimension${m > 1 ? 's' : ''}, ${results.config.seeds} seeds per cell, ${results.config.steps} steps`,
-      subtitle: `agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${a.cellsAway > 0 ? `${(100 * a.awayFromBoundary).toFixed(0)}%` : 'n/a'} of the ${a.cellsAway} cells away from a boundary (crosses: disagreement; lines: theory boundaries)`,
+      // two short lines, so the title never makes the figure wider than its panels
+      subtitle: [`agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${a.cellsAway > 0 ? `${(100 * a.awayFromBoundary).toFixed(0)}%` : 'n/a'} of the ${a.cellsAway} cells away from a boundary`, 'outlined: the experiment disagrees with theory; lines: theory boundaries'],
     },
     hconcat: [panel('regime', 'experiment (trained models)'), panel('theory', 'theory (closed-form candidate losses)')],
     resolve: { scale: { color: 'shared' } },
@@ -157,11 +165,12 @@ export function geometrySpec(results: SweepResults): TopLevelSpec {
 
 /**
  * A comparison's difference map: for feature sweeps, the mean paired loss difference (B - A) per cell on the
- * sweep's grid, crosses where the label changed; for density sweeps, the difference with its bootstrap interval.
+ * sweep's grid, outlined where the label changed, faded where the interval includes 0; for density sweeps, the
+ * difference with its bootstrap interval.
  */
 export function differenceSpec(c: Comparison): TopLevelSpec {
-  const title = { text: `${c.experiment}: B (${c.b.label || 'defaults'}) minus A (${c.a.label || 'defaults'})`, subtitle: `loss difference paired by seed, 95% bootstrap intervals; ${c.summary.changed} of ${c.summary.cells} cells change label` };
-  const values = c.cells.map((cell) => ({ ...cell, diff: cell.lossDiff.mean, low: cell.lossDiff.low, high: cell.lossDiff.high }));
+  const title = { text: `${c.experiment}: B (${c.b.label || 'defaults'}) minus A (${c.a.label || 'defaults'})`, subtitle: `loss difference paired by seed, 95% bootstrap intervals; ${c.summary.changed} of ${c.summary.cells} cells change label${c.cells[0].importance !== null ? ' (outlined); faded: the interval includes 0' : ''}` };
+  const values = c.cells.map((cell) => ({ ...cell, diff: cell.lossDiff.mean, low: cell.lossDiff.low, high: cell.lossDiff.high, label: cell.changed ? 'label changed' : 'same label' }));
   if (c.cells[0].importance !== null) {
     const { densities, importances } = c.a.config;
     const rows = values.map((v) => {
@@ -169,9 +178,18 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
       const [y0, y1] = bounds(densities, v.density);
       return { ...v, x0, x1, y0, y1 };
     });
-    const extent = Math.max(1e-12, ...rows.map((r) => Math.abs(r.diff)));
-    const x = { scale: { type: 'log' as const, nice: false }, title: 'relative importance of the extra feature' };
-    const y = { scale: { type: 'log' as const, nice: false }, title: 'feature density (1 - S)' };
+    // The colour scale ends at the 95th percentile of |difference| (clamped beyond): one outlier cannot wash out the rest.
+    const magnitudes = rows.map((r) => Math.abs(r.diff)).sort((p, q) => p - q);
+    const extent = Math.max(1e-12, magnitudes[Math.floor(0.95 * (magnitudes.length - 1))]);
+    const clamped = magnitudes[magnitudes.length - 1] > extent;
+    // axes end at the outer edges of the swept cells, as the phase diagram's do
+    const x = { scale: { type: 'log' as const, nice: false, domain: [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]] }, title: 'relative importance of the extra feature' };
+    const y = { scale: { type: 'log' as const, nice: false, domain: [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]] }, title: 'feature density (1 - S)' };
+    const outline = (stroke: string, strokeWidth: number) => ({
+      transform: [{ filter: 'datum.changed' }],
+      mark: { type: 'rect', fillOpacity: 0, stroke, strokeWidth },
+      encoding: { x: { field: 'x0', type: 'quantitative', ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative', ...y }, y2: { field: 'y1' } },
+    });
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title,
@@ -186,15 +204,14 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
             x2: { field: 'x1' },
             y: { field: 'y0', type: 'quantitative', ...y },
             y2: { field: 'y1' },
-            color: { field: 'diff', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-extent, extent] }, title: 'loss B - A' },
+            color: { field: 'diff', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-extent, extent], clamp: true }, title: clamped ? ['loss B - A', '(clamped)'] : 'loss B - A' },
+            // faded: the 95% interval includes 0, so the sign of the difference is not established
+            opacity: { condition: { test: 'datum.low <= 0 && datum.high >= 0', value: 0.3 }, value: 1 },
             tooltip: [{ field: 'density' }, { field: 'importance' }, { field: 'labelA' }, { field: 'labelB' }, { field: 'diff', format: '.3e' }, { field: 'low', format: '.3e' }, { field: 'high', format: '.3e' }],
           },
         },
-        {
-          transform: [{ filter: 'datum.changed' }],
-          mark: { type: 'point', shape: 'cross', color: 'black', size: 40, filled: true },
-          encoding: { x: { field: 'importance', type: 'quantitative', ...x }, y: { field: 'density', type: 'quantitative', ...y } },
-        },
+        outline('black', 2.5),
+        outline('white', 1),
       ],
     } as TopLevelSpec;
   }
@@ -208,7 +225,7 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
     layer: [
       { mark: { type: 'rule', color: '#999' }, encoding: { y: { datum: 0, type: 'quantitative' } } },
       { mark: { type: 'errorbar' }, encoding: { x, y: { field: 'low', type: 'quantitative', title: 'loss B - A' }, y2: { field: 'high' } } },
-      { mark: { type: 'point', filled: true }, encoding: { x, y: { field: 'diff', type: 'quantitative' }, shape: { field: 'changed', type: 'nominal', title: 'label changed' } } },
+      { mark: { type: 'point', filled: true, size: 50 }, encoding: { x, y: { field: 'diff', type: 'quantitative' }, shape: { field: 'label', type: 'nominal', title: null, scale: { domain: ['same label', 'label changed'] } } } },
     ],
   } as TopLevelSpec;
 }
