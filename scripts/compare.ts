@@ -23,6 +23,7 @@ import { EXPERIMENTS } from '../src/phase/experiments.ts';
 import { sweepFromArgs } from '../src/phase/flags.ts';
 import { headline, writeComparison } from '../src/phase/report.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
+import { runWarnings } from '../src/phase/results.ts';
 import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
 import { verifyResults } from '../src/phase/verify.ts';
 import { progress } from '../src/progress.ts';
@@ -97,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
   const files = await writeComparison(c, out);
   claim.release();
   console.log(headline(c));
+  for (const line of runWarnings(c)) console.log(line);
   console.log(`wrote ${files.length} files to ${out}: open ${resolve(out, 'index.html')}`);
   return 0;
 }

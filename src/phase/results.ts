@@ -140,6 +140,12 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
 }
 
 /** A sweep's warnings as lines for a terminal: the first `most`, and how many more. */
+/** The warning lines of a sweep, or of both variants of a comparison (each line prefixed A: or B:). */
+export function runWarnings(results: SweepResults | { kind: 'comparison'; resultsA: SweepResults; resultsB: SweepResults }): string[] {
+  if ('kind' in results && results.kind === 'comparison') return [...warningLines(results.resultsA).map((l) => `A: ${l}`), ...warningLines(results.resultsB).map((l) => `B: ${l}`)];
+  return warningLines(results as SweepResults);
+}
+
 export function warningLines(results: SweepResults, most = 10): string[] {
   const all = results.warnings ?? [];
   const lines = all.slice(0, most).map((w) => `warning: cell ${w.cell} (density ${Number(w.density.toPrecision(4))}${w.importance === null ? '' : `, importance ${Number(w.importance.toPrecision(4))}`}), seed ${w.k}: ${w.message}`);

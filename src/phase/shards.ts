@@ -14,6 +14,8 @@ import { cellsOf, type SweepConfig } from './experiments.ts';
 import { headline, writeComparison, writeReport } from './report.ts';
 import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
 import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError, show } from './results-check.ts';
+import { claimOutDir } from './out-dir.ts';
+import { runWarnings } from './results.ts';
 
 export const SHARD_FORMAT = 'superposition-lab/shard@2';
 /** More shards than this is a typo, not a cluster: a sweep has at most 40000 cells, and extra shards are empty. */
@@ -151,18 +153,24 @@ export function mergeShards(files: readonly string[]): { job: ShardJob; runs: Sw
 }
 
 /** Merge shard files and write what a single run of their job writes (results.json, plots, index.html). */
-export async function mergeAndReport(files: readonly string[], out: string | null): Promise<{ out: string; written: string[]; results: SweepResults | Comparison }> {
+export async function mergeAndReport(files: readonly string[], out: string | null, claim?: { overwrite: boolean }): Promise<{ out: string; written: string[]; results: SweepResults | Comparison }> {
   const { job, runs, backend } = mergeShards(files);
-  // The merged result's manifest names the backend the shards trained on, as a one-machine run's would (the
-  // merge itself trains nothing, so that backend need not start here).
-  if (job.kind === 'sweep') {
-    const results = assembleResults(job.config, runs[0], job.thresholds);
-    const dir = out ?? resolve(`out/${job.config.experiment}`);
-    return { out: dir, written: await writeReport(results, dir, backend), results };
+  const dir = out ?? resolve(job.kind === 'sweep' ? `out/${job.config.experiment}` : `out/compare-${job.a.config.experiment}`);
+  // As a one-machine run does, the merge owns its output folder (out-dir.ts) when the command line asks it to.
+  const owned = claim ? claimOutDir(dir, { overwrite: claim.overwrite, finished: 'results.json' }) : null;
+  for (const note of owned?.notes ?? []) console.log(note);
+  try {
+    // The merged result's manifest names the backend the shards trained on, as a one-machine run's would (the
+    // merge itself trains nothing, so that backend need not start here).
+    if (job.kind === 'sweep') {
+      const results = assembleResults(job.config, runs[0], job.thresholds);
+      return { out: dir, written: await writeReport(results, dir, backend), results };
+    }
+    const results = assembleComparison(job.a, job.b, runs[0], runs[1], job.resamples);
+    return { out: dir, written: await writeComparison(results, dir, backend), results };
+  } finally {
+    owned?.release();
   }
-  const results = assembleComparison(job.a, job.b, runs[0], runs[1], job.resamples);
-  const dir = out ?? resolve(`out/compare-${job.a.config.experiment}`);
-  return { out: dir, written: await writeComparison(results, dir, backend), results };
 }
 
 /**
@@ -172,23 +180,27 @@ export async function mergeAndReport(files: readonly string[], out: string | nul
 export async function mergeCommand(script: string, argv: readonly string[]): Promise<void> {
   const paths: string[] = [];
   let out = '';
+  let overwrite = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
-      console.log(`usage: npx tsx scripts/${script} merge DIR_OR_SHARD_FILE... [--out DIR]`);
+      console.log(`usage: npx tsx scripts/${script} merge DIR_OR_SHARD_FILE... [--out DIR] [--overwrite]   merge shard files into what one machine would have written\n\n  --overwrite replaces a finished result in --out (refused without it)`);
       return;
     }
+    if (a === '--overwrite') overwrite = true;
+    else
     if (a === '--out') {
       out = argv[++i] ?? '';
       if (!out || out.startsWith('--')) throw new FlagError('merge: --out needs a folder');
     }
     else if (a.startsWith('--out=')) out = a.slice(6);
-    else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, and --out DIR)`);
+    else if (a.startsWith('--')) throw new FlagError(`merge: unknown flag ${a} (merge takes shard folders or files, --out DIR and --overwrite)`);
     else paths.push(a);
   }
   if (paths.length === 0) throw new FlagError('merge: give the folders (or files) holding shard-K-of-N.json');
   const files = findShardFiles(paths);
-  const merged = await mergeAndReport(files, out ? resolve(out) : null);
+  const merged = await mergeAndReport(files, out ? resolve(out) : null, { overwrite });
   console.log(`merge: ${files.length} shards of one ${'kind' in merged.results ? 'comparison' : 'sweep'}; wrote ${merged.written.length} files to ${merged.out}: open ${resolve(merged.out, 'index.html')}`);
   console.log(headline(merged.results));
+  for (const line of runWarnings(merged.results)) console.log(line);
 }

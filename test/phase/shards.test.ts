@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,11 @@ describe('shards', () => {
     for (let index = 0; index < 2; index++) writeShard(dir, { kind: 'comparison', a, b, resamples: 2000 }, { index, count: 2 }, await trainComparison(a, b, { workers: 1, shard: { index, count: 2 } }));
     const merged = await mergeAndReport(findShardFiles([dir]), join(dir, 'merged'));
     expect(JSON.stringify(merged.results)).toBe(JSON.stringify(await compare(a, b, { workers: 1 })));
+    // merge owns its --out as a one-machine run does: a finished result there is replaced only when asked
+    const { mergeCommand } = await import('../../src/phase/shards.ts');
+    await expect(mergeCommand('compare.ts', [dir, '--out', join(dir, 'merged')])).rejects.toThrow(`${join(dir, 'merged')} holds a finished run (results.json): --overwrite replaces it, or choose another --out`);
+    await mergeCommand('compare.ts', [dir, '--out', join(dir, 'merged'), '--overwrite']);
+    expect(existsSync(join(dir, 'merged', '.lock'))).toBe(false);
   });
 
   it('the shard comes from --shard, else Slurm, else Kubernetes; bad values name their source', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cellsOf, EXPERIMENTS, logspace, type SweepConfig } from '../../src/phase/experiments.ts';
 import { sweepFromArgs } from '../../src/phase/flags.ts';
 import { writeReport } from '../../src/phase/report.ts';
-import { runSweep, sweepMemory, type FeatureCell, type NeuronCell } from '../../src/phase/sweep.ts';
+import { runSweep, sweepMemory, type FeatureCell, type NeuronCell, type SweepResults } from '../../src/phase/sweep.ts';
 
 const tiny: SweepConfig = {
   experiment: 'feature-2x1',
@@ -174,5 +174,16 @@ describe('memory, checked before training', () => {
       const { training, results } = sweepMemory(config, cellsOf(config).length, 2);
       expect(training + results, e).toBeLessThan(2 ** 30);
     }
+  });
+});
+
+describe('run warnings in every command', () => {
+  it("a comparison's lines name the variant, a sweep's are warningLines", async () => {
+    const { runWarnings, warningLines } = await import('../../src/phase/results.ts');
+    const w = { cell: 3, k: 1, density: 0.1, importance: 2, message: 'weights collapsed to zero' };
+    const sweep = { warnings: [w] } as unknown as SweepResults;
+    expect(runWarnings(sweep)).toEqual(['warning: cell 3 (density 0.1, importance 2), seed 1: weights collapsed to zero']);
+    expect(runWarnings({ kind: 'comparison', resultsA: { warnings: [] } as unknown as SweepResults, resultsB: sweep })).toEqual(['B: warning: cell 3 (density 0.1, importance 2), seed 1: weights collapsed to zero']);
+    expect(warningLines(sweep)).toEqual(runWarnings(sweep));
   });
 });
