@@ -2,7 +2,8 @@
  * Vega-Lite specs to SVG and PNG without a browser: vega-lite compiles, vega renders headless to SVG, resvg
  * rasterises. Plots are derived from results files, so a report can be redrawn without retraining.
  */
-import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -14,20 +15,18 @@ export interface Rendered {
   png: Uint8Array;
 }
 
-const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', '/System/Library/Fonts', 'C:\\Windows\\Fonts'];
-let warned = false;
+// The PNGs' font ships with the package (dejavu-fonts-ttf), not the machine: every machine draws the same text,
+// and a server without system fonts (common on GPU nodes) no longer gets plots without labels.
+const fontDir = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => join(fontDir, f));
 
 export async function renderVegaLite(spec: TopLevelSpec): Promise<Rendered> {
   const compiled = compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  if (!warned && !FONT_DIRS.some((d) => existsSync(d))) {
-    warned = true;
-    console.warn('render: no system fonts found, so PNG plots will have no text (the SVGs are complete); install e.g. fonts-dejavu-core');
-  }
   const png = new Resvg(svg, {
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+    font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
     fitTo: { mode: 'zoom', value: 2 },
     background: 'white',
   }).render().asPng();
