@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifestOf } from '../manifest.ts';
+import { manifestOf, type Manifest } from '../manifest.ts';
 import { renderVegaLite } from '../viz/render.ts';
 import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import type { Comparison } from './compare.ts';
@@ -21,15 +21,16 @@ export const escape = (s: string): string => s.replace(/[&<>]/g, (c) => ({ '&': 
  * The output folder of any result: results.json (content + manifest), every figure as Vega-Lite spec, Vega spec,
  * SVG and PNG, and index.html with the figures inlined. Returns the files written.
  */
-export async function writeOutputs(out: string, title: string, content: object, config: object, summaryHtml: string, figures: Figure[], extraHtml = '', backend?: string): Promise<string[]> {
+export async function writeOutputs(out: string, title: string, content: object, config: object, summaryHtml: string, figures: Figure[], extraHtml = '', backend?: string, kept?: Manifest): Promise<string[]> {
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
   const put = (name: string, data: string | Uint8Array): void => {
     writeAtomic(join(out, name), data);
     written.push(join(out, name));
   };
-  const manifest = manifestOf(content, config, backend);
-  put('results.json', `${JSON.stringify({ ...content, manifest }, null, 1)}\n`);
+  // A results file drawn again (scripts/report.ts) keeps its own manifest, and its results.json is not rewritten.
+  const manifest = kept ?? manifestOf(content, config, backend);
+  if (!kept) put('results.json', `${JSON.stringify({ ...content, manifest }, null, 1)}\n`);
   const html: string[] = [];
   for (const [name, figureTitle, spec] of figures) {
     const r = await renderVegaLite(spec);
@@ -91,9 +92,11 @@ export function settingsTable(settings: object): string {
   return `<table class="settings">\n${rows.join('\n')}\n</table>`;
 }
 
-/** Write a sweep's results.json, plots and index.html into `out`; returns the files written. */
-/** `backend`: the one that trained the results (default: the active one). */
-export async function writeReport(results: SweepResults, out: string, backend?: string): Promise<string[]> {
+/**
+ * Write a sweep's results.json, plots and index.html into `out`; returns the files written. `backend`: the one
+ * that trained the results (default: the active one); `kept`: the manifest of a results file drawn again.
+ */
+export async function writeReport(results: SweepResults, out: string, backend?: string, kept?: Manifest): Promise<string[]> {
   const figures = sweepFigures(results);
   const a = results.agreement;
   const summary =
@@ -102,7 +105,7 @@ export async function writeReport(results: SweepResults, out: string, backend?: 
       : a
         ? `<p>Agreement with the closed-form theory: <b>${percent(a.all)}</b> of ${a.cells} cells; <b>${percent(a.awayFromBoundary)}</b> of the ${a.cellsAway} cells more than one grid step from a theoretical boundary.</p>`
         : `<p>Monosemantic neurons by density (best model of each): ${(results.cells as NeuronCell[]).map((c) => `${c.density}: ${c.monosemantic}`).join(', ')}.</p>`;
-  return writeOutputs(out, results.experiment, results, results.config, summary + legendOf(results), figures, '', backend);
+  return writeOutputs(out, results.experiment, results, results.config, summary + legendOf(results), figures, '', backend, kept);
 }
 
 /** A comparison's results.json, difference map and report. */
