@@ -7,12 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { getBackend } from './kernels/registry.ts';
 import { COUNTER_RNG } from './counter/threefry.ts';
 import { DEVICE_TRAINER_BACKENDS } from './kernels/device/training.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+// The package's root: one folder up from src/manifest.ts, two from the compiled dist/lib/manifest.js.
+const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 
 export interface Manifest {
   package: string;
@@ -35,6 +37,8 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 let commit: string | null | undefined;
 function gitCommit(): string | null {
   if (commit !== undefined) return commit;
+  // An installed package has no checkout of its own: git would report the enclosing project's commit.
+  if (!import.meta.url.endsWith('.ts')) return (commit = null);
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';

@@ -1,6 +1,9 @@
-// Worker threads do not inherit tsx's TypeScript loader: register it, then load the TypeScript worker.
+// Worker threads do not inherit tsx's TypeScript loader: register it for a TypeScript worker (running from
+// src/), then load the worker; the package's compiled workers (dist/lib/) need no loader.
 import { workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
 
-register();
+if (workerData.entry.endsWith('.ts')) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
 await import(workerData.entry);

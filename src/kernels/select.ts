@@ -15,6 +15,7 @@ import { registerBackend, setBackend } from './registry.ts';
 import { BackendUnavailableError, createGpujsKernels, gpujsGlobal, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 import { createWasmKernels } from './wasm.ts';
+import { moduleFile } from '../module-file.ts';
 
 export const BACKEND_CHOICES = ['js', 'wasm', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
 
@@ -70,7 +71,7 @@ function isNode(): boolean {
  */
 async function startWebgpu(allowSoftware: boolean | undefined): Promise<GpujsKernels> {
   if (isNode()) {
-    const path = './webgpu-node.ts';
+    const path = moduleFile('./webgpu-node', import.meta.url).href;
     const { createWebgpuKernels } = (await import(/* @vite-ignore */ path)) as typeof import('./webgpu-node.ts');
     return createWebgpuKernels({ allowSoftware });
   }

@@ -13,6 +13,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { BackendUnavailableError } from './registry.ts';
 import { awaitHello, Bridge, bridgeKernels, TIMEOUT_MS, type Sequenced, type Transport, type WebgpuKernels, type WebgpuOptions, type WebgpuReply } from './webgpu-bridge.ts';
+import { moduleFile } from '../module-file.ts';
 
 export type { WebgpuKernels, WebgpuOptions as WebgpuNodeOptions };
 
@@ -55,7 +56,7 @@ export async function createWebgpuKernels(options: WebgpuOptions = {}): Promise<
   if (allowSoftware && !process.env.EGL_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM = 'surfaceless';
   const { port1, port2 } = new MessageChannel();
   const control = new SharedArrayBuffer(8);
-  const workerData: WebgpuWorkerData & { entry: string } = { entry: new URL('./webgpu-worker.ts', import.meta.url).href, port: port2, control, allowSoftware };
+  const workerData: WebgpuWorkerData & { entry: string } = { entry: moduleFile('./webgpu-worker', import.meta.url).href, port: port2, control, allowSoftware };
   const worker = new Worker(new URL('../worker-boot.mjs', import.meta.url), { workerData, transferList: [port2] });
   const hello = await awaitHello((resolve) => {
     worker.once('message', resolve);

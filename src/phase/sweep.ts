@@ -15,6 +15,7 @@ import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepRe
 import { sha256 } from '../manifest.ts';
 import { evaluationRows } from '../toy/train.ts';
 import { checkRuns, ResultsFileError, show } from './results-check.ts';
+import { moduleFile } from '../module-file.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -68,7 +69,7 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
     return;
   }
   const boot = new URL('../worker-boot.mjs', import.meta.url);
-  const entry = new URL('./worker.ts', import.meta.url).href;
+  const entry = moduleFile('./worker', import.meta.url).href;
   const pool = Array.from({ length: Math.min(workers, chunks.length) }, () => new Worker(boot, { workerData: { entry } }));
   let next = 0;
   try {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { ToyModel } from './model.ts';
 import { deriveSeed } from '../random.ts';
 import { train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
+import { moduleFile } from '../module-file.ts';
 
 /**
  * Steps whose losses a worker sends in one message (a message per step cost more than a small model's step):
@@ -82,7 +83,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
   const complete: number[] = [];
   let nextStep = 0;
   const boot = new URL('../worker-boot.mjs', import.meta.url);
-  const entry = new URL('./train-worker.ts', import.meta.url).href;
+  const entry = moduleFile('./train-worker', import.meta.url).href;
   const pool = parts.map(() => new Worker(boot, { workerData: { entry } }));
   try {
     const results = await Promise.all(
