@@ -11,7 +11,7 @@ import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunOutput } from '../src/phase/chunk.ts';
 import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
-import { DEFAULTS, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
+import { DEFAULTS, sweepFlags, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
 import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
 import { checkResults } from '../src/phase/results-check.ts';
@@ -48,6 +48,7 @@ interface El {
   setAttribute(name: string, value: string): void;
   click(): void;
   max?: number | string;
+  min?: number | string;
 }
 declare const document: { getElementById(id: string): El; createElement(tag: string): El };
 declare const navigator: { hardwareConcurrency?: number; userAgent: string; gpu?: { requestAdapter(o?: object): Promise<{ info?: AdapterInfoLike } | null> } };
@@ -387,10 +388,22 @@ function fillDefaults(): void {
   $('seeds').value = String(d.seeds);
   $('steps').value = String(d.steps);
   $('batch').value = String(d.batch);
+  // The fields' limits are the CLI flags' ranges (the same declaration), so the form offers what the check accepts.
+  const flags = sweepFlags(['--experiment', e]);
+  for (const key of ['grid', 'seeds', 'steps', 'batch', 'seed'] as const) {
+    const spec = flags[key] as { min?: number; max?: number };
+    if (spec.min !== undefined) $(key).min = String(spec.min);
+    if (spec.max !== undefined) $(key).max = String(spec.max);
+  }
 }
 
 function formOptions(): RunOptions {
-  const num = (id: string) => Number($(id).value);
+  // An empty field is an error naming the field, not a silent 0 that the flag check reports as --steps 0.
+  const num = (id: string) => {
+    const text = $(id).value.trim();
+    if (text === '') throw new Error(`${id}: enter a number`);
+    return Number(text);
+  };
   return { experiment: $('experiment').value as ExperimentName, grid: num('grid'), seeds: num('seeds'), steps: num('steps'), batch: num('batch'), seed: num('seed'), backend: $('backend').value as RunOptions['backend'], workers: num('workers') };
 }
 

@@ -31,6 +31,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let imported: { cells: number; headline: string; refusals: string[] } = { cells: 0, headline: '', refusals: [] };
   let svgRects = 0;
   let initialStatus = '';
+  let form: { limits: Record<string, string>; error: string } = { limits: {}, error: '' };
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let watchdog = '';
   let gpu: { status: string; js: number[]; gpujs: number[]; webgpuStatus: string; webgpu: number[] } = { status: '', js: [], gpujs: [], webgpuStatus: '', webgpu: [] };
@@ -71,6 +72,19 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       // The status line gains what WebGPU offers once the adapter request answers.
       await page.waitForFunction(() => /WebGPU/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status-text').textContent), undefined, { timeout: 10_000 });
       initialStatus = await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status-text').textContent);
+      // The form's limits are the flags' ranges, and an empty field is named, not read as 0.
+      form = await page.evaluate(() => {
+        type Input = { value: string; max: string; min: string; click(): void; textContent: string };
+        const $ = (id: string) => (globalThis as unknown as { document: { getElementById(id: string): Input } }).document.getElementById(id);
+        const limits = { grid: `${$('grid').min}..${$('grid').max}`, seeds: `${$('seeds').min}..${$('seeds').max}` };
+        const steps = $('steps').value;
+        $('steps').value = '';
+        $('run').click();
+        const error = $('error').textContent;
+        $('steps').value = steps;
+        $('error').textContent = '';
+        return { limits, error };
+      });
       type Api = { run(o: object): Promise<unknown>; exportJson(): Promise<string>; importJson(t: string): Promise<{ cells: unknown[] }>; drawn(): Promise<void> };
       await page.evaluate((flags) => (globalThis as unknown as { explorer: Api }).explorer.run({ ...flags, backend: 'js', workers: 2 }), FLAGS);
       await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.drawn());
@@ -160,6 +174,10 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(browser.manifest.configHash).toBe(cli.manifest.configHash);
     // And the whole file is the CLI's layout: only the manifest's lines differ.
     expect(exported.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, '')).toBe(cliJson.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, ''));
+  });
+
+  it("the form's limits are the CLI flags' ranges; an empty field is an error naming it", () => {
+    expect(form).toEqual({ limits: { grid: '1..200', seeds: '1..1000' }, error: 'steps: enter a number' });
   });
 
   it('draws the phase diagram and imports a results.json made by the CLI', () => {
