@@ -152,5 +152,63 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(2);
     });
     console.log(`explorer: open ${served.url} (Ctrl-C stops)`);
+    stopWithParents(() => served.server.close());
+  }
+}
+
+/**
+ * Stop when asked (Ctrl-C, kill) or when any process that started this one dies: `npm run explorer` runs npm,
+ * a shell and tsx above this process, and killing npm used to leave the server running, orphaned.
+ */
+function stopWithParents(close: () => void): void {
+  const stop = (why: string): void => {
+    console.log(`explorer: stopping (${why})`);
+    close();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
+  const ancestors = ancestorPids();
+  setInterval(() => {
+    const gone = ancestors.find((pid) => !isAlive(pid));
+    if (gone !== undefined) stop(`process ${gone} that started it has exited`);
+  }, 500).unref();
+}
+
+/**
+ * The launcher chain above this process (npm, npx, the shell npm starts, tsx), from /proc where there is one,
+ * else the parent alone. It stops at the first other process (the user's shell): a server started with nohup
+ * outlives its terminal, as it should.
+ */
+function ancestorPids(): number[] {
+  const pids: number[] = [];
+  let pid = process.ppid;
+  while (pid > 1 && pids.length < 8) {
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces or parentheses, so split at the last ')'
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!/^(node|npm|npx|sh|tsx)\b/.test(comm)) break;
+      pids.push(pid);
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      if (pids.length === 0) pids.push(pid); // no /proc: the parent alone
+      break;
+    }
+  }
+  return pids;
+}
+
+/** Whether `pid` runs: signal 0 reaches it (EPERM: someone else's) and, where /proc says, it is not a zombie. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'; // killed, not yet reaped
+  } catch {
+    return true;
   }
 }
