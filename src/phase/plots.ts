@@ -106,6 +106,8 @@ export function neuronCountSpec(results: SweepResults): TopLevelSpec {
 
 /** Lines of a measure against density (log axis, sparser to the right), one colour per series. */
 function densityLines(text: string, values: object[], yField: string, yMax: number, yTitle: string | null, color: object): TopLevelSpec {
+  // The axis spans the swept densities, not the decades a "nice" log scale would round them out to.
+  const densities = (values as { density: number }[]).map((v) => v.density);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text, subtitle: 'sparser to the right' },
@@ -114,9 +116,10 @@ function densityLines(text: string, values: object[], yField: string, yMax: numb
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true }, title: 'feature density (1 - S)' },
+      x: { field: 'density', type: 'quantitative', scale: { type: 'log', reverse: true, nice: false, domain: [Math.min(...densities), Math.max(...densities)] }, title: 'feature density (1 - S)' },
       y: { field: yField, type: 'quantitative', scale: { domain: [0, yMax] }, title: yTitle },
-      color,
+      color: { ...color, legend: { labelLimit: 320 } }, // whole series names, not "features per dimen..."
+
     },
   } as TopLevelSpec;
 }

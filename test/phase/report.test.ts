@@ -64,3 +64,12 @@ describe('the difference map', () => {
     expect(heat.y.scale.domain[1]).toBeCloseTo(10 ** 0.25, 12); // densities 0.1, 0.316, 1: a factor sqrt(10) apart
   });
 });
+
+describe('density plots', () => {
+  it('span the swept densities, not the decades a nice log scale would round them out to', async () => {
+    const { geometrySpec } = await import('../../src/phase/plots.ts');
+    const config: SweepConfig = { experiment: 'intro', densities: [1, 0.3, 0.05], importances: [], seeds: 1, steps: 10, batch: 32, lr: 1e-2, optimizer: 'adamw', schedule: 'constant', seed: 1, init: 'per-instance', evalBatch: 256 };
+    const spec = geometrySpec(await runSweep(config, { workers: 1 })) as any;
+    expect(spec.encoding.x.scale).toMatchObject({ type: 'log', nice: false, domain: [0.05, 1] });
+  });
+});
