@@ -59,10 +59,23 @@ export function saveModel(model: ToyModel): ModelDocument {
   return { config: { model: { ...model.spec } }, instances: Array.from({ length: model.spec.instances }, (_, i) => instanceParameters(model, i)) };
 }
 
-/** Rebuild a model from a saved document; a missing or misshapen field is an error naming it. */
+/** The most weights one matrix of a loaded model may have (2^27 floats: 512 MB). */
+export const MAX_SAVED_WEIGHTS = 2 ** 27;
+
+/**
+ * Rebuild a model from a saved document; a missing, misshapen, non-finite or oversized field is an error
+ * naming it, raised before anything is allocated.
+ */
 export function loadModel(doc: ModelDocument): ToyModel {
   const spec = doc?.config?.model;
-  if (!spec || !MODEL_KINDS.includes(spec.kind)) throw new TypeError(`loadModel: config.model.kind is ${JSON.stringify(spec?.kind)}, expected one of ${MODEL_KINDS.join(', ')}`);
+  if (!spec || !MODEL_KINDS.includes(spec.kind)) throw new TypeError(`loadModel: config.model.kind is ${String(JSON.stringify(spec?.kind)).slice(0, 40)}, expected one of ${MODEL_KINDS.join(', ')}`);
+  // Sizes are checked before anything is allocated from them: a document is not a licence to allocate 10^12 floats.
+  for (const field of ['instances', 'features', 'hidden'] as const) {
+    const v = spec[field];
+    if (!Number.isInteger(v) || v < 1 || v > 1e6) throw new TypeError(`loadModel: config.model.${field} is ${String(JSON.stringify(v)).slice(0, 40)}, expected an integer in 1..1000000`);
+  }
+  const weights = spec.instances * spec.features * spec.hidden;
+  if (weights > MAX_SAVED_WEIGHTS) throw new TypeError(`loadModel: config.model describes ${weights} weights per matrix (instances x features x hidden), more than the ${MAX_SAVED_WEIGHTS} a saved model may hold`);
   if (!Array.isArray(doc.instances) || doc.instances.length !== spec.instances) {
     throw new TypeError(`loadModel: ${doc.instances?.length} instances saved, config.model.instances is ${spec.instances}`);
   }
@@ -73,12 +86,12 @@ export function loadModel(doc: ModelDocument): ToyModel {
     // Writes the transpose of a rows x cols matrix into the cols x rows block at `offset`.
     const readMatrix = (field: 'W' | 'W1' | 'W2', rows: number, cols: number, target: Float32Array, offset: number) => {
       const M = inst[field];
-      if (!Array.isArray(M) || M.length !== rows || M.some((row) => !Array.isArray(row) || row.length !== cols || row.some((v) => typeof v !== 'number'))) throw new TypeError(`${where(field)} must be ${rows} x ${cols} numbers`);
+      if (!Array.isArray(M) || M.length !== rows || M.some((row) => !Array.isArray(row) || row.length !== cols || row.some((v) => !Number.isFinite(v)))) throw new TypeError(`${where(field)} must be ${rows} x ${cols} numbers`);
       M.forEach((row, r) => row.forEach((v, c) => (target[offset + c * rows + r] = v)));
     };
     const readVector = (field: 'b' | 'bHidden', length: number, target: Float32Array) => {
       const v = inst[field];
-      if (!Array.isArray(v) || v.length !== length || v.some((x) => typeof x !== 'number')) throw new TypeError(`${where(field)} must have ${length} numbers`);
+      if (!Array.isArray(v) || v.length !== length || v.some((x) => !Number.isFinite(x))) throw new TypeError(`${where(field)} must have ${length} numbers`);
       target.set(v, i * length);
     };
     if (model.W2) {
