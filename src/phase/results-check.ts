@@ -31,28 +31,26 @@ export const show = (x: unknown): string => {
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 };
 
-/** A finite number in [min, max] (an integer when asked). */
-const num = (min: number, max: number, integer = false) =>
-  v.custom<number>(
-    (x) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max && (!integer || Number.isInteger(x)),
-    (issue) => `expected ${integer ? 'an integer' : 'a number'} in ${min}..${max}, found ${show(issue.input)}`,
-  );
+/** A finite number in [min, max] (an integer when asked). Built from valibot's own actions, so it converts to JSON Schema. */
+function num(min: number, max: number, integer = false) {
+  const message = (issue: v.BaseIssue<unknown>) => `expected ${integer ? 'an integer' : 'a number'} in ${min}..${max}, found ${show(issue.input)}`;
+  const bounded = v.pipe(v.number(message), v.minValue(min, message), v.maxValue(max, message));
+  return integer ? v.pipe(bounded, v.integer(message)) : bounded;
+}
 /** One of `choices` (only those: a prototype key such as 'toString' is not one). */
-const oneOf = <T extends string>(choices: readonly T[]) =>
-  v.custom<T>((x) => typeof x === 'string' && choices.includes(x as T), (issue) => `expected one of ${choices.join(', ')}, found ${show(issue.input)}`);
+const oneOf = <T extends string>(choices: readonly T[]) => v.picklist(choices as T[], (issue) => `expected one of ${choices.join(', ')}, found ${show(issue.input)}`);
 /** An array of `min`..`max` entries (exactly `min` when max is omitted), each `item`. */
-const list = <T extends v.GenericSchema>(item: T, min: number, max = min) =>
-  v.pipe(
-    v.array(item, (issue) => `expected an array, found ${show(issue.input)}`),
-    v.check((a) => a.length >= min && a.length <= max, (issue) => `expected ${min === max ? min : `${min}..${max}`} entries, found ${(issue.input as unknown[]).length}`),
-  );
+const list = <T extends v.GenericSchema>(item: T, min: number, max = min) => {
+  const count = (issue: v.BaseIssue<unknown>) => `expected ${min === max ? min : `${min}..${max}`} entries, found ${(issue.input as unknown[]).length}`;
+  return v.pipe(v.array(item, (issue) => `expected an array, found ${show(issue.input)}`), v.minLength(min, count), v.maxLength(max, count));
+};
 /** An object (not an array) with at least these fields (others are allowed: derived fields, the manifest). */
 const record = <T extends v.ObjectEntries>(entries: T) =>
   v.pipe(
     v.custom<object>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), (issue) => `expected an object, found ${show(issue.input)}`),
     v.looseObject(entries),
   );
-const text = (max: number) => v.custom<string>((x) => typeof x === 'string' && x.length <= max, () => `expected a string of at most ${max} characters`);
+const text = (max: number) => v.pipe(v.string(() => `expected a string of at most ${max} characters`), v.maxLength(max, () => `expected a string of at most ${max} characters`));
 
 /** Parse `doc` with `schema`, or throw a ResultsFileError naming the source and the first failing field. */
 function parse<T extends v.GenericSchema>(schema: T, doc: unknown, source: string, root = ''): v.InferOutput<T> {
@@ -75,7 +73,7 @@ function configSchema(experiment: ExperimentName) {
   };
   const feature = isFeatureExperiment(experiment);
   return record({
-    experiment: v.custom<ExperimentName>((x) => x === experiment, (issue) => `is ${show(issue.input)}, the file's experiment is '${experiment}'`),
+    experiment: v.literal(experiment, (issue) => `is ${show(issue.input)}, the file's experiment is '${experiment}'`),
     densities: list(num(Number.MIN_VALUE, 1), 1, 200),
     importances: list(num(Number.MIN_VALUE, 1e6), feature ? 1 : 0, feature ? 200 : 0),
     seeds: flag('seeds'),
