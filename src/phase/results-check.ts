@@ -65,14 +65,14 @@ function parse<T extends v.GenericSchema>(schema: T, doc: unknown, source: strin
 // --- the formats --------------------------------------------------------------------------------------------------
 
 /** A sweep configuration of `experiment`: every field in the range of its flag. */
-function configSchema(experiment: ExperimentName) {
+function configEntries(experiment: ExperimentName) {
   const f = sweepFlags(['--experiment', experiment]);
   const flag = (name: keyof typeof f) => {
     const spec = f[name] as { min?: number; max?: number; integer?: boolean; choices?: readonly string[] };
     return spec.choices ? oneOf(spec.choices) : num(spec.min!, spec.max!, spec.integer);
   };
   const feature = isFeatureExperiment(experiment);
-  return record({
+  return {
     experiment: v.literal(experiment, (issue) => `is ${show(issue.input)}, the file's experiment is '${experiment}'`),
     densities: list(num(Number.MIN_VALUE, 1), 1, 200),
     importances: list(num(Number.MIN_VALUE, 1e6), feature ? 1 : 0, feature ? 200 : 0),
@@ -85,8 +85,9 @@ function configSchema(experiment: ExperimentName) {
     seed: flag('seed'),
     init: flag('init'),
     evalBatch: flag('eval-batch'),
-  });
+  };
 }
+const configSchema = (experiment: ExperimentName) => record(configEntries(experiment));
 
 const featureThresholds = record({ normThreshold: num(0, 10), superpositionThreshold: num(0, 10), aggregation: oneOf(AGGREGATIONS) });
 const neuronThresholds = record({ monosemanticity: num(0, 1), deadNorm: num(0, 10), usage: num(0, 1) });
@@ -103,8 +104,12 @@ function sweepConfig(doc: unknown, source: string, at: string): SweepConfig {
   return config;
 }
 
+/** How many entries a list holds: exactly n (a reader, sized by the file's configuration) or a range (publication). */
+type Count = number | readonly [number, number];
+const sized = <T extends v.GenericSchema>(item: T, n: Count) => (typeof n === 'number' ? list(item, n) : list(item, n[0], n[1]));
+
 /** One cell's saved runs (shards, partial.json): every seed once, finite losses, weights of the model's sizes. */
-function runsSchema(config: SweepConfig) {
+function runsSchema(config: SweepConfig, seeds: Count = config.seeds) {
   const { features: n, hidden: m, kind } = SHAPES[config.experiment];
   const weights = (length: number) => list(num(-1e30, 1e30), length);
   const run = record({
@@ -116,7 +121,7 @@ function runsSchema(config: SweepConfig) {
     warning: v.optional(text(1000)),
   });
   return v.pipe(
-    list(run, config.seeds),
+    sized(run, seeds),
     v.check((runs) => new Set(runs.map((r) => r.k)).size === runs.length, () => 'a seed index appears twice'),
   );
 }
@@ -128,23 +133,73 @@ const warningsSchema = (cells: number, seeds: number) =>
   );
 
 /** The cells of a feature sweep: every run's seed, loss, label, measures and weights. */
-function featureCellsSchema(config: SweepConfig, cells: number) {
+function featureCellsSchema(config: SweepConfig, cells: Count, seeds: Count = config.seeds) {
   const { features: n, hidden: m } = SHAPES[config.experiment];
   const regime = oneOf(['not-represented', 'superposition', 'dedicated'] as const);
   const run = record({ seed: num(0, config.seeds - 1, true), loss: num(0, Number.MAX_VALUE), regime, norm: num(0, 1e6), superposition: num(0, 1e12), W: list(num(-1e6, 1e6), n * m), b: list(num(-1e6, 1e6), n) });
-  const cell = record({ density: num(Number.MIN_VALUE, 1), importance: num(Number.MIN_VALUE, 1e6), regime, theory: regime, loss: num(0, Number.MAX_VALUE), nearBoundary: v.boolean(() => 'expected true or false'), runs: list(run, config.seeds) });
-  return list(cell, cells);
+  const cell = record({ density: num(Number.MIN_VALUE, 1), importance: num(Number.MIN_VALUE, 1e6), regime, theory: regime, loss: num(0, Number.MAX_VALUE), nearBoundary: v.boolean(() => 'expected true or false'), runs: sized(run, seeds) });
+  return sized(cell, cells);
 }
 
 /** The cells of a density sweep (neuron, computation, intro): the best model's labels and every run's loss. */
-function densityCellsSchema(config: SweepConfig, cells: number) {
+function densityCellsSchema(config: SweepConfig, cells: Count, seeds: Count = config.seeds) {
   const { features: n, hidden: m } = SHAPES[config.experiment];
-  const common = { density: num(Number.MIN_VALUE, 1), loss: num(0, Number.MAX_VALUE), bestSeed: num(0, config.seeds - 1, true), runs: list(record({ loss: num(0, Number.MAX_VALUE) }), config.seeds) };
+  const common = { density: num(Number.MIN_VALUE, 1), loss: num(0, Number.MAX_VALUE), bestSeed: num(0, config.seeds - 1, true), runs: sized(record({ loss: num(0, Number.MAX_VALUE) }), seeds) };
   if (config.experiment === 'intro') {
-    return list(record({ ...common, represented: num(0, n, true), norms: list(num(0, 1e6), n), superposition: list(num(0, 1e6), n) }), cells);
+    return sized(record({ ...common, represented: num(0, n, true), norms: list(num(0, 1e6), n), superposition: list(num(0, 1e6), n) }), cells);
   }
   const neuron = record({ regime: oneOf(['monosemantic', 'polysemantic', 'dead']), monosemanticity: num(0, 1), topFeature: num(0, n - 1, true), weights: list(num(-1e6, 1e6), n) });
-  return list(record({ ...common, monosemantic: num(0, m, true), polysemantic: num(0, m, true), neurons: list(neuron, m), featureNeurons: list(list(num(0, m - 1, true), 0, m), n) }), cells);
+  return sized(record({ ...common, monosemantic: num(0, m, true), polysemantic: num(0, m, true), neurons: list(neuron, m), featureNeurons: list(list(num(0, m - 1, true), 0, m), n) }), cells);
+}
+
+// --- the formats as whole documents, for publication -------------------------------------------------------------
+
+const MAX_SEEDS = 1000; // --seeds' range
+const manifestSchema = record({
+  package: text(200), gitCommit: v.nullable(text(200)), backend: text(200), trainer: v.optional(text(200)), dataStream: v.optional(text(200)),
+  node: text(200), configHash: text(64), resultsHash: text(64),
+});
+/** The runs of one cell as shards and partial.json hold them, keyed by cell index, for any experiment. */
+const runsTableOf = (experiment: ExperimentName) => v.record(v.pipe(v.string(), v.regex(/^\d+$/)), runsSchema({ experiment, seeds: MAX_SEEDS } as SweepConfig, [1, MAX_SEEDS]));
+const anyOf = <T extends v.GenericSchema>(schemas: T[]) => v.union(schemas);
+
+/**
+ * Every format read back, as a whole document with the sizes a configuration would fix left to the flags'
+ * ranges: the same schemas the readers use, for other tools (scripts/schemas.ts writes them to docs/schemas/ as
+ * JSON Schema). The readers also check what no JSON Schema can say (a cell at the position its density and
+ * importance give, labels that match the weights).
+ */
+export function publishedSchemas(shardFormat: string): Record<string, v.GenericSchema> {
+  const schemas: Record<string, v.GenericSchema> = {};
+  for (const experiment of EXPERIMENTS) {
+    const generic = { experiment, seeds: MAX_SEEDS } as SweepConfig; // what the cell schemas read of a configuration
+    const feature = isFeatureExperiment(experiment);
+    schemas[`results-${experiment}`] = record({
+      experiment: v.literal(experiment),
+      config: record({ ...configEntries(experiment), thresholds: thresholdsOf(experiment) }),
+      cells: feature ? featureCellsSchema(generic, [1, MAX_CELLS], [1, MAX_SEEDS]) : densityCellsSchema(generic, [1, MAX_CELLS], [1, MAX_SEEDS]),
+      agreement: feature ? record({ all: v.nullable(num(0, 1)), awayFromBoundary: v.nullable(num(0, 1)), cells: num(0, MAX_CELLS, true), cellsAway: num(0, MAX_CELLS, true) }) : v.null_(),
+      warnings: warningsSchema(MAX_CELLS, MAX_SEEDS),
+      manifest: manifestSchema,
+    });
+  }
+  const anyConfig = anyOf(EXPERIMENTS.map((e) => configSchema(e)));
+  const bothThresholds = record({ feature: featureThresholds, neuron: neuronThresholds });
+  const variant = record({ label: text(10_000), config: anyConfig, thresholds: bothThresholds });
+  schemas.comparison = record({ kind: v.literal('comparison'), experiment: oneOf(EXPERIMENTS), a: variant, b: variant, resamples: num(100, 1e6, true), manifest: manifestSchema });
+  schemas.shard = record({
+    format: v.literal(shardFormat),
+    job: anyOf([
+      record({ kind: v.literal('sweep'), config: anyConfig, thresholds: bothThresholds }),
+      record({ kind: v.literal('comparison'), a: variant, b: variant, resamples: num(100, 1e6, true) }),
+    ]),
+    jobHash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    shard: record({ index: num(0, 99_999, true), count: num(1, 100_000, true) }),
+    runs: list(anyOf(EXPERIMENTS.map(runsTableOf)), 1, 2),
+    manifest: manifestSchema,
+  });
+  schemas.partial = record({ configHash: text(64), backend: v.optional(text(200)), cells: anyOf(EXPERIMENTS.map(runsTableOf)) });
+  return schemas;
 }
 
 // --- the readers --------------------------------------------------------------------------------------------------
