@@ -49,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
     shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
     'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
   }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
+  // An empty --verify (a variable that was not set) must not fall through to training a default comparison.
+  if (!flags.verify && argv.some((a) => a === '--verify' || a.startsWith('--verify='))) throw new FlagError("--verify '': give the folder holding the results.json to re-run");
   await useBackend(flags.backend);
 
   if (flags.verify) {

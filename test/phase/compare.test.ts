@@ -94,4 +94,7 @@ it('compare.ts: the sweep-wide flags inside a variant are refused (they would co
   const r = spawnSync('npx', ['tsx', 'scripts/compare.ts', '--a', '', '--b', '--seed 1'], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status).toBe(2);
   expect(r.stderr.trim()).toBe('compare: --b "--seed 1": --seed applies to both variants; give it outside --a/--b');
+  const empty = spawnSync('npx', ['tsx', 'scripts/compare.ts', '--verify', ''], { encoding: 'utf8', timeout: 60_000 });
+  expect(empty.status).toBe(2); // not a default comparison trained for minutes
+  expect(empty.stderr.trim()).toBe("compare: --verify '': give the folder holding the results.json to re-run");
 }, 60_000);

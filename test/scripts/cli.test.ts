@@ -34,7 +34,7 @@ it('--shard none runs the whole sweep even inside a Slurm array or a Kubernetes 
 it('--help of every script: a usage line saying what it does, every flag with a default, no choice it would refuse', async () => {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
-  const scripts = ['phase-diagram', 'compare', 'train', 'report', 'explorer', 'backends', 'build-browser', 'bench-train', 'bench-phase', 'bench-kernels', 'bench-browser', 'bench-rng', 'bench-device'];
+  const scripts = ['phase-diagram', 'compare', 'train', 'report', 'schemas', 'explorer', 'backends', 'build-browser', 'bench-train', 'bench-phase', 'bench-kernels', 'bench-browser', 'bench-rng', 'bench-device'];
   const helps = await Promise.all(scripts.map(async (s) => [s, (await promisify(execFile)('npx', ['tsx', `scripts/${s}.ts`, '--help'], { encoding: 'utf8', timeout: 60_000 })).stdout] as const));
   for (const [script, help] of helps) {
     // the usage line, then what the script does: after three spaces on that line, or on the next
