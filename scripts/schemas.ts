@@ -14,11 +14,13 @@ import { parseFlags } from '../src/cli.ts';
 import { publishedSchemas } from '../src/phase/results-check.ts';
 import { SHARD_FORMAT } from '../src/phase/shards.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
+import { modelDocumentSchema } from '../src/toy/io.ts';
 
 /** Every format's JSON Schema text, by file name. */
 export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const [name, schema] of Object.entries(publishedSchemas(SHARD_FORMAT))) {
+  // train.ts --json documents are model documents with more fields (densities, losses, metrics): one schema
+  for (const [name, schema] of Object.entries({ ...publishedSchemas(SHARD_FORMAT), model: modelDocumentSchema() })) {
     // errorMode 'ignore': checks JSON Schema has no word for (the object-not-array guard, unique seeds) are left out
     const json = { ...toJsonSchema(schema, { errorMode: 'ignore' }), title: `superposition-lab ${name}` };
     files[`${name}.schema.json`] = `${JSON.stringify(json, null, 1)}\n`;

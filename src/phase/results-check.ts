@@ -1,10 +1,11 @@
 /**
  * Reading the files the toolkit writes (results.json, comparisons, shards, partial.json) when they may be
- * truncated, edited or hostile. Each format is a valibot schema, declared once here and used by every reader
+ * truncated, edited or hostile. Each format is a valibot schema (built from src/schema.ts), declared once here and used by every reader
  * (merge, --resume, --verify, the explorer's import): every field is typed and bounded by the range of the flag
  * that sets it (src/phase/flags.ts), arrays by the sizes the file's own configuration implies, before anything is
  * allocated or trained from the file. What can be derived is derived again and checked (for feature sweeps every
- * label, theory and norm against the runs' weights); the agreement is recomputed. An error names the source and the field.
+ * label, theory and norm against the runs' weights); the agreement is recomputed. An error names the source and
+ * the field. publishedSchemas() gives the whole documents for docs/schemas/ (scripts/schemas.ts).
  *
  * valibot over zod or ajv (measured with esbuild, minified, one small schema: valibot 5.4 KB (1.9 KB gzipped),
  * ~13 ms to load and run in Node; zod 4 454 KB (93 KB gzipped), ~60 ms): the explorer ships it to the browser.
@@ -14,6 +15,7 @@ import * as v from 'valibot';
 import { aggregateRuns, AGGREGATIONS, type FeatureThresholds, type NeuronThresholds, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from './classify.ts';
 import { cellsOf, EXPERIMENTS, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from './experiments.ts';
 import { sweepFlags } from './flags.ts';
+import { list, num, oneOf, parseOrThrow, record, show, sized, text, type Count } from '../schema.ts';
 import { agreementOf, assembleResults, type FeatureCell, type RunWarning, type SweepResults, type SweepRuns } from './results.ts';
 
 export class ResultsFileError extends Error {
@@ -23,43 +25,9 @@ export class ResultsFileError extends Error {
 /** The most cells a file may describe (the grid flag's 200 x 200). */
 const MAX_CELLS = 200 * 200;
 
-// --- the building blocks: messages that name what was expected and what was found -------------------------------
-
-/** A file's value for an error message, bounded in length so a hostile file cannot flood the terminal. */
-export const show = (x: unknown): string => {
-  const text = typeof x === 'string' ? `'${x}'` : (JSON.stringify(x) ?? String(x));
-  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
-};
-
-/** A finite number in [min, max] (an integer when asked). Built from valibot's own actions, so it converts to JSON Schema. */
-function num(min: number, max: number, integer = false) {
-  const message = (issue: v.BaseIssue<unknown>) => `expected ${integer ? 'an integer' : 'a number'} in ${min}..${max}, found ${show(issue.input)}`;
-  const bounded = v.pipe(v.number(message), v.minValue(min, message), v.maxValue(max, message));
-  return integer ? v.pipe(bounded, v.integer(message)) : bounded;
-}
-/** One of `choices` (only those: a prototype key such as 'toString' is not one). */
-const oneOf = <T extends string>(choices: readonly T[]) => v.picklist(choices as T[], (issue) => `expected one of ${choices.join(', ')}, found ${show(issue.input)}`);
-/** An array of `min`..`max` entries (exactly `min` when max is omitted), each `item`. */
-const list = <T extends v.GenericSchema>(item: T, min: number, max = min) => {
-  const count = (issue: v.BaseIssue<unknown>) => `expected ${min === max ? min : `${min}..${max}`} entries, found ${(issue.input as unknown[]).length}`;
-  return v.pipe(v.array(item, (issue) => `expected an array, found ${show(issue.input)}`), v.minLength(min, count), v.maxLength(max, count));
-};
-/** An object (not an array) with at least these fields (others are allowed: derived fields, the manifest). */
-const record = <T extends v.ObjectEntries>(entries: T) =>
-  v.pipe(
-    v.custom<object>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), (issue) => `expected an object, found ${show(issue.input)}`),
-    v.looseObject(entries),
-  );
-const text = (max: number) => v.pipe(v.string(() => `expected a string of at most ${max} characters`), v.maxLength(max, () => `expected a string of at most ${max} characters`));
-
 /** Parse `doc` with `schema`, or throw a ResultsFileError naming the source and the first failing field. */
 function parse<T extends v.GenericSchema>(schema: T, doc: unknown, source: string, root = ''): v.InferOutput<T> {
-  const result = v.safeParse(schema, doc, { abortEarly: true });
-  if (result.success) return result.output;
-  const issue = result.issues[0];
-  const path = (issue.path ?? []).map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`)).join('');
-  const where = `${root}${path}`.replace(/^\./, '') || 'the document';
-  throw new ResultsFileError(`${source}: ${where}: ${issue.message}`);
+  return parseOrThrow(schema, doc, (message) => new ResultsFileError(message), source, root);
 }
 
 // --- the formats --------------------------------------------------------------------------------------------------
@@ -103,10 +71,6 @@ function sweepConfig(doc: unknown, source: string, at: string): SweepConfig {
   if (cellsOf(config).length > MAX_CELLS) throw new ResultsFileError(`${source}: ${at}: describes ${cellsOf(config).length} cells, more than ${MAX_CELLS}`);
   return config;
 }
-
-/** How many entries a list holds: exactly n (a reader, sized by the file's configuration) or a range (publication). */
-type Count = number | readonly [number, number];
-const sized = <T extends v.GenericSchema>(item: T, n: Count) => (typeof n === 'number' ? list(item, n) : list(item, n[0], n[1]));
 
 /** One cell's saved runs (shards, partial.json): every seed once, finite losses, weights of the model's sizes. */
 function runsSchema(config: SweepConfig, seeds: Count = config.seeds) {

@@ -13,7 +13,8 @@ import { assembleComparison, type Comparison, type Variant } from './compare.ts'
 import { cellsOf, type SweepConfig } from './experiments.ts';
 import { headline, writeComparison, writeReport } from './report.ts';
 import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
-import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError, show } from './results-check.ts';
+import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError } from './results-check.ts';
+import { show } from '../schema.ts';
 import { claimOutDir } from './out-dir.ts';
 import { runWarnings } from './results.ts';
 

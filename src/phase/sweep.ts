@@ -14,7 +14,8 @@ import { cellsOf, SHAPES, type Cell, type SweepConfig } from './experiments.ts';
 import { addOutputs, assembleResults, chunksOf, runsOf, sortedRuns, type SweepResults, type SweepRuns } from './results.ts';
 import { sha256 } from '../manifest.ts';
 import { evaluationRows } from '../toy/train.ts';
-import { checkRuns, ResultsFileError, show } from './results-check.ts';
+import { checkRuns, ResultsFileError } from './results-check.ts';
+import { show } from '../schema.ts';
 import { moduleFile } from '../module-file.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.

@@ -7,7 +7,9 @@
  * The document is { config: { model: ToyModelSpec, ... }, instances: [{ W | W1 & W2, b, bHidden?, ... }] }:
  * scripts/train.ts writes this shape with more fields (densities, losses, metrics), and loadModel reads either.
  */
-import { ToyModel, MODEL_KINDS, type ToyModelSpec } from './model.ts';
+import * as v from 'valibot';
+import { list, num, oneOf, parseOrThrow, record } from '../schema.ts';
+import { ToyModel, MODEL_KINDS, type ModelKind, type ToyModelSpec } from './model.ts';
 
 export interface InstanceParameters {
   /** Tied models: W, m x n. */
@@ -61,45 +63,56 @@ export function saveModel(model: ToyModel): ModelDocument {
 
 /** The most weights one matrix of a loaded model may have (2^27 floats: 512 MB). */
 export const MAX_SAVED_WEIGHTS = 2 ** 27;
+/** Saved weights: float32 values (anything larger would load as Infinity). */
+const weight = () => num(-3.4028234663852886e38, 3.4028234663852886e38);
+
+const specSchema = record({ kind: oneOf(MODEL_KINDS), instances: num(1, 1e6, true), features: num(1, 1e6, true), hidden: num(1, 1e6, true) });
+
+/**
+ * One instance's parameters for a model of `kind` with n features and m hidden dimensions, in the paper's
+ * orientation (W is m x n).
+ */
+function instanceSchema(kind: ModelKind, n: number, m: number, hiddenBias: boolean): v.GenericSchema {
+  const matrix = (rows: number, cols: number) => list(list(weight(), cols), rows);
+  const weights: v.ObjectEntries = kind === 'abs' ? { W1: matrix(m, n), W2: matrix(n, m) } : { W: matrix(m, n) };
+  return record({ ...weights, b: list(weight(), n), ...(hiddenBias ? { bHidden: list(weight(), m) } : {}) }) as v.GenericSchema;
+}
+
+/**
+ * A saved model document as JSON Schema publishes it (scripts/schemas.ts): any kind and size, one instance's
+ * shape per kind. loadModel checks the sizes against each other as well.
+ */
+export function modelDocumentSchema() {
+  const sizes = { instances: num(1, 1e6, true), features: num(1, 1e6, true), hidden: num(1, 1e6, true) };
+  const anySize = (kind: ModelKind) => {
+    const matrix = v.array(v.array(weight()));
+    const weights: v.ObjectEntries = kind === 'abs' ? { W1: matrix, W2: matrix } : { W: matrix };
+    return record({ config: record({ model: record({ kind: v.literal(kind), ...sizes }) }), instances: v.array(record({ ...weights, b: v.array(weight()), bHidden: v.optional(v.array(weight())) })) });
+  };
+  return v.union(MODEL_KINDS.map((kind): v.GenericSchema => anySize(kind)));
+}
 
 /**
  * Rebuild a model from a saved document; a missing, misshapen, non-finite or oversized field is an error
- * naming it, raised before anything is allocated.
+ * naming it, raised before anything is allocated (the sizes first, then every instance against them).
  */
 export function loadModel(doc: ModelDocument): ToyModel {
-  const spec = doc?.config?.model;
-  if (!spec || !MODEL_KINDS.includes(spec.kind)) throw new TypeError(`loadModel: config.model.kind is ${String(JSON.stringify(spec?.kind)).slice(0, 40)}, expected one of ${MODEL_KINDS.join(', ')}`);
-  // Sizes are checked before anything is allocated from them: a document is not a licence to allocate 10^12 floats.
-  for (const field of ['instances', 'features', 'hidden'] as const) {
-    const v = spec[field];
-    if (!Number.isInteger(v) || v < 1 || v > 1e6) throw new TypeError(`loadModel: config.model.${field} is ${String(JSON.stringify(v)).slice(0, 40)}, expected an integer in 1..1000000`);
-  }
+  const fail = (message: string) => new TypeError(message);
+  const spec = parseOrThrow(specSchema, (doc as { config?: { model?: unknown } } | null)?.config?.model, fail, 'loadModel', 'config.model') as ToyModelSpec;
   const weights = spec.instances * spec.features * spec.hidden;
   if (weights > MAX_SAVED_WEIGHTS) throw new TypeError(`loadModel: config.model describes ${weights} weights per matrix (instances x features x hidden), more than the ${MAX_SAVED_WEIGHTS} a saved model may hold`);
-  if (!Array.isArray(doc.instances) || doc.instances.length !== spec.instances) {
-    throw new TypeError(`loadModel: ${doc.instances?.length} instances saved, config.model.instances is ${spec.instances}`);
-  }
-  const model = new ToyModel(spec, null);
   const { features: n, hidden: m } = spec;
+  const model = new ToyModel({ ...doc.config.model }, null);
+  parseOrThrow(list(instanceSchema(spec.kind, n, m, model.bHidden !== null), spec.instances), doc.instances, fail, 'loadModel', 'instances');
   doc.instances.forEach((inst, i) => {
-    const where = (field: string) => `loadModel: instances[${i}].${field}`;
     // Writes the transpose of a rows x cols matrix into the cols x rows block at `offset`.
-    const readMatrix = (field: 'W' | 'W1' | 'W2', rows: number, cols: number, target: Float32Array, offset: number) => {
-      const M = inst[field];
-      if (!Array.isArray(M) || M.length !== rows || M.some((row) => !Array.isArray(row) || row.length !== cols || row.some((v) => !Number.isFinite(v)))) throw new TypeError(`${where(field)} must be ${rows} x ${cols} numbers`);
-      M.forEach((row, r) => row.forEach((v, c) => (target[offset + c * rows + r] = v)));
-    };
-    const readVector = (field: 'b' | 'bHidden', length: number, target: Float32Array) => {
-      const v = inst[field];
-      if (!Array.isArray(v) || v.length !== length || v.some((x) => !Number.isFinite(x))) throw new TypeError(`${where(field)} must have ${length} numbers`);
-      target.set(v, i * length);
-    };
+    const readMatrix = (M: number[][], rows: number, target: Float32Array, offset: number) => M.forEach((row, r) => row.forEach((x, c) => (target[offset + c * rows + r] = x)));
     if (model.W2) {
-      readMatrix('W1', m, n, model.W.data, i * n * m);
-      readMatrix('W2', n, m, model.W2.data, i * m * n);
-    } else readMatrix('W', m, n, model.W.data, i * n * m);
-    readVector('b', n, model.b.data);
-    if (model.bHidden) readVector('bHidden', m, model.bHidden.data);
+      readMatrix(inst.W1!, m, model.W.data, i * n * m);
+      readMatrix(inst.W2!, n, model.W2.data, i * m * n);
+    } else readMatrix(inst.W!, m, model.W.data, i * n * m);
+    model.b.data.set(inst.b, i * n);
+    if (model.bHidden) model.bHidden.data.set(inst.bHidden!, i * m);
   });
   return model;
 }

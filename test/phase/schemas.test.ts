@@ -52,4 +52,15 @@ describe('published JSON Schemas', () => {
     expect(check(shard), JSON.stringify(check.errors)).toBe(true);
     expect(check({ ...shard, jobHash: 'x' })).toBe(false);
   });
+
+  it("accept saveModel's documents of every kind, and refuse 10^9 instances", async () => {
+    const { ToyModel, MODEL_KINDS } = await import('../../src/toy/model.ts');
+    const { saveModel } = await import('../../src/toy/io.ts');
+    const check = validator('model');
+    for (const kind of MODEL_KINDS) {
+      const doc = JSON.parse(JSON.stringify(saveModel(new ToyModel({ kind, instances: 2, features: 3, hidden: 2 }, null))));
+      expect(check(doc), `${kind}: ${JSON.stringify(check.errors)}`).toBe(true);
+      expect(check({ ...doc, config: { model: { ...doc.config.model, instances: 1e9 } } })).toBe(false);
+    }
+  });
 });

@@ -193,17 +193,17 @@ describe('JSON round trip', () => {
   it('a misshapen document is an error naming the field', () => {
     const doc = saveModel(new ToyModel({ kind: 'relu-output', instances: 1, features: 3, hidden: 2 }, null));
     doc.instances[0].W = [[1, 2, 3]];
-    expect(() => loadModel(doc)).toThrow('loadModel: instances[0].W must be 2 x 3 numbers');
+    expect(() => loadModel(doc)).toThrow('loadModel: instances[0].W: expected 2 entries, found 1');
     const good = saveModel(new ToyModel({ kind: 'relu-output', instances: 1, features: 3, hidden: 2 }, null));
     good.instances[0].b = [0, Infinity, 0];
-    expect(() => loadModel(good)).toThrow('loadModel: instances[0].b must have 3 numbers');
+    expect(() => loadModel(good)).toThrow('loadModel: instances[0].b[1]: expected a number in -3.4028234663852886e+38..3.4028234663852886e+38, found null');
   });
 
   it('sizes from the document are bounded before anything is allocated from them', () => {
     const doc = (model: object) => ({ config: { model: { kind: 'relu-output', ...model } }, instances: [] }) as unknown as Parameters<typeof loadModel>[0];
-    expect(() => loadModel(doc({ instances: 1e9, features: 3, hidden: 2 }))).toThrow('loadModel: config.model.instances is 1000000000, expected an integer in 1..1000000');
-    expect(() => loadModel(doc({ instances: 1, features: -3, hidden: 2 }))).toThrow('loadModel: config.model.features is -3, expected an integer in 1..1000000');
-    expect(() => loadModel(doc({ instances: 1, features: 3, hidden: '2' }))).toThrow('loadModel: config.model.hidden is "2", expected an integer in 1..1000000');
+    expect(() => loadModel(doc({ instances: 1e9, features: 3, hidden: 2 }))).toThrow('loadModel: config.model.instances: expected an integer in 1..1000000, found 1000000000');
+    expect(() => loadModel(doc({ instances: 1, features: -3, hidden: 2 }))).toThrow('loadModel: config.model.features: expected an integer in 1..1000000, found -3');
+    expect(() => loadModel(doc({ instances: 1, features: 3, hidden: '2' }))).toThrow("loadModel: config.model.hidden: expected an integer in 1..1000000, found '2'");
     const huge = { config: { model: { kind: 'relu-output', instances: 1000, features: 1000, hidden: 1000 } }, instances: Array.from({ length: 1000 }, () => ({})) } as unknown as Parameters<typeof loadModel>[0];
     expect(() => loadModel(huge)).toThrow('loadModel: config.model describes 1000000000 weights per matrix (instances x features x hidden), more than the 134217728 a saved model may hold');
   });
