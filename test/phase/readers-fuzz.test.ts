@@ -7,7 +7,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
-import { checkResults, checkRuns, ResultsFileError } from '../../src/phase/results-check.ts';
+import { DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS } from '../../src/phase/classify.ts';
+import { checkComparison, checkResults, checkRuns, ResultsFileError } from '../../src/phase/results-check.ts';
+import { loadModel, saveModel } from '../../src/toy/io.ts';
+import { ToyModel } from '../../src/toy/model.ts';
 import { runSweep, trainSweep } from '../../src/phase/sweep.ts';
 import { fcParams } from '../helpers.ts';
 
@@ -24,9 +27,9 @@ function paths(doc: unknown, at: (string | number)[] = []): (string | number)[][
 }
 const REPLACEMENTS: unknown[] = [null, true, 'x', '__proto__', -1, 0, 1e308, -1e308, 2 ** 53, 1.5, [], {}, [[]], { __proto__: { polluted: 1 } }, 'toString', 'constructor'];
 
-/** A mutation of `doc`: a value replaced, a key deleted or added, an array entry doubled. */
+/** A mutation of `doc`: a value replaced, a key deleted or added, an array entry doubled, two entries swapped. */
 const mutated = (doc: unknown) =>
-  fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('replace', 'delete', 'prototype', 'double')).map(([p, r, kind]) => {
+  fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('replace', 'delete', 'prototype', 'double', 'swap')).map(([p, r, kind]) => {
     const copy = JSON.parse(JSON.stringify(doc));
     const all = paths(copy);
     const path = all[p % all.length];
@@ -35,7 +38,12 @@ const mutated = (doc: unknown) =>
     const key = path[path.length - 1];
     if (kind === 'replace') parent[key] = REPLACEMENTS[r % REPLACEMENTS.length];
     else if (kind === 'delete') Array.isArray(parent) ? parent.splice(Number(key), 1) : delete parent[key];
-    else if (kind === 'prototype') Object.defineProperty(parent, ['__proto__', 'toString', 'hasOwnProperty'][r % 3], { value: 1, enumerable: true, configurable: true, writable: true });
+    else if (kind === 'swap') {
+      // two entries of one array (runs of two seeds, two cells) or two fields of one object exchanged
+      const keys = Array.isArray(parent) ? parent.map((_: unknown, i: number) => i) : Object.keys(parent);
+      const other = keys[r % keys.length];
+      [parent[key], parent[other]] = [parent[other], parent[key]];
+    } else if (kind === 'prototype') Object.defineProperty(parent, ['__proto__', 'toString', 'hasOwnProperty'][r % 3], { value: 1, enumerable: true, configurable: true, writable: true });
     else if (Array.isArray(parent)) parent.push(parent[Number(key)]);
     else parent[`${String(key)}x`] = parent[key];
     return copy;
@@ -78,6 +86,34 @@ describe('file readers under fuzzing', () => {
       }),
       { ...fcParams, numRuns: 200 },
     );
+  });
+
+  it('checkComparison on mutated comparison files (what --verify would train)', () => {
+    refused = 0;
+    const thresholds = { feature: DEFAULT_FEATURE_THRESHOLDS, neuron: DEFAULT_NEURON_THRESHOLDS };
+    const comparison = { kind: 'comparison', experiment: 'feature-2x1', a: { label: '', config: tiny, thresholds }, b: { label: '--lr 0.1', config: { ...tiny, lr: 0.1 }, thresholds }, resamples: 2000 };
+    fc.assert(fc.property(mutated(comparison), (bad) => readsCleanly(() => checkComparison(bad, 'c.json'), 'c.json')), { ...fcParams, numRuns: 300 });
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  it('loadModel on mutated saved models: a model or a TypeError naming the field, never another error', () => {
+    let refusedModels = 0;
+    const doc = JSON.parse(JSON.stringify(saveModel(new ToyModel({ kind: 'abs', instances: 2, features: 3, hidden: 2 }, null))));
+    fc.assert(
+      fc.property(mutated(doc), (bad) => {
+        const t0 = performance.now();
+        try {
+          loadModel(bad);
+        } catch (e) {
+          expect(e, String(e)).toBeInstanceOf(TypeError);
+          expect((e as Error).message, String(e)).toMatch(/^loadModel: (config\.model|instances)/);
+          refusedModels++;
+        }
+        expect(performance.now() - t0).toBeLessThan(2000);
+      }),
+      { ...fcParams, numRuns: 300 },
+    );
+    expect(refusedModels).toBeGreaterThan(100);
   });
 
   it('checkRuns on mutated run tables (shards, partial.json)', () => {
