@@ -26,3 +26,15 @@ export { biasRelu, importanceMse } from './toy/fused.ts';
 export { EXPERIMENTS, SHAPES, INTRO_DENSITIES, NEURON_DENSITIES, COMPUTATION_DENSITIES, logspace, cellsOf, runSeed, type ExperimentName, type SweepConfig } from './phase/experiments.ts';
 export { theoryRegime, theoryOptimum, boundaryCurves, CANDIDATES, TRIPLE_DENSITY, type FeatureRegime, type FeatureExperiment } from './phase/theory.ts';
 export { classifyExtraFeature, aggregateRuns, labelNeurons, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type FeatureThresholds, type NeuronThresholds } from './phase/classify.ts';
+// Types that the exports above name in their signatures, so that users (and the API reference) can name them too.
+export type { Shape } from './kernels/shape.ts';
+export type { GraphNode } from './autograd/engine.ts';
+export type { OpAttrs } from './autograd/ops.ts';
+export type { GradcheckInputReport } from './autograd/gradcheck.ts';
+export type { GpujsInstance, GpujsKernel, GpujsModule } from './kernels/gpujs.ts';
+export type { DeviceStats } from './kernels/device/program.ts';
+export type { Trainer } from './toy/train.ts';
+export type { InstanceMetrics, TrainedInstance } from './toy/presets.ts';
+export type { Cell, ExperimentShape } from './phase/experiments.ts';
+export type { Candidate } from './phase/theory.ts';
+export type { Aggregation } from './phase/classify.ts';

@@ -15,7 +15,7 @@ import { asTensor, Tensor } from './tensor.ts';
 
 export type TensorLike = Tensor | number;
 
-interface OpAttrs {
+export interface OpAttrs {
   add: null;
   sub: null;
   mul: null;

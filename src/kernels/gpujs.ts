@@ -31,12 +31,12 @@ export const GPUJS_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm', 'cp
 export interface GpujsModule {
   GPU: new (settings: { mode: string }) => GpujsInstance;
 }
-interface GpujsInstance {
+export interface GpujsInstance {
   Kernel: { name: string } | null;
   createKernel(source: string, settings: Record<string, unknown>): GpujsKernel;
   destroy(): void;
 }
-interface GpujsKernel {
+export interface GpujsKernel {
   (...args: unknown[]): unknown;
   kernel: { constructor: { name: string }; precision?: string; fallbackReason?: string; context?: unknown };
   destroy?(removeCanvasReferences?: boolean): void;
