@@ -12,7 +12,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunOutput } from '../src/phase/chunk.ts';
 import { cellsOf, isFeatureExperiment, SHAPES, type ExperimentName, type SweepConfig } from '../src/phase/experiments.ts';
 import { DEFAULTS, sweepFlags, sweepFromArgs, type sweepFromFlags } from '../src/phase/flags.ts';
-import { modelSpec, neuronBarsSpec, sweepFigures } from '../src/phase/plots.ts';
+import { modelSpec, neuronBarsSpec, SELECTED_CELL, sweepFigures } from '../src/phase/plots.ts';
 import { addOutputs, assembleResults, chunksOf, headline, runsOf, sortedRuns, type FeatureCell, type GeometryCell, type SweepResults, type SweepRuns } from '../src/phase/results.ts';
 import { checkResults } from '../src/phase/results-check.ts';
 import { webglInfo } from '../src/kernels/webgl-info.ts';
@@ -263,8 +263,11 @@ function draw(r: SweepResults): Promise<void> {
       const view = await embed(figure, spec);
       views.push(view);
       view.addEventListener('click', (_event, item) => {
-        const datum = item?.datum as { density?: number; importance?: number } | undefined;
-        if (datum?.density !== undefined) showCell(r, datum.density, datum.importance);
+        const datum = item?.datum as { density?: number; importance?: number; x0?: number } | undefined;
+        if (datum?.density === undefined) return;
+        // the phase diagram outlines the selected cell in both panels
+        if (isFeatureExperiment(r.experiment) && datum.x0 !== undefined) void view.data(SELECTED_CELL, [datum]).runAsync();
+        showCell(r, datum.density, datum.importance);
       });
     }
   });
@@ -277,7 +280,10 @@ async function embed(container: El, spec: TopLevelSpec): Promise<vega.View> {
   return view;
 }
 
-/** The best model of the cell at (density, importance). */
+/**
+ * The models of the cell at (density, importance): for a feature sweep every seed's, best first, each with its
+ * label and loss; for the intro sweep the best model's arrows and W^T W, as the paper draws them.
+ */
 function showCell(r: SweepResults, density: number, importance?: number): void {
   const near = (a: number, b: number) => Math.abs(Math.log(a / b)) < 1e-9;
   const cell = r.cells.find((c) => near(c.density, density) && (importance === undefined || !('importance' in c) || near((c as FeatureCell).importance, importance)));
@@ -285,27 +291,35 @@ function showCell(r: SweepResults, density: number, importance?: number): void {
   const { features: n, hidden: m } = SHAPES[r.experiment];
   const box = $('detail');
   box.innerHTML = '';
-  const figure = document.createElement('figure');
-  box.appendChild(figure);
-  let spec: TopLevelSpec;
+  const specs: TopLevelSpec[] = [];
   if ('regime' in cell) {
-    const best = [...(cell as FeatureCell).runs].sort((a, b) => a.loss - b.loss)[0];
-    spec = modelSpec(best.W, n, m, `density ${cell.density.toPrecision(3)}, importance ${(cell as FeatureCell).importance.toPrecision(3)}: ${cell.regime} (theory: ${(cell as FeatureCell).theory}); best of ${(cell as FeatureCell).runs.length}, loss ${best.loss.toExponential(3)}`);
+    const c = cell as FeatureCell;
+    $('detail-title').textContent = `density ${c.density.toPrecision(3)}, importance ${c.importance.toPrecision(3)}: ${c.regime} (theory: ${c.theory}); every seed, lowest loss first`;
+    for (const run of [...c.runs].sort((a, b) => a.loss - b.loss)) specs.push(modelSpec(run.W, n, m, `seed ${run.seed}: ${run.regime}, loss ${run.loss.toExponential(3)}`));
   } else if ('neurons' in cell) {
-    spec = neuronBarsSpec(r, [cell.density]);
+    $('detail-title').textContent = `density ${cell.density.toPrecision(3)}: the best model's neurons`;
+    specs.push(neuronBarsSpec(r, [cell.density]));
   } else {
     const g = cell as GeometryCell;
-    spec = {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: `density ${g.density.toPrecision(3)}: ${g.represented} of ${n} features represented (best of ${g.runs.length})`,
-      data: { values: g.norms.map((norm, i) => ({ feature: i, norm, superposition: g.superposition[i] })) },
-      mark: 'bar',
-      width: 200,
-      height: 180,
-      encoding: { x: { field: 'feature', type: 'ordinal' }, y: { field: 'norm', type: 'quantitative', title: '||W_i||' }, color: { field: 'superposition', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], clamp: true } } },
-    } as TopLevelSpec;
+    $('detail-title').textContent = `density ${g.density.toPrecision(3)}: ${g.represented} of ${n} features represented (best of ${g.runs.length}, seed ${g.bestSeed})`;
+    if (g.W) specs.push(modelSpec(g.W, n, m, `seed ${g.bestSeed}, loss ${g.loss.toExponential(3)}`));
+    else {
+      // a results file from before geometry cells kept their weights: the norms alone
+      specs.push({
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+        data: { values: g.norms.map((norm, i) => ({ feature: i, norm, superposition: g.superposition[i] })) },
+        mark: 'bar',
+        width: 200,
+        height: 180,
+        encoding: { x: { field: 'feature', type: 'ordinal' }, y: { field: 'norm', type: 'quantitative', title: '||W_i||' }, color: { field: 'superposition', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1], clamp: true } } },
+      } as TopLevelSpec);
+    }
   }
-  void embed(figure, spec);
+  for (const spec of specs) {
+    const figure = document.createElement('figure');
+    box.appendChild(figure);
+    void embed(figure, spec);
+  }
 }
 
 function showProgress(): void {

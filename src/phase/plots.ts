@@ -17,6 +17,9 @@ function bounds(values: readonly number[], v: number): [number, number] {
   return [v / ratio, v * ratio];
 }
 
+/** The named data set of a phase diagram that holds the explorer's selected cell. */
+export const SELECTED_CELL = 'selected-cell';
+
 /** The empirical diagram and the theory's side by side, theory boundaries drawn over both. */
 export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
   const experiment = results.experiment as FeatureExperiment;
@@ -63,6 +66,12 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
             encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
           }]
         : []),
+      {
+        // the cell selected in the explorer (empty in a report): the page fills this named data set on a click
+        data: { name: SELECTED_CELL },
+        mark: { type: 'rect' as const, fillOpacity: 0, stroke: '#ffd400', strokeWidth: 3 },
+        encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
+      },
       {
         data: { values: curves },
         mark: { type: 'line' as const, color: 'black', strokeWidth: 1.5, clip: true },

@@ -110,7 +110,7 @@ function densityCellsSchema(config: SweepConfig, cells: Count, seeds: Count = co
   const { features: n, hidden: m } = SHAPES[config.experiment];
   const common = { density: num(Number.MIN_VALUE, 1), loss: num(0, Number.MAX_VALUE), bestSeed: num(0, config.seeds - 1, true), runs: sized(record({ loss: num(0, Number.MAX_VALUE) }), seeds) };
   if (config.experiment === 'intro') {
-    return sized(record({ ...common, represented: num(0, n, true), norms: list(num(0, 1e6), n), superposition: list(num(0, 1e6), n) }), cells);
+    return sized(record({ ...common, represented: num(0, n, true), norms: list(num(0, 1e6), n), superposition: list(num(0, 1e6), n), W: v.optional(list(num(-1e6, 1e6), n * m)) }), cells);
   }
   const neuron = record({ regime: oneOf(['monosemantic', 'polysemantic', 'dead']), monosemanticity: num(0, 1), topFeature: num(0, n - 1, true), weights: list(num(-1e6, 1e6), n) });
   return sized(record({ ...common, monosemantic: num(0, m, true), polysemantic: num(0, m, true), neurons: list(neuron, m), featureNeurons: list(list(num(0, m - 1, true), 0, m), n) }), cells);

@@ -47,6 +47,8 @@ export interface GeometryCell {
   dimensionsPerFeature: number;
   norms: number[];
   superposition: number[];
+  /** The best model's weights, feature by feature (n x m, row-major): the explorer draws its arrows and W^T W. */
+  W: number[];
   runs: Array<{ seed: number; loss: number; represented: number }>;
 }
 
@@ -216,6 +218,7 @@ function geometryCell(cell: Cell, runs: RunOutputs, n: number, m: number, t: Fea
     dimensionsPerFeature: Number(best.f.dimensionsPerFeature.toPrecision(7)),
     norms: round(best.f.norms),
     superposition: round(best.f.superposition),
+    W: round(Array.from(best.r.W)),
     runs: measured.map(({ r, f }) => ({ seed: r.k, loss: r.loss, represented: count(f.norms) })),
   };
 }

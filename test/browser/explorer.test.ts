@@ -32,6 +32,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let svgRects = 0;
   let initialStatus = '';
   let form: { limits: Record<string, string>; error: string } = { limits: {}, error: '' };
+  let selection = { title: '', outlined: 0, figures: 0 };
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let watchdog = '';
   let gpu: { status: string; js: number[]; gpujs: number[]; webgpuStatus: string; webgpu: number[] } = { status: '', js: [], gpujs: [], webgpuStatus: '', webgpu: [] };
@@ -88,6 +89,14 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
       type Api = { run(o: object): Promise<unknown>; exportJson(): Promise<string>; importJson(t: string): Promise<{ cells: unknown[] }>; drawn(): Promise<void> };
       await page.evaluate((flags) => (globalThis as unknown as { explorer: Api }).explorer.run({ ...flags, backend: 'js', workers: 2 }), FLAGS);
       await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.drawn());
+      // A click on a cell outlines it and shows every seed's model.
+      await page.locator('#figures svg .mark-rect path').first().click();
+      await page.waitForFunction((seeds) => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#detail figure svg').length === seeds, FLAGS.seeds, { timeout: 10_000 });
+      selection = await page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string }; querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }> } }).document;
+        const outlined = Array.from(doc.querySelectorAll('#figures svg path')).filter((p) => p.getAttribute('stroke') === '#ffd400').length;
+        return { title: doc.getElementById('detail-title').textContent, outlined, figures: doc.querySelectorAll('#detail figure').length };
+      });
       exported = await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.exportJson());
       svgRects = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#figures svg path, #figures svg rect').length);
       mkdirSync(SHOTS, { recursive: true });
@@ -174,6 +183,12 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(browser.manifest.configHash).toBe(cli.manifest.configHash);
     // And the whole file is the CLI's layout: only the manifest's lines differ.
     expect(exported.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, '')).toBe(cliJson.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, ''));
+  });
+
+  it("a clicked cell is outlined in both panels and shows every seed's model, lowest loss first", () => {
+    expect(selection.figures).toBe(FLAGS.seeds);
+    expect(selection.outlined).toBe(2);
+    expect(selection.title).toMatch(/^density [\d.]+, importance [\d.]+: (dedicated|superposition|not-represented) \(theory: [a-z-]+\); every seed, lowest loss first$/);
   });
 
   it("the form's limits are the CLI flags' ranges; an empty field is an error naming it", () => {

@@ -17,11 +17,12 @@ describe('the phase diagram', () => {
     const cells = results.cells as FeatureCell[];
     const spec = featurePhaseSpec(results) as any;
     const [experiment, theory] = spec.hconcat;
-    const outlines = experiment.layer.filter((l: any) => l.mark.type === 'rect' && l.mark.fillOpacity === 0);
-    expect(outlines).toHaveLength(2); // black under white
+    const outlines = experiment.layer.filter((l: any) => l.mark.type === 'rect' && l.mark.fillOpacity === 0 && l.data.values);
+    expect(outlines).toHaveLength(2); // black under white (the explorer's selected cell is a named, empty data set)
+    expect(experiment.layer.filter((l: any) => l.data.name === 'selected-cell')).toHaveLength(1);
     const disagreeing = cells.filter((c) => c.regime !== c.theory).map((c) => [c.density, c.importance]);
     for (const o of outlines) expect(o.data.values.map((v: any) => [v.density, v.importance])).toEqual(disagreeing);
-    expect(theory.layer.filter((l: any) => l.mark.fillOpacity === 0)).toHaveLength(0);
+    expect(theory.layer.filter((l: any) => l.mark.fillOpacity === 0 && l.data.values)).toHaveLength(0);
     const tooltip = experiment.layer[0];
     expect(tooltip.encoding.tooltip.map((t: any) => t.field)).toContain('seeds');
     expect(tooltip.data.values[4].seeds).toBe(cells[4].runs.map((r) => `${r.regime} ${r.loss.toExponential(2)}`).join(' | '));
@@ -69,7 +70,13 @@ describe('density plots', () => {
   it('span the swept densities, not the decades a nice log scale would round them out to', async () => {
     const { geometrySpec } = await import('../../src/phase/plots.ts');
     const config: SweepConfig = { experiment: 'intro', densities: [1, 0.3, 0.05], importances: [], seeds: 1, steps: 10, batch: 32, lr: 1e-2, optimizer: 'adamw', schedule: 'constant', seed: 1, init: 'per-instance', evalBatch: 256 };
-    const spec = geometrySpec(await runSweep(config, { workers: 1 })) as any;
+    const results = await runSweep(config, { workers: 1 });
+    const spec = geometrySpec(results) as any;
     expect(spec.encoding.x.scale).toMatchObject({ type: 'log', nice: false, domain: [0.05, 1] });
+    // each intro cell keeps its best model's weights (the explorer draws the arrows): its norms are theirs
+    for (const cell of results.cells as any[]) {
+      expect(cell.W).toHaveLength(10);
+      cell.norms.forEach((norm: number, i: number) => expect(Math.hypot(cell.W[2 * i], cell.W[2 * i + 1])).toBeCloseTo(norm, 5));
+    }
   });
 });
