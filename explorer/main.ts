@@ -247,6 +247,8 @@ function render(partial: boolean): SweepResults | null {
 let drawing: Promise<void> = Promise.resolve();
 /** The diagram's views, finalized before the next drawing replaces them (vega keeps listeners until then). */
 let views: vega.View[] = [];
+/** The CLI report's file name of each drawn figure (views[i] draws figureNames[i]). */
+let figureNames: string[] = [];
 /** Draw a results object's figures (the CLI report's specs); clicks on a cell show its model. */
 function draw(r: SweepResults): Promise<void> {
   // A failed drawing must not stop the ones after it: chain on the previous one's end, not its success.
@@ -256,7 +258,9 @@ function draw(r: SweepResults): Promise<void> {
     for (const v of views) v.finalize();
     views = [];
     box.innerHTML = '';
-    for (const [, title, spec] of sweepFigures(r)) {
+    figureNames = [];
+    for (const [name, title, spec] of sweepFigures(r)) {
+      figureNames.push(name);
       const figure = document.createElement('figure');
       figure.setAttribute('aria-label', title);
       box.appendChild(figure);
@@ -339,6 +343,7 @@ function setRunning(running: boolean): void {
   $('stop').disabled = !running;
   $('resume').disabled = running || !sweep || cellsOf(sweep.config).every((c) => sweep!.runs[c.index] !== undefined);
   $('export').disabled = running || !results;
+  $('export-figures').disabled = running || !results;
 }
 
 // --- results.json -----------------------------------------------------------------------------------------------
@@ -467,6 +472,28 @@ $('export').addEventListener('click', () => {
     })
     .catch(report);
 });
+/** The drawn figures as the CLI report names them, each as SVG and as a PNG data URL at twice the size. */
+export async function exportFigures(): Promise<Array<{ name: string; svg: string; png: string }>> {
+  await drawing;
+  return Promise.all(views.map(async (view, i) => ({ name: figureNames[i], svg: await view.toSVG(), png: await view.toImageURL('png', 2) })));
+}
+
+$('export-figures').addEventListener('click', () => {
+  exportFigures()
+    .then((figures) => {
+      for (const f of figures) {
+        const svgUrl = URL.createObjectURL(new Blob([f.svg], { type: 'image/svg+xml' }));
+        for (const [href, file] of [[svgUrl, `${f.name}.svg`], [f.png, `${f.name}.png`]]) {
+          const a = document.createElement('a');
+          a.setAttribute('href', href);
+          a.setAttribute('download', file);
+          a.click();
+        }
+        URL.revokeObjectURL(svgUrl);
+      }
+    })
+    .catch(report);
+});
 $('import').addEventListener('change', () => {
   const file = $('import').files?.[0];
   if (!file) return;
@@ -475,4 +502,4 @@ $('import').addEventListener('change', () => {
   file.text().then((text) => importJson(text, file.name)).catch(report);
 });
 
-window.explorer = { run, stop, resume, exportJson, importJson, configFor, drawn: () => drawing };
+window.explorer = { run, stop, resume, exportJson, exportFigures, importJson, configFor, drawn: () => drawing };

@@ -33,6 +33,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let initialStatus = '';
   let form: { limits: Record<string, string>; error: string } = { limits: {}, error: '' };
   let selection = { title: '', outlined: 0, figures: 0 };
+  let figures: Array<{ name: string; svg: string; png: string; pngLength: number }> = [];
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let watchdog = '';
   let gpu: { status: string; js: number[]; gpujs: number[]; webgpuStatus: string; webgpu: number[] } = { status: '', js: [], gpujs: [], webgpuStatus: '', webgpu: [] };
@@ -98,6 +99,7 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
         return { title: doc.getElementById('detail-title').textContent, outlined, figures: doc.querySelectorAll('#detail figure').length };
       });
       exported = await page.evaluate(() => (globalThis as unknown as { explorer: Api }).explorer.exportJson());
+      figures = await page.evaluate(async () => (await (globalThis as unknown as { explorer: { exportFigures(): Promise<Array<{ name: string; svg: string; png: string }>> } }).explorer.exportFigures()).map((f) => ({ name: f.name, svg: f.svg.slice(0, 4), png: f.png.slice(0, 22), pngLength: f.png.length })));
       svgRects = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#figures svg path, #figures svg rect').length);
       mkdirSync(SHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SHOTS, 'phase-diagram.png'), fullPage: true });
@@ -189,6 +191,11 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(selection.figures).toBe(FLAGS.seeds);
     expect(selection.outlined).toBe(2);
     expect(selection.title).toMatch(/^density [\d.]+, importance [\d.]+: (dedicated|superposition|not-represented) \(theory: [a-z-]+\); every seed, lowest loss first$/);
+  });
+
+  it('exports the figures under the CLI report\'s names, as SVG and PNG', () => {
+    expect(figures.map((f) => [f.name, f.svg, f.png])).toEqual([['phase-diagram', '<svg', 'data:image/png;base64,']]);
+    expect(figures[0].pngLength).toBeGreaterThan(10_000);
   });
 
   it("the form's limits are the CLI flags' ranges; an empty field is an error naming it", () => {
