@@ -269,8 +269,8 @@ function draw(r: SweepResults): Promise<void> {
       view.addEventListener('click', (_event, item) => {
         const datum = item?.datum as { density?: number; importance?: number; x0?: number } | undefined;
         if (datum?.density === undefined) return;
-        // the phase diagram outlines the selected cell in both panels
-        if (isFeatureExperiment(r.experiment) && datum.x0 !== undefined) void view.data(SELECTED_CELL, [datum]).runAsync();
+        // a feature sweep's figures outline the selected cell in every panel
+        if (isFeatureExperiment(r.experiment) && datum.x0 !== undefined) for (const v of views) void v.data(SELECTED_CELL, [datum]).runAsync();
         showCell(r, datum.density, datum.importance);
       });
     }

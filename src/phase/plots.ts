@@ -20,8 +20,11 @@ function bounds(values: readonly number[], v: number): [number, number] {
 /** The named data set of a phase diagram that holds the explorer's selected cell. */
 export const SELECTED_CELL = 'selected-cell';
 
-/** The empirical diagram and the theory's side by side, theory boundaries drawn over both. */
-export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
+/**
+ * A feature sweep's grid as plots draw it: each cell's rectangle (log-spaced edges), what its tooltip lists,
+ * the theory's boundary curves within the swept range, and axes that end at the outer cells.
+ */
+function featureGrid(results: SweepResults) {
   const experiment = results.experiment as FeatureExperiment;
   const { densities, importances } = results.config;
   const cells = (results.cells as FeatureCell[]).map((c) => {
@@ -29,59 +32,43 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
     const [y0, y1] = bounds(densities, c.density);
     // every seed's label and loss, for the tooltip: the spread behind the cell's aggregated label
     const seeds = c.runs.map((r) => `${r.regime} ${r.loss.toExponential(2)}`).join(' | ');
-    return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, seeds, disagrees: c.regime !== c.theory };
+    const seedsWithTheory = c.runs.filter((r) => r.regime === c.theory).length / c.runs.length;
+    return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, seeds, seedsWithTheory, disagrees: c.regime !== c.theory };
   });
   const [sMin, sMax] = [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]];
   const [rMin, rMax] = [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]];
   const curves = boundaryCurves(experiment, sMin, sMax).flatMap((c) => c.s.map((s, i) => ({ curve: c.name, density: s, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
   const x = { scale: { type: 'log' as const, domain: [rMin, rMax], nice: false }, title: 'relative importance of the extra feature' };
   const y = { scale: { type: 'log' as const, domain: [sMin, sMax], nice: false }, title: 'feature density (1 - S)' };
+  const rect = { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } };
+  const tooltip = [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }, { field: 'seeds', title: 'each seed' }];
+  const overlays = [
+    // the cell selected in the explorer (empty in a report): the page fills this named data set on a click
+    { data: { name: SELECTED_CELL }, mark: { type: 'rect' as const, fillOpacity: 0, stroke: '#ffd400', strokeWidth: 3 }, encoding: rect },
+    {
+      data: { values: curves },
+      mark: { type: 'line' as const, color: 'black', strokeWidth: 1.5, clip: true },
+      encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y }, detail: { field: 'curve', type: 'nominal' as const }, order: { field: 'order', type: 'quantitative' as const } },
+    },
+  ];
+  return { experiment, cells, rect, tooltip, overlays };
+}
+
+/** The empirical diagram and the theory's side by side, theory boundaries drawn over both. */
+export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
+  const { experiment, cells, rect, tooltip, overlays } = featureGrid(results);
   const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
   const panel = (field: 'regime' | 'theory', title: string) => ({
     title,
     width: 320,
     height: 320,
     layer: [
-      {
-        data: { values: cells },
-        mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 },
-        encoding: {
-          x: { field: 'x0', type: 'quantitative' as const, ...x },
-          x2: { field: 'x1' },
-          y: { field: 'y0', type: 'quantitative' as const, ...y },
-          y2: { field: 'y1' },
-          color: color(field),
-          tooltip: [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }, { field: 'seeds', title: 'each seed' }],
-        },
-      },
+      { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip } },
+      // disagreement outlined, black inside white, so that it shows on every regime colour
       ...(field === 'regime'
-        ? [{
-            // an outline, black inside white, so that it shows on every regime colour
-            data: { values: cells.filter((c) => c.disagrees) },
-            mark: { type: 'rect' as const, fillOpacity: 0, stroke: 'black', strokeWidth: 2.5 },
-            encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
-          }, {
-            data: { values: cells.filter((c) => c.disagrees) },
-            mark: { type: 'rect' as const, fillOpacity: 0, stroke: 'white', strokeWidth: 1 },
-            encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
-          }]
+        ? (['black', 'white'] as const).map((stroke) => ({ data: { values: cells.filter((c) => c.disagrees) }, mark: { type: 'rect' as const, fillOpacity: 0, stroke, strokeWidth: stroke === 'black' ? 2.5 : 1 }, encoding: rect }))
         : []),
-      {
-        // the cell selected in the explorer (empty in a report): the page fills this named data set on a click
-        data: { name: SELECTED_CELL },
-        mark: { type: 'rect' as const, fillOpacity: 0, stroke: '#ffd400', strokeWidth: 3 },
-        encoding: { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } },
-      },
-      {
-        data: { values: curves },
-        mark: { type: 'line' as const, color: 'black', strokeWidth: 1.5, clip: true },
-        encoding: {
-          x: { field: 'importance', type: 'quantitative' as const, ...x },
-          y: { field: 'density', type: 'quantitative' as const, ...y },
-          detail: { field: 'curve', type: 'nominal' as const },
-          order: { field: 'order', type: 'quantitative' as const },
-        },
-      },
+      ...overlays,
     ],
   });
   const a = results.agreement!;
@@ -161,6 +148,28 @@ export function neuronBarsSpec(results: SweepResults, densities: readonly number
       },
     },
     resolve: { scale: { x: 'independent' } },
+  } as TopLevelSpec;
+}
+
+/**
+ * The spread across seeds: in each cell, the share of its seeds whose own label is the theory's (1: every seed
+ * found the optimum; low where seeds land in different solutions, typically near a boundary).
+ */
+export function seedSpreadSpec(results: SweepResults): TopLevelSpec {
+  const { experiment, cells, rect, tooltip, overlays } = featureGrid(results);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${experiment}: seeds that find the theory's solution`, subtitle: `${results.config.seeds} seeds per cell; hover a cell for each seed's label and loss` },
+    width: 320,
+    height: 320,
+    layer: [
+      {
+        data: { values: cells },
+        mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 },
+        encoding: { ...rect, color: { field: 'seedsWithTheory', type: 'quantitative', scale: { scheme: 'greys', domain: [0, 1], reverse: true }, title: ['share of seeds', "with theory's label"], legend: { titleLimit: 300, format: '.0%' } }, tooltip: [...tooltip, { field: 'seedsWithTheory', title: 'share with theory', format: '.0%' }] },
+      },
+      ...overlays,
+    ],
   } as TopLevelSpec;
 }
 
@@ -246,7 +255,7 @@ export type Figure = [name: string, title: string, spec: TopLevelSpec];
 
 /** A sweep's figures: the phase diagram beside theory, the geometry curve, or the neuron counts and bars. */
 export function sweepFigures(results: SweepResults): Figure[] {
-  if (isFeatureExperiment(results.experiment)) return [['phase-diagram', 'Phase diagram: experiment beside theory', featurePhaseSpec(results)]];
+  if (isFeatureExperiment(results.experiment)) return [['phase-diagram', 'Phase diagram: experiment beside theory', featurePhaseSpec(results)], ['seed-spread', 'Spread across seeds', seedSpreadSpec(results)]];
   if (results.experiment === 'intro') return [['geometry', 'Features represented against density', geometrySpec(results)]];
   return [
     ['neuron-counts', 'Neuron-level phase diagram', neuronCountSpec(results)],

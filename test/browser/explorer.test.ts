@@ -187,14 +187,14 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     expect(exported.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, '')).toBe(cliJson.replace(/"manifest": \{[\s\S]*\}\n\}\n$/, ''));
   });
 
-  it("a clicked cell is outlined in both panels and shows every seed's model, lowest loss first", () => {
+  it("a clicked cell is outlined in every panel and shows every seed's model, lowest loss first", () => {
     expect(selection.figures).toBe(FLAGS.seeds);
-    expect(selection.outlined).toBe(2);
+    expect(selection.outlined).toBe(3); // experiment, theory, seed spread
     expect(selection.title).toMatch(/^density [\d.]+, importance [\d.]+: (dedicated|superposition|not-represented) \(theory: [a-z-]+\); every seed, lowest loss first$/);
   });
 
   it('exports the figures under the CLI report\'s names, as SVG and PNG', () => {
-    expect(figures.map((f) => [f.name, f.svg, f.png])).toEqual([['phase-diagram', '<svg', 'data:image/png;base64,']]);
+    expect(figures.map((f) => [f.name, f.svg, f.png])).toEqual([['phase-diagram', '<svg', 'data:image/png;base64,'], ['seed-spread', '<svg', 'data:image/png;base64,']]);
     expect(figures[0].pngLength).toBeGreaterThan(10_000);
   });
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Comparison } from '../../src/phase/compare.ts';
 import { logspace, type SweepConfig } from '../../src/phase/experiments.ts';
-import { differenceSpec, featurePhaseSpec } from '../../src/phase/plots.ts';
+import { differenceSpec, featurePhaseSpec, seedSpreadSpec } from '../../src/phase/plots.ts';
 import { settingsTable } from '../../src/phase/report.ts';
 import { runSweep, type FeatureCell } from '../../src/phase/sweep.ts';
 
@@ -23,6 +23,10 @@ describe('the phase diagram', () => {
     const disagreeing = cells.filter((c) => c.regime !== c.theory).map((c) => [c.density, c.importance]);
     for (const o of outlines) expect(o.data.values.map((v: any) => [v.density, v.importance])).toEqual(disagreeing);
     expect(theory.layer.filter((l: any) => l.mark.fillOpacity === 0 && l.data.values)).toHaveLength(0);
+    // the seed-spread figure: per cell, the share of seeds whose own label is the theory's
+    const spread = (seedSpreadSpec(results) as any).layer[0].data.values;
+    cells.forEach((c, i) => expect(spread[i].seedsWithTheory).toBe(c.runs.filter((r) => r.regime === c.theory).length / c.runs.length));
+    expect(new Set(spread.map((v: any) => v.seedsWithTheory)).size).toBeGreaterThan(1); // this sweep has cells where seeds split
     const tooltip = experiment.layer[0];
     expect(tooltip.encoding.tooltip.map((t: any) => t.field)).toContain('seeds');
     expect(tooltip.data.values[4].seeds).toBe(cells[4].runs.map((r) => `${r.regime} ${r.loss.toExponential(2)}`).join(' | '));
