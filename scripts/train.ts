@@ -5,9 +5,9 @@
  *
  *   npx tsx scripts/train.ts --experiment intro                          # the paper's first figure
  *   npx tsx scripts/train.ts --experiment intro --density 1,0.3,0.05 --restarts 4 --json out/intro.json
- *   npx tsx scripts/train.ts --experiment privileged --steps 3000 --lr 1e-2
+ *   npx tsx scripts/train.ts --experiment neuron --steps 3000 --lr 1e-2
  *
- * Experiments: intro (5 -> 2), sparsity (100 -> 20), geometry (200 -> 20), privileged (10 -> 5, ReLU hidden
+ * Experiments: intro (5 -> 2), sparsity (100 -> 20), geometry (200 -> 20), neuron (10 -> 5, ReLU hidden
  * layer), computation (100 -> 40, |x|). --json writes every model's weights (the paper's orientation: W is
  * m x n), bias, loss and metrics; the same seed writes the same bytes.
  */
@@ -41,7 +41,7 @@ const SPECS = {
   schedule: { kind: 'string', default: 'constant', choices: ['constant', 'linear', 'cosine'], help: "learning-rate schedule (the notebook's)" },
   init: { kind: 'string', default: 'per-instance', choices: ['per-instance', 'notebook'], help: "initial W: per-instance Xavier or the notebook's 3-D fan" },
   clip: { kind: 'number', default: 0, min: 0, max: 1e6, help: "clip each model's gradient norm to this (0: off)" },
-  'hidden-bias': { kind: 'boolean', default: false, help: 'privileged only: give the hidden layer a bias' },
+  'hidden-bias': { kind: 'boolean', default: false, help: 'neuron only: give the hidden layer a bias' },
   correlated: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: 'sets of correlated features (the first features)' },
   anticorrelated: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: 'sets of anticorrelated features (after the correlated ones)' },
   'set-size': { kind: 'number', default: 2, min: 2, max: 1e4, integer: true, help: 'features per correlated / anticorrelated set' },
@@ -73,7 +73,7 @@ function parseSets(correlated: number, anticorrelated: number, size: number, fea
 async function main(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, SPECS, SYNOPSIS);
   const experiment = flags.experiment as PresetName;
-  if (flags['hidden-bias'] && PRESETS[experiment].kind !== 'relu-hidden') throw new FlagError(`--hidden-bias: only the privileged experiment has a hidden layer with a ReLU, not ${experiment}`);
+  if (flags['hidden-bias'] && PRESETS[experiment].kind !== 'relu-hidden') throw new FlagError(`--hidden-bias: only the neuron experiment has a hidden layer with a ReLU, not ${experiment}`);
   await useBackend(flags.backend);
   const run = {
     experiment,

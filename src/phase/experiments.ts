@@ -46,7 +46,7 @@ export interface ExperimentShape {
 export const SHAPES: Record<ExperimentName, ExperimentShape> = {
   'feature-2x1': { kind: 'relu-output', features: 2, hidden: 1, importance: (r) => [1, r] },
   'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
-  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => presetImportance('privileged') },
+  neuron: { kind: 'relu-hidden', features: 10, hidden: 5, importance: () => presetImportance('neuron') },
   computation: { kind: 'abs', features: 100, hidden: 40, importance: () => presetImportance('computation') },
   intro: { kind: 'relu-output', features: 5, hidden: 2, importance: () => presetImportance('intro') },
 };

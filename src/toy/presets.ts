@@ -6,7 +6,7 @@
  *   intro        5 -> 2,    ReLU output, importance 0.9^i,               the notebook's 10 densities 1 .. 0.05
  *   sparsity     100 -> 20, ReLU output, importance 100^-linspace(0,1), 20 densities 1 .. 0.05 (the notebook's)
  *   geometry     200 -> 20, ReLU output, uniform importance,            20 densities 1 .. 0.05 (the notebook's)
- *   privileged   10 -> 5,   ReLU hidden layer, importance 0.75^i,       12 densities 1 .. 0.01
+ *   neuron       10 -> 5,   ReLU hidden layer, importance 0.75^i,       12 densities 1 .. 0.01
  *   computation  100 -> 40, |x| with untied weights, importance 0.8^i,  the paper's 7 densities 1 .. 0.001
  */
 import { pow, powInt } from '../math.ts';
@@ -39,7 +39,7 @@ export const PRESETS = {
   intro: { description: "the paper's first figure: 5 features in 2 dimensions", kind: 'relu-output', features: 5, hidden: 2, importance: (i) => powInt(0.9, i), densities: INTRO_DENSITIES },
   sparsity: { description: 'features across sparsity (the notebook): 100 features in 20 dimensions', kind: 'relu-output', features: 100, hidden: 20, importance: (i, n) => pow(100, -(i / (n - 1))), densities: notebookDensities(20) },
   geometry: { description: 'feature geometry (the notebook): 200 equally important features in 20 dimensions', kind: 'relu-output', features: 200, hidden: 20, importance: () => 1, densities: notebookDensities(20) },
-  privileged: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => powInt(0.75, i), densities: NEURON_DENSITIES },
+  neuron: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => powInt(0.75, i), densities: NEURON_DENSITIES },
   computation: { description: 'computation in superposition: |x| of 100 features with 40 neurons', kind: 'abs', features: 100, hidden: 40, importance: (i) => powInt(0.8, i), densities: COMPUTATION_DENSITIES },
 } satisfies Record<string, Preset>;
 

@@ -266,7 +266,7 @@ describe('scripts/train.ts', () => {
   const run = (...args: string[]) => spawnSync('npx', ['tsx', 'scripts/train.ts', ...args], { encoding: 'utf8' });
 
   it.each([
-    [['--experiment', 'nope'], '--experiment nope: expected one of intro, sparsity, geometry, privileged, computation'],
+    [['--experiment', 'nope'], '--experiment nope: expected one of intro, sparsity, geometry, neuron, computation'],
     [['--density', '0.5,1.5'], "--density 0.5,1.5: '1.5' is not a density; expected numbers in (0, 1], comma-separated"],
     [['--steps', '2.5'], '--steps 2.5: expected an integer in 1..10000000'],
   ])('%j exits 2 naming the flag, the value and the range', (args, message) => {
@@ -281,7 +281,7 @@ describe('scripts/train.ts', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'train-'));
     const write = (seed: number, name: string) => {
-      const r = run('--experiment', 'privileged', '--density', '1,0.1', '--steps', '30', '--batch', '64', '--restarts', '2', '--seed', String(seed), '--json', join(dir, name));
+      const r = run('--experiment', 'neuron', '--density', '1,0.1', '--steps', '30', '--batch', '64', '--restarts', '2', '--seed', String(seed), '--json', join(dir, name));
       expect(r.status, r.stderr).toBe(0);
       return readFileSync(join(dir, name));
     };
