@@ -25,6 +25,7 @@ import { describePreset, PRESET_NAMES, PRESETS, presetConfig, type PresetName, t
 import { trainParallel } from '../src/toy/train-parallel.ts';
 import os from 'node:os';
 import type { Schedule } from '../src/toy/train.ts';
+import { MONOSEMANTIC } from '../src/toy/metrics.ts';
 
 const SYNOPSIS = `usage: npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--density P[,P...]] [--steps N] [--batch B] [--seed K] [--restarts R] [--json FILE]
 train one of the paper's toy models (one model per density) and print what each learned
@@ -46,6 +47,7 @@ const SPECS = {
   anticorrelated: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: 'sets of anticorrelated features (after the correlated ones)' },
   'set-size': { kind: 'number', default: 2, min: 2, max: 1e4, integer: true, help: 'features per correlated / anticorrelated set' },
   restarts: { kind: 'number', default: 1, min: 1, max: 1000, integer: true, help: 'models trained per density; the lowest loss is kept' },
+  monosemanticity: { kind: 'number', default: MONOSEMANTIC, min: 0, max: 1, help: "a neuron counts as monosemantic above this max|W_fn|/||W_.n|| (phase-diagram.ts's flag and default)" },
   'eval-batch': { kind: 'number', default: 8192, min: 0, max: 1 << 20, integer: true, help: "fresh samples each final model's loss is measured on (0: mean training loss of the last 100 steps)" },
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
   json: { kind: 'string', default: '', help: 'write the models, losses and metrics to this JSON file' },
@@ -89,6 +91,7 @@ async function main(argv: string[]): Promise<void> {
     featureSets: parseSets(flags.correlated, flags.anticorrelated, flags['set-size'], PRESETS[experiment].features),
     restarts: flags.restarts,
     evalBatch: flags['eval-batch'],
+    monosemanticity: flags.monosemanticity,
     seed: flags.seed,
   };
   const { model } = presetConfig(run);
@@ -101,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
   const started = performance.now();
   const config = presetConfig(run);
   const result = await trainParallel(config, { workers: flags.workers, backend: flags.backend }, (step, losses) => bar.update(step + 1, `loss/model ${(losses.reduce((a, b) => a + b, 0) / losses.length).toExponential(3)}`));
-  const document = describePreset(experiment, config, result);
+  const document = describePreset(experiment, config, result, flags.monosemanticity);
   bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}`);
   console.log(`\n${summary(document)}`);
   const warned = result.warnings.flatMap((w, i) => (w ? [`warning: model ${i} (density ${Number(config.density[i].toPrecision(4))}): ${w}`] : []));

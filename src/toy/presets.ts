@@ -12,7 +12,7 @@
 import { pow, powInt } from '../math.ts';
 import type { FeatureSet } from './data.ts';
 import { saveModel, float32Decimal, type InstanceParameters } from './io.ts';
-import { countMonosemantic, countRepresented, featureMetrics, neuronMetrics } from './metrics.ts';
+import { countMonosemantic, countRepresented, featureMetrics, MONOSEMANTIC, neuronMetrics } from './metrics.ts';
 import type { ModelKind, ToyModelSpec } from './model.ts';
 import { train, type Schedule, type TrainConfig, type TrainResult } from './train.ts';
 
@@ -69,6 +69,8 @@ export interface PresetRun {
   restarts?: number;
   /** With restarts, pick by the loss on this many fresh samples (0: the mean training loss of the last steps). */
   evalBatch?: number;
+  /** A neuron counts as monosemantic above this max_f |W_fn| / ||W_.n|| (default MONOSEMANTIC, as the sweeps). */
+  monosemanticity?: number;
   seed: number;
 }
 
@@ -128,11 +130,11 @@ export function presetConfig(run: PresetRun): TrainConfig & { importance: number
 export function trainPreset(run: PresetRun, onStep?: (step: number, losses: Float32Array) => void): { document: TrainDocument; result: TrainResult } {
   const config = presetConfig(run);
   const result = train(config, onStep);
-  return { document: describePreset(run.experiment, config, result), result };
+  return { document: describePreset(run.experiment, config, result, run.monosemanticity), result };
 }
 
 /** A trained preset run as train.ts's JSON document: every instance's parameters, loss and metrics. */
-export function describePreset(experiment: PresetName, config: TrainConfig & { importance: number[] }, result: TrainResult): TrainDocument {
+export function describePreset(experiment: PresetName, config: TrainConfig & { importance: number[] }, result: TrainResult, monosemanticity = MONOSEMANTIC): TrainDocument {
   const { model } = result;
   const { features: n, hidden: m } = model.spec;
   const saved = saveModel(model);
@@ -152,7 +154,7 @@ export function describePreset(experiment: PresetName, config: TrainConfig & { i
         // JSON has no Infinity: a model that represents nothing has no finite D*.
         dimensionsPerFeature: Number.isFinite(f.dimensionsPerFeature) ? round(f.dimensionsPerFeature) : null,
         represented: countRepresented(f.norms),
-        ...(neurons ? { neuronMonosemanticity: neurons.monosemanticity.map(round), monosemanticNeurons: countMonosemantic(neurons.monosemanticity) } : {}),
+        ...(neurons ? { neuronMonosemanticity: neurons.monosemanticity.map(round), monosemanticNeurons: countMonosemantic(neurons.monosemanticity, monosemanticity) } : {}),
       };
       return {
         density: density[i],

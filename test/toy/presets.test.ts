@@ -295,3 +295,13 @@ describe('scripts/train.ts', () => {
     expect(doc.instances[0].metrics.neuronMonosemanticity).toHaveLength(5);
   });
 });
+
+describe('the monosemanticity cut-off', () => {
+  it('is one flag with the sweeps\' default: max|W_fn|/||W_.n|| lies in (0, 1], so a cut-off of 1 counts none and 0 counts every neuron', () => {
+    const count = (monosemanticity?: number) => trainPreset({ experiment: 'neuron', densities: [1], steps: 30, batch: 64, seed: 1, ...(monosemanticity === undefined ? {} : { monosemanticity }) }).document.instances[0].metrics.monosemanticNeurons;
+    expect(count(1)).toBe(0);
+    expect(count(0)).toBe(5);
+    const ratios = trainPreset({ experiment: 'neuron', densities: [1], steps: 30, batch: 64, seed: 1 }).document.instances[0].metrics.neuronMonosemanticity!;
+    expect(count()).toBe(ratios.filter((r) => r > 0.95).length); // the default is the sweeps' MONOSEMANTIC, 0.95
+  });
+});
