@@ -12,7 +12,7 @@
  * nothing about a GPU, only that the path runs. Everything is timed in this process; on a GPU compare against
  * bench-train's PyTorch CUDA columns, run on the same machine.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeAtomic } from '../src/phase/sweep.ts';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { chooseAdapter } from '../src/kernels/dawn-adapter.ts';
 import { DeviceProgram } from '../src/kernels/device/program.ts';
@@ -109,9 +109,7 @@ for (const name of flags.configs.split(',')) {
 }
 
 if (flags.json) {
-  const tmp = `${flags.json}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows } }, null, 1)}\n`);
-  renameSync(tmp, flags.json);
+  writeAtomic(flags.json, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows } }, null, 1)}\n`);
   console.log(`\nwrote ${flags.json}`);
 }
 process.exit(0); // the in-thread Dawn device would keep Node alive

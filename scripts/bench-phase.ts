@@ -13,7 +13,8 @@
  * PyTorch CPU's BLAS is printed; no ratio against the reference BLAS unless --allow-reference-blas.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../src/phase/sweep.ts';
 import os from 'node:os';
 import { join } from 'node:path';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
@@ -118,8 +119,6 @@ if (probe.status !== 0) {
 
 if (flags.json) {
   const report = { sweep: { grid: G, seeds, batch, measuredSteps: steps, extrapolatedTo: flags.steps }, ours, anchorsSeconds: anchorsOut };
-  const tmpFile = `${flags.json}.tmp-${process.pid}`;
-  writeFileSync(tmpFile, `${JSON.stringify(report, null, 1)}\n`);
-  renameSync(tmpFile, flags.json);
+  writeAtomic(flags.json, `${JSON.stringify(report, null, 1)}\n`);
   console.log(`wrote ${flags.json}`);
 }

@@ -19,7 +19,8 @@
  * setting.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../src/phase/sweep.ts';
 import os from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -285,8 +286,6 @@ if (flags.json) {
     ours: Object.fromEntries(names.map((name) => [name, backends.map((_, k) => entry(name, k))])),
     anchors: Object.fromEntries(columns.map(([label, r]) => [label, typeof r === 'string' ? { notRun: r } : { stepsPerSec: Object.fromEntries(r), ...(blasOfColumn.has(label) ? { blas: blasOfColumn.get(label) } : {}) }])),
   };
-  const tmpFile = `${flags.json}.tmp-${process.pid}`;
-  writeFileSync(tmpFile, `${JSON.stringify(report, null, 1)}\n`);
-  renameSync(tmpFile, flags.json);
+  writeAtomic(flags.json, `${JSON.stringify(report, null, 1)}\n`);
   console.log(`\nwrote ${flags.json}`);
 }

@@ -94,7 +94,8 @@ async function main(argv: string[]): Promise<void> {
     monosemanticity: flags.monosemanticity,
     seed: flags.seed,
   };
-  const { model } = presetConfig(run);
+  const config = presetConfig(run);
+  const { model } = config;
   if (flags.workers > os.availableParallelism()) console.log(`train: --workers ${flags.workers} is more than this machine's ${os.availableParallelism()} cores (allowed; the threads will share them)`);
   console.log(
     `${experiment}: ${model.instances} models of ${model.features} features -> ${model.hidden} (${model.kind})${run.restarts > 1 ? `, best of ${run.restarts} each` : ''}, ` +
@@ -102,7 +103,6 @@ async function main(argv: string[]): Promise<void> {
   );
   const bar = progress('training', run.steps);
   const started = performance.now();
-  const config = presetConfig(run);
   const result = await trainParallel(config, { workers: flags.workers, backend: flags.backend }, (step, losses) => bar.update(step + 1, `loss/model ${(losses.reduce((a, b) => a + b, 0) / losses.length).toExponential(3)}`));
   const document = describePreset(experiment, config, result, flags.monosemanticity);
   bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}`);

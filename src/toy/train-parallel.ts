@@ -8,8 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { ToyModel } from './model.ts';
-import { deriveSeed } from '../random.ts';
-import { train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
+import { instanceSeeds, train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
 import { moduleFile } from '../module-file.ts';
 
 /**
@@ -64,8 +63,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
   const device = trainerFor(config) === 'device';
   const threads = device ? 1 : options.threads !== undefined ? Math.max(1, Math.min(options.threads, I)) : threadsFor(config, options.workers ?? os.availableParallelism());
   if (threads === 1) return { ...train(config, onStep), threads };
-  const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
-  if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
+  const seeds = instanceSeeds(config);
   const perInstance = Array.isArray(config.importance[0]);
   const restarts = config.restarts ?? 1;
   const groups = instanceGroups(I, threads);

@@ -176,7 +176,8 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, los
   return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks, warnings: chosen.map((c) => all.warnings[c]) };
 }
 
-function instanceSeeds(config: TrainConfig): readonly string[] {
+/** The seed of each instance: the config's own, or derived from its seed (a run's bytes do not depend on which thread trains it). */
+export function instanceSeeds(config: TrainConfig): readonly string[] {
   const I = config.model.instances;
   const seeds = config.instanceSeeds ?? Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
   if (seeds.length !== I) throw new RangeError(`train: ${seeds.length} instance seeds for ${I} instances`);
