@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { flagsOrExit, parseFlags } from '../src/cli.ts';
+import { isAlive, procStat } from '../src/processes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -183,32 +184,14 @@ function ancestorPids(): number[] {
   const pids: number[] = [];
   let pid = process.ppid;
   while (pid > 1 && pids.length < 8) {
-    try {
-      // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces or parentheses, so split at the last ')'
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!/^(node|npm|npx|sh|tsx)\b/.test(comm)) break;
-      pids.push(pid);
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
+    const stat = procStat(pid);
+    if (stat === null) {
       if (pids.length === 0) pids.push(pid); // no /proc: the parent alone
       break;
     }
+    if (!/^(node|npm|npx|sh|tsx)\b/.test(stat.comm)) break;
+    pids.push(pid);
+    pid = stat.ppid;
   }
   return pids;
-}
-
-/** Whether `pid` runs: signal 0 reaches it (EPERM: someone else's) and, where /proc says, it is not a zombie. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'; // killed, not yet reaped
-  } catch {
-    return true;
-  }
 }

@@ -9,6 +9,8 @@
 import { existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync, closeSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from '../processes.ts';
+import { ATOMIC_TEMP_FILE } from './sweep.ts';
 
 export const LOCK_FILE = '.lock';
 
@@ -17,16 +19,6 @@ export interface OutClaim {
   notes: string[];
   /** Remove the lock (also done when the process exits). */
   release: () => void;
-}
-
-/** Whether a process with this pid is alive on this host (EPERM: alive, owned by someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface LockContent {
@@ -63,7 +55,7 @@ export function claimOutDir(dir: string, options: { overwrite: boolean; resume?:
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       const held = readLock(lockPath);
       if (held && held.host !== host) throw new Error(`${dir} is being written by pid ${held.pid} on ${held.host} (since ${held.started}); if that run is dead, remove ${lockPath}`);
-      if (held && alive(held.pid)) throw new Error(`${dir} is being written by another run (pid ${held.pid}, since ${held.started}); wait for it or choose another --out`);
+      if (held && isAlive(held.pid)) throw new Error(`${dir} is being written by another run (pid ${held.pid}, since ${held.started}); wait for it or choose another --out`);
       unlinkSync(lockPath);
       notes.push(`${dir}: took over a lock left by ${held ? `pid ${held.pid}, which is no longer running` : 'an unreadable lock file'}`);
     }
@@ -79,8 +71,8 @@ export function claimOutDir(dir: string, options: { overwrite: boolean; resume?:
   try {
     // Temporary files of writes that never finished (writeAtomic names them NAME.tmp-PID): their process is gone.
     for (const name of readdirSync(dir)) {
-      const m = /\.tmp-(\d+)$/.exec(name);
-      if (m && !alive(Number(m[1]))) {
+      const m = ATOMIC_TEMP_FILE.exec(name);
+      if (m && !isAlive(Number(m[1]))) {
         rmSync(join(dir, name), { force: true });
         notes.push(`${dir}: removed ${name}, left by an interrupted write`);
       }

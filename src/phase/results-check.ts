@@ -68,7 +68,8 @@ function sweepConfig(doc: unknown, source: string, at: string): SweepConfig {
   const { experiment: _e, densities, importances, seeds, steps, batch, lr, optimizer, schedule, seed, init, evalBatch } = parse(configSchema(experiment), doc, source, at);
   const n = (x: unknown) => x as number; // the flag's kind: a number field of a number flag
   const config: SweepConfig = { experiment, densities, importances, seeds: n(seeds), steps: n(steps), batch: n(batch), lr: n(lr), optimizer: optimizer as SweepConfig['optimizer'], schedule: schedule as SweepConfig['schedule'], seed: n(seed), init: init as SweepConfig['init'], evalBatch: n(evalBatch) };
-  if (cellsOf(config).length > MAX_CELLS) throw new ResultsFileError(`${source}: ${at}: describes ${cellsOf(config).length} cells, more than ${MAX_CELLS}`);
+  const cells = cellsOf(config).length;
+  if (cells > MAX_CELLS) throw new ResultsFileError(`${source}: ${at}: describes ${cells} cells, more than ${MAX_CELLS}`);
   return config;
 }
 

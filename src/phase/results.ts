@@ -125,6 +125,7 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
   const isFeature = isFeatureExperiment(config.experiment);
   const usesFeatureThresholds = isFeature || config.experiment === 'intro';
   const results: SweepResults = { experiment: config.experiment, config: { ...config, thresholds: usesFeatureThresholds ? featureThresholds : neuronThresholds }, cells: [], agreement: null };
+  const warnings: RunWarning[] = [];
   for (const cell of cellsOf(config)) {
     const cellRuns = runs[cell.index];
     if (cellRuns === undefined && partial) continue;
@@ -132,22 +133,20 @@ export function assembleResults(config: SweepConfig, runs: SweepRuns, thresholds
     if (isFeatureExperiment(config.experiment)) results.cells.push(featureCell(config, config.experiment, cell, cellRuns, featureThresholds));
     else if (config.experiment === 'intro') results.cells.push(geometryCell(cell, cellRuns, shape.features, shape.hidden, featureThresholds));
     else results.cells.push(neuronCell(cell, cellRuns, shape.features, shape.hidden, neuronThresholds));
+    for (const r of cellRuns) if (r.warning) warnings.push({ cell: cell.index, k: r.k, density: cell.density, importance: cell.importance, message: r.warning });
   }
   if (isFeature) results.agreement = agreementOf(results.cells as FeatureCell[]);
-  const warnings = cellsOf(config).flatMap((cell) =>
-    (runs[cell.index] ?? []).flatMap((r) => (r.warning ? [{ cell: cell.index, k: r.k, density: cell.density, importance: cell.importance, message: r.warning }] : [])),
-  );
   if (warnings.length) results.warnings = warnings;
   return results;
 }
 
-/** A sweep's warnings as lines for a terminal: the first `most`, and how many more. */
 /** The warning lines of a sweep, or of both variants of a comparison (each line prefixed A: or B:). */
 export function runWarnings(results: SweepResults | { kind: 'comparison'; resultsA: SweepResults; resultsB: SweepResults }): string[] {
   if ('kind' in results && results.kind === 'comparison') return [...warningLines(results.resultsA).map((l) => `A: ${l}`), ...warningLines(results.resultsB).map((l) => `B: ${l}`)];
   return warningLines(results as SweepResults);
 }
 
+/** A sweep's warnings as lines for a terminal: the first `most`, and how many more. */
 export function warningLines(results: SweepResults, most = 10): string[] {
   const all = results.warnings ?? [];
   const lines = all.slice(0, most).map((w) => `warning: cell ${w.cell} (density ${Number(w.density.toPrecision(4))}${w.importance === null ? '' : `, importance ${Number(w.importance.toPrecision(4))}`}), seed ${w.k}: ${w.message}`);

@@ -44,6 +44,9 @@ export function configHash(config: SweepConfig): string {
   return sha256(JSON.stringify(config)).slice(0, 16);
 }
 
+/** The temporary file writeAtomic writes first, NAME.tmp-PID: a leftover one names the process that died. */
+export const ATOMIC_TEMP_FILE = /\.tmp-(\d+)$/;
+
 /** Write a file so that a reader sees the old or the new content, never a torn one. */
 export function writeAtomic(path: string, content: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -146,7 +149,8 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
     // Every saved run must be one of this sweep's, complete and well-formed (a hand-edited W = [1] or a missing
     // run would otherwise be labelled as if trained); cells of this shard only.
     const runs = checkRuns(saved.cells, config, `resume: ${partialPath}`, 'cells');
-    const foreign = Object.keys(runs).filter((key) => !cells.some((c) => String(c.index) === key));
+    const mine = new Set(cells.map((c) => String(c.index)));
+    const foreign = Object.keys(runs).filter((key) => !mine.has(key));
     if (foreign.length) throw new ResultsFileError(`resume: ${partialPath}: cells: holds ${foreign.length} cells [${foreign.slice(0, 10).join(', ')}${foreign.length > 10 ? ', ...' : ''}] that this run does not train`);
     partial = { configHash: hash, backend, cells: runs };
   }
@@ -181,9 +185,13 @@ export async function trainSweep(config: SweepConfig, options: SweepOptions & { 
  * (evaluationRows: a stratified batch whole, a plain one in slices), whichever is larger; at least one cell's runs.
  */
 export function instancesPerChunk(config: SweepConfig): number {
+  return Math.max(config.seeds, Math.floor(256e6 / (chunkRows(config) * SHAPES[config.experiment].features * 4 * 24)));
+}
+
+/** The rows a chunk holds at once per run: the training batch or the evaluation's, whichever is larger. */
+function chunkRows(config: SweepConfig): number {
   const { features, kind } = SHAPES[config.experiment];
-  const rows = Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
-  return Math.max(config.seeds, Math.floor(256e6 / (rows * features * 4 * 24)));
+  return Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
 }
 
 /**
@@ -193,8 +201,7 @@ export function instancesPerChunk(config: SweepConfig): number {
  */
 export function sweepMemory(config: SweepConfig, cells: number, workers: number): { training: number; results: number } {
   const { features, hidden, kind } = SHAPES[config.experiment];
-  const rows = Math.max(config.batch, evaluationRows(config.evalBatch, features, kind));
-  const training = workers * instancesPerChunk(config) * rows * features * 4 * 24;
+  const training = workers * instancesPerChunk(config) * chunkRows(config) * features * 4 * 24;
   const weights = features * hidden * (kind === 'abs' ? 2 : 1) + features;
   return { training, results: cells * config.seeds * weights * 32 };
 }
@@ -205,7 +212,7 @@ export function checkFitsMemory(config: SweepConfig, cells: number, workers: num
   if (training + results <= available) return;
   const gib = (b: number) => `${(b / 2 ** 30).toPrecision(3)} GiB`;
   throw new Error(
-    `this sweep needs about ${gib(training + results)} (training: ${workers} worker(s) x ${gib(training / workers)}, each a chunk of ${instancesPerChunk(config)} runs of ${Math.max(config.batch, evaluationRows(config.evalBatch, SHAPES[config.experiment].features, SHAPES[config.experiment].kind))} rows; results: ${gib(results)} for ${cells} cells x ${config.seeds} seeds), ` +
+    `this sweep needs about ${gib(training + results)} (training: ${workers} worker(s) x ${gib(training / workers)}, each a chunk of ${instancesPerChunk(config)} runs of ${chunkRows(config)} rows; results: ${gib(results)} for ${cells} cells x ${config.seeds} seeds), ` +
       `more than the ${gib(available)} of this machine: lower --seeds, --batch, --eval-batch, --workers or the grid, or shard it (--shard K/N)`,
   );
 }

@@ -36,8 +36,8 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
   return null;
 }
 
-export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
-  const file = join(dir, 'results.json');
+/** A results.json as JSON, split into its content and its manifest (the manifest's hash and backend checked). */
+export function readResultsFile(file: string): { manifest: Manifest; content: Record<string, unknown> } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -48,6 +48,12 @@ export async function verifyResults(dir: string, options: { workers?: number; ba
     throw new ResultsFileError(`${file}: manifest: expected an object with resultsHash and backend strings`);
   }
   const { manifest, ...content } = parsed as { manifest: Manifest } & Record<string, unknown>;
+  return { manifest, content };
+}
+
+export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
+  const file = join(dir, 'results.json');
+  const { manifest, content } = readResultsFile(file);
   // Everything the re-run would take from the file is checked first: a file is not a licence to train forever.
   if (content.kind === 'comparison') checkComparison(content, file);
   else checkResults(content, file);

@@ -66,7 +66,9 @@ export const MAX_SAVED_WEIGHTS = 2 ** 27;
 /** Saved weights: float32 values (anything larger would load as Infinity). */
 const weight = () => num(-3.4028234663852886e38, 3.4028234663852886e38);
 
-const specSchema = record({ kind: oneOf(MODEL_KINDS), instances: num(1, 1e6, true), features: num(1, 1e6, true), hidden: num(1, 1e6, true) });
+/** A saved model's sizes, each bounded before anything is allocated from it. */
+const modelSizes = () => ({ instances: num(1, 1e6, true), features: num(1, 1e6, true), hidden: num(1, 1e6, true) });
+const specSchema = record({ kind: oneOf(MODEL_KINDS), ...modelSizes() });
 
 /**
  * One instance's parameters for a model of `kind` with n features and m hidden dimensions, in the paper's
@@ -83,7 +85,7 @@ function instanceSchema(kind: ModelKind, n: number, m: number, hiddenBias: boole
  * shape per kind. loadModel checks the sizes against each other as well.
  */
 export function modelDocumentSchema() {
-  const sizes = { instances: num(1, 1e6, true), features: num(1, 1e6, true), hidden: num(1, 1e6, true) };
+  const sizes = modelSizes();
   const anySize = (kind: ModelKind) => {
     const matrix = v.array(v.array(weight()));
     const weights: v.ObjectEntries = kind === 'abs' ? { W1: matrix, W2: matrix } : { W: matrix };
@@ -102,8 +104,9 @@ export function loadModel(doc: ModelDocument): ToyModel {
   const weights = spec.instances * spec.features * spec.hidden;
   if (weights > MAX_SAVED_WEIGHTS) throw new TypeError(`loadModel: config.model describes ${weights} weights per matrix (instances x features x hidden), more than the ${MAX_SAVED_WEIGHTS} a saved model may hold`);
   const { features: n, hidden: m } = spec;
+  // The instances are checked before the model is allocated (it has a hidden bias exactly when the spec asks).
+  parseOrThrow(list(instanceSchema(spec.kind, n, m, Boolean(doc.config.model.hiddenBias)), spec.instances), doc.instances, fail, 'loadModel', 'instances');
   const model = new ToyModel({ ...doc.config.model }, null);
-  parseOrThrow(list(instanceSchema(spec.kind, n, m, model.bHidden !== null), spec.instances), doc.instances, fail, 'loadModel', 'instances');
   doc.instances.forEach((inst, i) => {
     // Writes the transpose of a rows x cols matrix into the cols x rows block at `offset`.
     const readMatrix = (M: number[][], rows: number, target: Float32Array, offset: number) => M.forEach((row, r) => row.forEach((x, c) => (target[offset + c * rows + r] = x)));
