@@ -113,14 +113,20 @@ function rotl(x: number, k: number): number {
  * FNV-1a-style mix written as hex, so derived streams are independent of how many others were made before.
  */
 export function deriveSeed(seed: number | string, ...keys: number[]): string {
+  const [h1, h2] = fnv1a2x32(`${seed}/${keys.join('/')}`);
+  // h2 is written signed (as it always was): about half of all seeds carry a '-'
+  return (h1 >>> 0).toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
+
+/** FNV-1a over a text's UTF-16 units in two 32-bit lanes (the second with MurmurHash's multiplier and a shift), as int32. */
+export function fnv1a2x32(text: string): [number, number] {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
-  const text = `${seed}/${keys.join('/')}`;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
     h2 ^= h2 >>> 15;
   }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+  return [h1 | 0, h2 | 0];
 }

@@ -12,6 +12,7 @@
  * and counter pattern Random123 tested), which a 32-bit hash keyed by xor is not (two keys whose xor is small
  * reuse each other's outputs).
  */
+import { fnv1a2x32 } from '../random.ts';
 
 /** What manifests record as the data stream: change `version` whenever any sampled bit could change. */
 export const COUNTER_RNG = { name: 'threefry2x32-20', version: 1 } as const;
@@ -69,17 +70,11 @@ export function threefryStatements(names: { k0: string; k1: string; k2: string; 
   return lines.join('\n');
 }
 
-/** A stream's key: two 32-bit words from a 16-hex-digit seed as deriveSeed makes them (or any text, hashed). */
+/**
+ * A stream's key: two 32-bit words read from a 16-hex-digit seed (as deriveSeed makes them when its second
+ * word is non-negative), or any other text hashed as deriveSeed hashes.
+ */
 export function streamKey(seed: string): [number, number] {
   if (/^[0-9a-f]{16}$/.test(seed)) return [parseInt(seed.slice(0, 8), 16) | 0, parseInt(seed.slice(8), 16) | 0];
-  // Any other text: FNV-1a over its UTF-16 units, two lanes (as deriveSeed does).
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < seed.length; i++) {
-    const c = seed.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  }
-  return [h1 | 0, h2 | 0];
+  return fnv1a2x32(seed);
 }

@@ -177,9 +177,14 @@ export class DeviceProgram {
       compute.dispatchWorkgroups(...p.program.groups);
       compute.end();
     }
+    // Each read lands at a 16-byte-aligned offset of one staging buffer.
     const sizes = reads.map((r) => 4 * this.get(r).length);
-    const offsets = sizes.map((_, j) => sizes.slice(0, j).reduce((a, b) => a + Math.ceil(b / 16) * 16, 0));
-    const total = offsets.length ? offsets[offsets.length - 1] + Math.ceil(sizes[sizes.length - 1] / 16) * 16 : 0;
+    const offsets: number[] = [];
+    let total = 0;
+    for (const size of sizes) {
+      offsets.push(total);
+      total += Math.ceil(size / 16) * 16;
+    }
     if (total > 0) {
       if (!this.staging || this.staging.bytes < total) {
         this.staging?.buffer.destroy();
@@ -198,10 +203,6 @@ export class DeviceProgram {
     this.stats.readbacks++;
     this.stats.bytesDown += sizes.reduce((a, b) => a + b, 0);
     return out;
-  }
-
-  length(name: string): number {
-    return this.get(name).length;
   }
 
   private get(name: string): { buffer: any; length: number; init?: Float32Array } {

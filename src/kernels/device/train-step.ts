@@ -89,7 +89,7 @@ export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' |
 }
 
 /** Whether the three-pass chain serves this run. */
-export function smallTiedModel(s: DeviceTrainSpec): boolean {
+function smallTiedModel(s: DeviceTrainSpec): boolean {
   return (s.kind === 'linear' || s.kind === 'relu-output') && s.features * s.hidden + s.features <= 64 && s.sets.length === 0 && s.clip === 0;
 }
 
@@ -362,7 +362,6 @@ export class DeviceTrainer {
     private readonly program: DeviceProgram,
     private readonly spec: DeviceTrainSpec,
     private readonly chain: (a: string, b: string, lossBuffer: string) => Pass[],
-    readonly chainName: string,
   ) {}
 
   get stats(): DeviceStats {
@@ -418,7 +417,7 @@ export class DeviceTrainer {
         program.pass('step', ['x', 'imp', a], 'slots'),
         program.pass('adam', [a, 'slots', 'sched', 'norms'], b),
         program.pass('losses', ['slots'], loss),
-      ], 'small tied model (4 passes a step)');
+      ]);
     }
     program.buffer('h', I * B * m);
     program.buffer('g', I * B * n);
@@ -444,7 +443,7 @@ export class DeviceTrainer {
       program.pass('adam', [a, 'grad', 'sched', 'norms'], b),
       program.pass('lossRows', ['x', 'h', 'imp', a], 'rows'),
       program.pass('lossInstances', ['rows'], loss),
-    ], `general (${s.clip > 0 ? 9 : 8} passes a step)`);
+    ]);
   }
 
   /** Record `steps` steps into one submission; their per-instance losses, step-major ([steps, instances]). */
