@@ -90,7 +90,7 @@ export interface TrainResult {
   trainer: Trainer;
   /**
    * Per instance, what looks wrong with its run, or null: its weights collapsed to zero, or its training loss
-   * ended above where it started (see runWarnings). A warning, not an error: the results are kept.
+   * ended above where it started (see instanceWarnings). A warning, not an error: the results are kept.
    */
   warnings: (string | null)[];
   /** Device trainer only: what crossed between host and device at start-up and per step. */
@@ -197,16 +197,18 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const importance = importanceTensor(config.importance, I, n);
   // The losses at the start (the first steps, before the model has moved much) and at the end, for the run's
   // health check.
+  const tailSteps = Math.min(100, config.steps);
   const head = new LossWindow(I, 0, Math.min(HEAD_STEPS, config.steps));
-  const tail = new LossWindow(I, config.steps - Math.min(100, config.steps), config.steps);
+  const tail = new LossWindow(I, config.steps - tailSteps, config.steps);
   const watch = (step: number, losses: Float32Array): void => {
     head.add(step, losses);
     tail.add(step, losses);
     onStep?.(step, losses);
   };
-  if (trainerFor(config) === 'device') {
-    const device = trainOnDevice(config, model, seeds, (getBackend() as unknown as { training: Parameters<typeof trainOnDevice>[3] }).training, watch);
-    const warnings = runWarnings(model, head, tail);
+  const backend = getBackend();
+  if (trainerFor(config) === 'device' && hasDeviceTraining(backend)) {
+    const device = trainOnDevice(config, model, seeds, backend.training, watch);
+    const warnings = instanceWarnings(model, head, tail);
     return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats, warnings };
   }
   const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
@@ -214,7 +216,6 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
   const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
   const xData = new Float32Array(I * config.batch * n);
-  const tailSteps = Math.min(100, config.steps);
   const finalLosses = new Float64Array(I);
 
   // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory.
@@ -241,20 +242,20 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     else trainStep(step);
   }
 
-  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: runWarnings(model, head, tail) };
+  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: instanceWarnings(model, head, tail) };
 }
 
 /** A run's weights count as collapsed when none is larger than this in magnitude. */
-export const COLLAPSED = 1e-4;
+const COLLAPSED = 1e-4;
 /** The steps whose losses are a run's starting loss (one batch is too noisy at low density). */
-export const HEAD_STEPS = 20;
+const HEAD_STEPS = 20;
 /** A rise counts when it is this many standard errors above the noise of the two windows' means... */
-export const ROSE_SIGMAS = 4;
+const ROSE_SIGMAS = 4;
 /** ...and at least this factor. */
-export const ROSE = 1.25;
+const ROSE = 1.25;
 
 /** Per instance, the mean and variance of the training losses of steps [from, to). */
-export class LossWindow {
+class LossWindow {
   readonly sum: Float64Array;
   readonly squares: Float64Array;
   constructor(instances: number, readonly from: number, readonly to: number) {
@@ -287,7 +288,7 @@ export class LossWindow {
  * last steps above the mean of the first ones by ROSE times and by ROSE_SIGMAS standard errors (at low density a
  * batch holds a handful of active features, and a few noisy batches must not read as a rise); null otherwise.
  */
-export function runWarnings(model: ToyModel, head: LossWindow, tail: LossWindow): (string | null)[] {
+function instanceWarnings(model: ToyModel, head: LossWindow, tail: LossWindow): (string | null)[] {
   const { instances: I } = model.spec;
   const weights = [model.W, ...(model.W2 ? [model.W2] : [])];
   return Array.from({ length: I }, (_, i) => {
