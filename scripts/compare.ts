@@ -24,7 +24,7 @@ import { sweepFromArgs } from '../src/phase/flags.ts';
 import { headline, writeComparison } from '../src/phase/report.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
 import { runWarnings } from '../src/phase/results.ts';
-import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
+import { mergeCommand, resolveShard, shardCountFlag, shardNote, writeShard } from '../src/phase/shards.ts';
 import { verifyResults } from '../src/phase/verify.ts';
 import { progress } from '../src/progress.ts';
 
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     backend: sweepBackendFlag,
     verify: { kind: 'string', default: '', help: 're-run the result saved in this folder (on the backend its manifest records) and report whether it matches bit for bit' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N of the cells (both variants) and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
-    'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
+    'shard-count': shardCountFlag,
   }, 'usage: npx tsx scripts/compare.ts --a "FLAGS" --b "FLAGS" [flags]   train two variants on the same seeds, report paired differences\n       npx tsx scripts/compare.ts --verify DIR                      re-run a saved result, bit for bit\n       npx tsx scripts/compare.ts merge DIR... [--out DIR]          merge shard-K-of-N.json files');
   // An empty --verify (a variable that was not set) must not fall through to training a default comparison.
   if (!flags.verify && argv.some((a) => a === '--verify' || a.startsWith('--verify='))) throw new FlagError("--verify '': give the folder holding the results.json to re-run");
@@ -85,12 +85,11 @@ async function main(argv: string[]): Promise<number> {
   const bar = progress('training A then B', 1000, { counts: false });
   const options = { workers: flags.workers, backend: flags.backend, onProgress: (which: 'a' | 'b', f: number) => bar.update(Math.floor(500 * f + (which === 'b' ? 500 : 0))) };
   if (sharding) {
-    const { index: K, count: N } = sharding.shard;
-    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}${sharding.source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`);
+    console.log(shardNote(sharding));
     const runs = await trainComparison(a, b, { ...options, shard: sharding.shard });
     bar.finish();
     const path = writeShard(out, { kind: 'comparison', a, b, resamples: flags.resamples }, sharding.shard, runs);
-    console.log(`wrote ${path}; once all ${N} shards are done: npx tsx scripts/compare.ts merge ${out}`);
+    console.log(`wrote ${path}; once all ${sharding.shard.count} shards are done: npx tsx scripts/compare.ts merge ${out}`);
     return 0;
   }
   const claim = claimOutDir(out, { overwrite: flags.overwrite, finished: 'results.json' });

@@ -20,7 +20,7 @@ import { sweepBackendFlag, useBackend } from '../src/kernels/select.ts';
 import { cellsOf } from '../src/phase/experiments.ts';
 import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
-import { mergeCommand, resolveShard, writeShard } from '../src/phase/shards.ts';
+import { mergeCommand, resolveShard, shardCountFlag, shardNote, writeShard } from '../src/phase/shards.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
 import { assembleResults, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { warningLines } from '../src/phase/results.ts';
@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
     resume: { kind: 'boolean', default: false, help: 'continue an interrupted sweep in --out' },
     overwrite: { kind: 'boolean', default: false, help: 'replace the run already in --out (without it, a finished or interrupted run there is refused)' },
     shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the cells and write shard-K-of-N.json to --out; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: the whole sweep even inside a job array' },
-    'shard-count': { kind: 'number', default: 0, min: 0, max: 100_000, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' },
+    'shard-count': shardCountFlag,
     'fail-on-divergence': { kind: 'boolean', default: false, help: 'exit with status 1 when a run collapsed to zero weights or ended with a higher loss than it started with (a warning otherwise)' },
     'chunk-size': { kind: 'number', default: 0, min: 0, max: 1_000_000, integer: true, help: 'models trained together in one batched run (0: from memory, ~256 MB a chunk); on a GPU larger chunks use it better, within its memory (same bytes for any size)' },
   }, 'usage: npx tsx scripts/phase-diagram.ts [flags]        train a sweep, label it, compare with theory, write a report\n       npx tsx scripts/phase-diagram.ts merge DIR... [--out DIR]   merge shard-K-of-N.json files into one result');
@@ -48,10 +48,7 @@ async function main(argv: string[]): Promise<void> {
   const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
   const cellCount = cellsOf(config).length;
   console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${describeBackend()}, trainer ${describeTrainer()}`);
-  if (sharding) {
-    const { index: K, count: N } = sharding.shard;
-    console.log(`shard ${K} of ${N} (from ${sharding.source}): the cells whose index is ${K} mod ${N}${sharding.source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`);
-  }
+  if (sharding) console.log(shardNote(sharding));
   // A shard keeps its partial.json in a folder of its own: shards of one job share --out.
   const runDir = sharding ? join(out, `partial-${sharding.shard.index}-of-${sharding.shard.count}`) : out;
   const claim = claimOutDir(runDir, { overwrite: flags.overwrite, resume: flags.resume, finished: sharding ? undefined : 'results.json', interrupted: 'partial.json', lock: !sharding });

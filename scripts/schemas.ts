@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { toJsonSchema } from '@valibot/to-json-schema';
 import { parseFlags } from '../src/cli.ts';
 import { publishedSchemas } from '../src/phase/results-check.ts';
-import { SHARD_FORMAT } from '../src/phase/shards.ts';
+import { MAX_SHARDS, SHARD_FORMAT } from '../src/phase/shards.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
 import { modelDocumentSchema } from '../src/toy/io.ts';
 
@@ -20,7 +20,7 @@ import { modelDocumentSchema } from '../src/toy/io.ts';
 export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   // train.ts --json documents are model documents with more fields (densities, losses, metrics): one schema
-  for (const [name, schema] of Object.entries({ ...publishedSchemas(SHARD_FORMAT), model: modelDocumentSchema() })) {
+  for (const [name, schema] of Object.entries({ ...publishedSchemas(SHARD_FORMAT, MAX_SHARDS), model: modelDocumentSchema() })) {
     // errorMode 'ignore': checks JSON Schema has no word for (the object-not-array guard, unique seeds) are left out
     const json = { ...toJsonSchema(schema, { errorMode: 'ignore' }), title: `superposition-lab ${name}` };
     files[`${name}.schema.json`] = `${JSON.stringify(json, null, 1)}\n`;

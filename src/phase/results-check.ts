@@ -134,7 +134,7 @@ const anyOf = <T extends v.GenericSchema>(schemas: T[]) => v.union(schemas);
  * JSON Schema). The readers also check what no JSON Schema can say (a cell at the position its density and
  * importance give, labels that match the weights).
  */
-export function publishedSchemas(shardFormat: string): Record<string, v.GenericSchema> {
+export function publishedSchemas(shardFormat: string, maxShards: number): Record<string, v.GenericSchema> {
   const schemas: Record<string, v.GenericSchema> = {};
   for (const experiment of EXPERIMENTS) {
     const generic = { experiment, seeds: MAX_SEEDS } as SweepConfig; // what the cell schemas read of a configuration
@@ -159,7 +159,7 @@ export function publishedSchemas(shardFormat: string): Record<string, v.GenericS
       record({ kind: v.literal('comparison'), a: variant, b: variant, resamples: num(100, 1e6, true) }),
     ]),
     jobHash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-    shard: record({ index: num(0, 99_999, true), count: num(1, 100_000, true) }),
+    shard: record({ index: num(0, maxShards - 1, true), count: num(1, maxShards, true) }),
     runs: list(anyOf(EXPERIMENTS.map(runsTableOf)), 1, 2),
     manifest: manifestSchema,
   });
