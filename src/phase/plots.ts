@@ -24,23 +24,41 @@ export const SELECTED_CELL = 'selected-cell';
  * A feature sweep's grid as plots draw it: each cell's rectangle (log-spaced edges), what its tooltip lists,
  * the theory's boundary curves within the swept range, and axes that end at the outer cells.
  */
+/**
+ * The axes of a density x importance grid (log scales ending at the outer cells' edges), the rectangle of each
+ * cell, and the encoding that draws one.
+ */
+function gridAxes(densities: readonly number[], importances: readonly number[]) {
+  const x = { scale: { type: 'log' as const, domain: [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]], nice: false }, title: 'relative importance of the extra feature' };
+  const y = { scale: { type: 'log' as const, domain: [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]], nice: false }, title: 'feature density (1 - S)' };
+  const rect = { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } };
+  const edges = (density: number, importance: number) => {
+    const [x0, x1] = bounds(importances, importance);
+    const [y0, y1] = bounds(densities, density);
+    return { x0, x1, y0, y1 };
+  };
+  return { x, y, rect, edges };
+}
+
+/** Cells outlined black under white, so that the outline shows on every colour; `select` picks the cells. */
+function outlined(select: object, rect: object): object[] {
+  return (['black', 'white'] as const).map((stroke) => ({ ...select, mark: { type: 'rect' as const, fillOpacity: 0, stroke, strokeWidth: stroke === 'black' ? 2.5 : 1 }, encoding: rect }));
+}
+
 function featureGrid(results: SweepResults) {
   const experiment = results.experiment as FeatureExperiment;
   const { densities, importances } = results.config;
+  const { x, y, rect, edges } = gridAxes(densities, importances);
   const cells = (results.cells as FeatureCell[]).map((c) => {
-    const [x0, x1] = bounds(importances, c.importance);
-    const [y0, y1] = bounds(densities, c.density);
+    const { x0, x1, y0, y1 } = edges(c.density, c.importance);
     // every seed's label and loss, for the tooltip: the spread behind the cell's aggregated label
     const seeds = c.runs.map((r) => `${r.regime} ${r.loss.toExponential(2)}`).join(' | ');
     const seedsWithTheory = c.runs.filter((r) => r.regime === c.theory).length / c.runs.length;
     return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, seeds, seedsWithTheory, disagrees: c.regime !== c.theory };
   });
-  const [sMin, sMax] = [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]];
-  const [rMin, rMax] = [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]];
+  const [sMin, sMax] = y.scale.domain;
+  const [rMin, rMax] = x.scale.domain;
   const curves = boundaryCurves(experiment, sMin, sMax).flatMap((c) => c.s.map((s, i) => ({ curve: c.name, density: s, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
-  const x = { scale: { type: 'log' as const, domain: [rMin, rMax], nice: false }, title: 'relative importance of the extra feature' };
-  const y = { scale: { type: 'log' as const, domain: [sMin, sMax], nice: false }, title: 'feature density (1 - S)' };
-  const rect = { x: { field: 'x0', type: 'quantitative' as const, ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative' as const, ...y }, y2: { field: 'y1' } };
   const tooltip = [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }, { field: 'seeds', title: 'each seed' }];
   const overlays = [
     // the cell selected in the explorer (empty in a report): the page fills this named data set on a click
@@ -64,10 +82,7 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
     height: 320,
     layer: [
       { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip } },
-      // disagreement outlined, black inside white, so that it shows on every regime colour
-      ...(field === 'regime'
-        ? (['black', 'white'] as const).map((stroke) => ({ data: { values: cells.filter((c) => c.disagrees) }, mark: { type: 'rect' as const, fillOpacity: 0, stroke, strokeWidth: stroke === 'black' ? 2.5 : 1 }, encoding: rect }))
-        : []),
+      ...(field === 'regime' ? outlined({ data: { values: cells.filter((c) => c.disagrees) } }, rect) : []),
       ...overlays,
     ],
   });
@@ -194,23 +209,13 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
   const values = c.cells.map((cell) => ({ ...cell, diff: cell.lossDiff.mean, low: cell.lossDiff.low, high: cell.lossDiff.high, label: cell.changed ? 'label changed' : 'same label' }));
   if (c.cells[0].importance !== null) {
     const { densities, importances } = c.a.config;
-    const rows = values.map((v) => {
-      const [x0, x1] = bounds(importances, v.importance!);
-      const [y0, y1] = bounds(densities, v.density);
-      return { ...v, x0, x1, y0, y1 };
-    });
+    // the phase diagram's grid: axes end at the outer edges of the swept cells
+    const { rect, edges } = gridAxes(densities, importances);
+    const rows = values.map((v) => ({ ...v, ...edges(v.density, v.importance!) }));
     // The colour scale ends at the 95th percentile of |difference| (clamped beyond): one outlier cannot wash out the rest.
     const magnitudes = rows.map((r) => Math.abs(r.diff)).sort((p, q) => p - q);
     const extent = Math.max(1e-12, magnitudes[Math.floor(0.95 * (magnitudes.length - 1))]);
     const clamped = magnitudes[magnitudes.length - 1] > extent;
-    // axes end at the outer edges of the swept cells, as the phase diagram's do
-    const x = { scale: { type: 'log' as const, nice: false, domain: [bounds(importances, importances[0])[0], bounds(importances, importances[importances.length - 1])[1]] }, title: 'relative importance of the extra feature' };
-    const y = { scale: { type: 'log' as const, nice: false, domain: [bounds(densities, densities[0])[0], bounds(densities, densities[densities.length - 1])[1]] }, title: 'feature density (1 - S)' };
-    const outline = (stroke: string, strokeWidth: number) => ({
-      transform: [{ filter: 'datum.changed' }],
-      mark: { type: 'rect', fillOpacity: 0, stroke, strokeWidth },
-      encoding: { x: { field: 'x0', type: 'quantitative', ...x }, x2: { field: 'x1' }, y: { field: 'y0', type: 'quantitative', ...y }, y2: { field: 'y1' } },
-    });
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title,
@@ -221,18 +226,14 @@ export function differenceSpec(c: Comparison): TopLevelSpec {
         {
           mark: { type: 'rect', stroke: 'white', strokeWidth: 0.5 },
           encoding: {
-            x: { field: 'x0', type: 'quantitative', ...x },
-            x2: { field: 'x1' },
-            y: { field: 'y0', type: 'quantitative', ...y },
-            y2: { field: 'y1' },
+            ...rect,
             color: { field: 'diff', type: 'quantitative', scale: { scheme: 'blueorange', domain: [-extent, extent], clamp: true }, title: clamped ? ['loss B - A', '(clamped)'] : 'loss B - A' },
             // faded: the 95% interval includes 0, so the sign of the difference is not established
             opacity: { condition: { test: 'datum.low <= 0 && datum.high >= 0', value: 0.3 }, value: 1 },
             tooltip: [{ field: 'density' }, { field: 'importance' }, { field: 'labelA' }, { field: 'labelB' }, { field: 'diff', format: '.3e' }, { field: 'low', format: '.3e' }, { field: 'high', format: '.3e' }],
           },
         },
-        outline('black', 2.5),
-        outline('white', 1),
+        ...outlined({ transform: [{ filter: 'datum.changed' }] }, rect),
       ],
     } as TopLevelSpec;
   }
