@@ -21,7 +21,7 @@ import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import { hasDeviceTraining } from '../src/kernels/device/training.ts';
-import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
+import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
 import { logspace } from '../src/phase/experiments.ts';
 import { runSweep } from '../src/phase/sweep.ts';
 
@@ -96,15 +96,16 @@ if (tfjs.status !== 0) {
 }
 
 // PyTorch on a CUDA GPU, where torch has one: config P of tms_torch_device.py is this sweep's step.
-const probe = spawnSync(flags.python, ['-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))'], { encoding: 'utf8' });
-if (probe.status !== 0) {
+const cudaDevice = cudaDeviceName(flags.python);
+if (cudaDevice === null) {
   console.log(`PyTorch CUDA anchor did not run: ${flags.python} has no torch with a CUDA device here`);
   anchorsOut['PyTorch CUDA'] = 'no CUDA device';
 } else if (G * G * seeds !== 4000 || batch !== 1024) {
   console.log('PyTorch CUDA anchor did not run: its config P is the paper size (--grid 20 --seeds 10 --batch 1024)');
 } else {
-  for (const [mode, extra] of [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const) {
-    const file = join(mkdtempSync(join(os.tmpdir(), 'bench-phase-')), 'cuda.json');
+  const dir = mkdtempSync(join(os.tmpdir(), 'bench-phase-'));
+  for (const [mode, extra] of CUDA_MODES) {
+    const file = join(dir, `cuda-${extra.join('') || 'eager'}.json`);
     const r = spawnSync(flags.python, [new URL('./anchors/tms_torch_device.py', import.meta.url).pathname, '--device', 'cuda', '--configs', 'P', ...extra, '--json', file], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`PyTorch CUDA ${mode} did not run: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
@@ -112,8 +113,8 @@ if (probe.status !== 0) {
     }
     const sps = (JSON.parse(readFileSync(file, 'utf8')) as { steps_per_s: { P: { median: number } } }).steps_per_s.P.median;
     const seconds = steps / sps;
-    anchorsOut[`PyTorch CUDA ${mode} (${probe.stdout.trim()})`] = seconds;
-    console.log(`PyTorch CUDA ${mode} (${probe.stdout.trim()}): ${seconds.toFixed(2)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}; ratio PyTorch time / ours (best) = ${(seconds / best).toFixed(2)}`);
+    anchorsOut[`PyTorch CUDA ${mode} (${cudaDevice})`] = seconds;
+    console.log(`PyTorch CUDA ${mode} (${cudaDevice}): ${seconds.toFixed(2)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}; ratio PyTorch time / ours (best) = ${(seconds / best).toFixed(2)}`);
   }
 }
 

@@ -33,7 +33,7 @@ import { hasDeviceTraining, type DeviceStats } from '../src/kernels/device/train
 import { STEP_BATCH, trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
-import { blasOf, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
+import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
 import { PEER_CONFIGS } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
@@ -210,11 +210,11 @@ if (anchors.includes('torch')) {
 }
 if (anchors.includes('torch-cuda')) {
   // PyTorch on a GPU: eager, torch.compile, and the whole step as one CUDA graph (the least overhead it offers).
-  const probe = spawnSync(flags.python, ['-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))'], { encoding: 'utf8' });
-  if (probe.status !== 0) columns.push(['PyTorch CUDA', `${flags.python} has no torch with a CUDA device here`]);
+  const cudaDevice = cudaDeviceName(flags.python);
+  if (cudaDevice === null) columns.push(['PyTorch CUDA', `${flags.python} has no torch with a CUDA device here`]);
   else {
-    for (const [mode, extra] of [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const) {
-      columns.push([`PyTorch CUDA ${mode} (${probe.stdout.trim()})`, runAnchor(`cuda-${extra.join('')}`, flags.python, [join(anchorDir, 'tms_torch_device.py'), '--device', 'cuda', ...extra])]);
+    for (const [mode, extra] of CUDA_MODES) {
+      columns.push([`PyTorch CUDA ${mode} (${cudaDevice})`, runAnchor(`cuda-${extra.join('')}`, flags.python, [join(anchorDir, 'tms_torch_device.py'), '--device', 'cuda', ...extra])]);
     }
   }
 }

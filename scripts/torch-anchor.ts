@@ -5,7 +5,19 @@
  *
  * Debian's torch calls the sgemm of whatever libblas.so.3 the alternatives (or LD_LIBRARY_PATH) point at;
  * libtorch also maps libopenblas.so.0 directly, so only the libblas.so.3 path tells which one serves sgemm.
+ *
+ * And the CUDA anchors both scripts run: whether torch sees a CUDA device, and the three ways it runs a step.
  */
+import { spawnSync } from 'node:child_process';
+
+/** The CUDA device torch sees under `python`, or null where there is none (no torch, no CUDA build, no GPU). */
+export function cudaDeviceName(python: string): string | null {
+  const probe = spawnSync(python, ['-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))'], { encoding: 'utf8' });
+  return probe.status === 0 ? probe.stdout.trim() : null;
+}
+
+/** tms_torch_device.py's modes: eager, torch.compile, and the whole step as one CUDA graph (the least overhead torch offers). */
+export const CUDA_MODES = [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const;
 export interface BlasInfo {
   kind: 'OpenBLAS' | 'reference BLAS' | 'unknown';
   /** The library that serves sgemm, as mapped. */
