@@ -8,7 +8,7 @@
  * The autograd trainer on the js backend is its specification: same batches bit for bit (the counter-based
  * stream), the same model, loss and torch-exact AdamW, in float32 in the device's order (tested against it).
  */
-import { powInt } from '../math.ts';
+import { adamSettings, adamStepScalars } from './optim.ts';
 import type { DeviceRun, DeviceStats, DeviceTraining, DeviceTrainSpec } from '../kernels/device/training.ts';
 import { checkDeviceSize } from '../kernels/device/train-step.ts';
 import { checkDensities, checkSets, gateThreshold, streamKeys, type FeatureSet } from './data.ts';
@@ -47,14 +47,14 @@ export function deviceTrainSpec(config: TrainConfig, model: ToyModel, seeds: rea
   for (let i = 0; i < 2 * I; i++) halves.set([keys[i] >>> 16, keys[i] & 0xffff], 2 * i);
   const imp = importanceTensor(config.importance, I, n);
   const importance = imp.rank === 2 ? imp.data : new Float32Array(I * n).map((_, q) => imp.data[q % n]);
-  const [b1, b2] = [0.9, 0.999];
-  const decoupled = config.optimizer === 'adamw';
-  const wd = config.weightDecay ?? (decoupled ? 1e-2 : 0);
+  // The optimizer the autograd trainer builds for this config (AdamW's default decay when none is given).
+  const adam = adamSettings(config.optimizer === 'adamw', config.weightDecay);
   const schedule = new Float32Array(4 * config.steps);
   for (let t = 0; t < config.steps; t++) {
     // As Adam.step at its (t+1)-th call, in float64, rounded once.
     const lr = config.lr * lrFactor(config.schedule ?? 'constant', t, config.steps);
-    schedule.set([lr, lr / (1 - powInt(b1, t + 1)), Math.sqrt(1 - powInt(b2, t + 1)), decoupled ? 1 - lr * wd : 1], 4 * t);
+    const { stepSize, bc2Sqrt, decay } = adamStepScalars(adam, lr, t + 1);
+    schedule.set([lr, stepSize, bc2Sqrt, decay], 4 * t);
   }
   const params = new Float32Array(model.parameters.reduce((a, p) => a + p.size, 0));
   let at = 0;
@@ -71,9 +71,9 @@ export function deviceTrainSpec(config: TrainConfig, model: ToyModel, seeds: rea
     importance,
     params,
     schedule,
-    betas: [b1, b2],
-    eps: 1e-8,
-    l2: decoupled ? 0 : wd,
+    betas: adam.betas,
+    eps: adam.eps,
+    l2: adamStepScalars(adam, config.lr, 1).l2,
     clip: config.clipGradNorm ?? 0,
     sets: setTable(config.featureSets ?? [], n),
     stepsPerSubmission: Math.min(stepsPerSubmission, config.steps),

@@ -16,6 +16,21 @@ export interface AdamOptions {
   decoupled?: boolean;
 }
 
+/** PyTorch's Adam/AdamW settings, defaults filled in: weight decay 0 for Adam, 1e-2 for AdamW. */
+export function adamSettings(decoupled: boolean, weightDecay?: number): { betas: [number, number]; eps: number; weightDecay: number; decoupled: boolean } {
+  return { betas: [0.9, 0.999], eps: 1e-8, weightDecay: weightDecay ?? (decoupled ? 1e-2 : 0), decoupled };
+}
+
+/**
+ * The scalars of Adam's t-th step (1-based) at learning rate lr, in float64: the bias-corrected step size, the
+ * second moment's correction, AdamW's multiplicative decay and Adam's L2 term. The CPU step and the device
+ * trainer's schedule both use these, so they cannot drift apart.
+ */
+export function adamStepScalars(s: { betas: readonly [number, number]; weightDecay: number; decoupled: boolean }, lr: number, t: number): { stepSize: number; bc2Sqrt: number; decay: number; l2: number } {
+  const [b1, b2] = s.betas;
+  return { stepSize: lr / (1 - powInt(b1, t)), bc2Sqrt: Math.sqrt(1 - powInt(b2, t)), decay: s.decoupled ? 1 - lr * s.weightDecay : 1, l2: s.decoupled ? 0 : s.weightDecay };
+}
+
 export class Adam {
   readonly lr: number;
   readonly betas: [number, number];
@@ -27,10 +42,11 @@ export class Adam {
   private t = 0;
 
   constructor(readonly params: Tensor[], options: AdamOptions = {}) {
+    const defaults = adamSettings(options.decoupled ?? false, options.weightDecay);
     this.lr = options.lr ?? 1e-3;
-    this.betas = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.decoupled = options.decoupled ?? false;
+    this.betas = options.betas ?? defaults.betas;
+    this.eps = options.eps ?? defaults.eps;
+    this.decoupled = defaults.decoupled;
     this.weightDecay = options.weightDecay ?? 0;
     this.m = params.map((p) => new Float32Array(p.size));
     this.v = params.map((p) => new Float32Array(p.size));
@@ -44,11 +60,7 @@ export class Adam {
   step(lrScale = 1): void {
     this.t++;
     const [b1, b2] = this.betas;
-    const lr = this.lr * lrScale;
-    const stepSize = lr / (1 - powInt(b1, this.t));
-    const bc2Sqrt = Math.sqrt(1 - powInt(b2, this.t));
-    const decay = this.decoupled ? 1 - lr * this.weightDecay : 1;
-    const l2 = this.decoupled ? 0 : this.weightDecay;
+    const { stepSize, bc2Sqrt, decay, l2 } = adamStepScalars(this, this.lr * lrScale, this.t);
     this.params.forEach((p, k) => {
       const g = p.grad?.data;
       if (!g) return;
