@@ -9,23 +9,6 @@ import { KEY_PARITY, ROTATIONS, ROUNDS } from '../counter/threefry.ts';
 import { Code, F32, growTo, I32, moduleBytes, op, simd, V128, type FunctionDef } from '../kernels/wasm/emit.ts';
 
 const ALIGN4 = 2;
-/** SIMD sub-opcodes beyond the matmul kernels' (WebAssembly 2.0). */
-const s = {
-  i32x4Splat: 0x11,
-  v128And: 0x4e,
-  v128Or: 0x50,
-  v128Xor: 0x51,
-  f32x4Lt: 0x43,
-  i32x4Shl: 0xab,
-  i32x4ShrU: 0xad,
-  i32x4Add: 0xae,
-  f32x4Sub: 0xe5,
-  f32x4ConvertI32x4S: 0xfa,
-} as const;
-
-/** The float32 bits of x, little-endian, for f32.const. */
-const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(Float32Array.of(x).buffer));
-
 /** Independent groups of 4 lanes per loop iteration: Threefry's rounds are a serial chain, interleaving hides it. */
 const GROUPS = 3;
 /** Elements per loop iteration; `count` is padded to a multiple of it. */
@@ -43,40 +26,40 @@ function fill(name: string, signed: boolean): FunctionDef {
   const groups = Array.from({ length: GROUPS }, (_, g) => ({ x0: 15 + 2 * g, x1: 16 + 2 * g, offset: 16 * g }));
   const code = new Code();
   code.get(k0).get(k1).emit(op.i32Xor).i32(KEY_PARITY).emit(op.i32Xor).set(k2);
-  for (const [scalar, vector] of [[k0, K0], [k1, K1], [k2, K2]]) code.get(scalar).simd(s.i32x4Splat).set(vector);
-  code.get(step).get(k0).emit(op.i32Add).simd(s.i32x4Splat).set(base); // x0 starts at step + k0 in every lane
+  for (const [scalar, vector] of [[k0, K0], [k1, K1], [k2, K2]]) code.get(scalar).simd(simd.i32x4Splat).set(vector);
+  code.get(step).get(k0).emit(op.i32Add).simd(simd.i32x4Splat).set(base); // x0 starts at step + k0 in every lane
   code.simd(simd.v128Const, ...new Uint8Array(Int32Array.of(0, 1, 2, 3).buffer)).set(ctr);
   code.get(threshold).simd(simd.f32x4Splat).set(thr);
-  code.emit(op.f32Const, ...f32Bytes(signed ? 2 ** -23 : 2 ** -24)).simd(simd.f32x4Splat).set(scale);
+  code.f32(signed ? 2 ** -23 : 2 ** -24).simd(simd.f32x4Splat).set(scale);
   code.get(out).get(count).i32(2).emit(op.i32Shl, op.i32Add).set(end);
   const ks = [K0, K1, K2];
   code.whileBelow(out, end, 4 * LANES, () => {
     groups.forEach(({ x0, x1 }, g) => {
       code.get(base).set(x0);
-      code.get(ctr).get(K1).simd(s.i32x4Add).i32(4 * g).simd(s.i32x4Splat).simd(s.i32x4Add).set(x1);
+      code.get(ctr).get(K1).simd(simd.i32x4Add).i32(4 * g).simd(simd.i32x4Splat).simd(simd.i32x4Add).set(x1);
     });
     for (let r = 0; r < ROUNDS; r++) {
       const rot = ROTATIONS[r % 8];
       for (const { x0, x1 } of groups) {
-        code.get(x0).get(x1).simd(s.i32x4Add).set(x0);
-        code.get(x1).i32(rot).simd(s.i32x4Shl).get(x1).i32(32 - rot).simd(s.i32x4ShrU).simd(s.v128Or).get(x0).simd(s.v128Xor).set(x1);
+        code.get(x0).get(x1).simd(simd.i32x4Add).set(x0);
+        code.get(x1).i32(rot).simd(simd.i32x4Shl).get(x1).i32(32 - rot).simd(simd.i32x4ShrU).simd(simd.v128Or).get(x0).simd(simd.v128Xor).set(x1);
         if (r % 4 === 3) {
           const q = (r + 1) / 4;
-          code.get(x0).get(ks[q % 3]).simd(s.i32x4Add).set(x0);
-          code.get(x1).get(ks[(q + 1) % 3]).simd(s.i32x4Add).i32(q).simd(s.i32x4Splat).simd(s.i32x4Add).set(x1);
+          code.get(x0).get(ks[q % 3]).simd(simd.i32x4Add).set(x0);
+          code.get(x1).get(ks[(q + 1) % 3]).simd(simd.i32x4Add).i32(q).simd(simd.i32x4Splat).simd(simd.i32x4Add).set(x1);
         }
       }
     }
     for (const { x0, x1, offset } of groups) {
       // out = value & (gate < threshold)
       code.get(out);
-      code.get(x1).i32(8).simd(s.i32x4ShrU).simd(s.f32x4ConvertI32x4S).get(scale).simd(simd.f32x4Mul);
-      if (signed) code.emit(op.f32Const, ...f32Bytes(1)).simd(simd.f32x4Splat).simd(s.f32x4Sub);
-      code.get(x0).i32(8).simd(s.i32x4ShrU).simd(s.f32x4ConvertI32x4S).get(thr).simd(s.f32x4Lt);
-      code.simd(s.v128And);
+      code.get(x1).i32(8).simd(simd.i32x4ShrU).simd(simd.f32x4ConvertI32x4S).get(scale).simd(simd.f32x4Mul);
+      if (signed) code.f32(1).simd(simd.f32x4Splat).simd(simd.f32x4Sub);
+      code.get(x0).i32(8).simd(simd.i32x4ShrU).simd(simd.f32x4ConvertI32x4S).get(thr).simd(simd.f32x4Lt);
+      code.simd(simd.v128And);
       code.simd(simd.v128Store, ...Code.memarg(ALIGN4, offset));
     }
-    code.get(ctr).i32(LANES).simd(s.i32x4Splat).simd(s.i32x4Add).set(ctr);
+    code.get(ctr).i32(LANES).simd(simd.i32x4Splat).simd(simd.i32x4Add).set(ctr);
   });
   return { name, params: [I32, I32, I32, I32, I32, F32], locals: [I32, I32, ...new Array(7 + 2 * GROUPS).fill(V128)], body: code };
 }

@@ -8,8 +8,7 @@
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
-export const F64 = 0x7c;
-export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
 
 /** Opcodes used by the kernels. */
 export const op = {
@@ -22,21 +21,9 @@ export const op = {
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
-  i32Load: 0x28,
   f32Load: 0x2a,
-  i32Store: 0x36,
-  f32Store: 0x38,
-  select: 0x1b,
   i32Const: 0x41,
-  f64Const: 0x44,
-  f64Lt: 0x63,
   i32Xor: 0x73,
-  i32Rotl: 0x77,
-  f64Sub: 0xa1,
-  f64Mul: 0xa2,
-  f64Min: 0xa4,
-  f32DemoteF64: 0xb6,
-  f64ConvertI32U: 0xb8,
   f32Const: 0x43,
   i32Eqz: 0x45,
   f32Ne: 0x5c,
@@ -53,9 +40,21 @@ export const simd = {
   v128Load: 0x00,
   v128Store: 0x0b,
   v128Const: 0x0c,
+  /** i8x16.shuffle: its 16 lane indices follow as immediates. */
+  i8x16Shuffle: 0x0d,
+  i32x4Splat: 0x11,
   f32x4Splat: 0x13,
+  f32x4Lt: 0x43,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  v128Xor: 0x51,
+  i32x4Shl: 0xab,
+  i32x4ShrU: 0xad,
+  i32x4Add: 0xae,
   f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4ConvertI32x4S: 0xfa,
 } as const;
 
 export function uleb(value: number): number[] {
@@ -105,10 +104,10 @@ export class Code {
   i32(value: number): this {
     return this.emit(op.i32Const, ...sleb(value));
   }
-  f64(value: number): this {
-    const bytes = new DataView(new ArrayBuffer(8));
-    bytes.setFloat64(0, value, true); // the binary format is little-endian
-    return this.emit(op.f64Const, ...new Uint8Array(bytes.buffer));
+  f32(value: number): this {
+    const bytes = new DataView(new ArrayBuffer(4));
+    bytes.setFloat32(0, value, true); // the binary format is little-endian
+    return this.emit(op.f32Const, ...new Uint8Array(bytes.buffer));
   }
   /** local += value (i32). */
   addConst(local: number, value: number): this {

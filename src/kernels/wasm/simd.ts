@@ -91,8 +91,6 @@ function tn(np: number): FunctionDef {
   return kernel('tn', np, code);
 }
 
-/** i8x16.shuffle, and its lanes that broadcast f32 lane l of a vector. */
-const SHUFFLE = 0x0d;
 const broadcastLane = (l: number): number[] => Array.from({ length: 16 }, (_, i) => 4 * l + (i % 4));
 
 /**
@@ -123,7 +121,7 @@ function nn4(np: number, K: number): FunctionDef {
           code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4)).set(b0);
           if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4 + 16)).set(b1);
           for (let r = 0; r < 4; r++) {
-            code.get(av0 + r).get(av0 + r).simd(SHUFFLE, ...broadcastLane(l)).set(s);
+            code.get(av0 + r).get(av0 + r).simd(simd.i8x16Shuffle, ...broadcastLane(l)).set(s);
             code.get(acc + r).get(s).get(b0).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + r);
             if (V === 2) code.get(acc + 4 + r).get(s).get(b1).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + 4 + r);
           }
@@ -165,7 +163,7 @@ function tn4(np: number, K: number): FunctionDef {
         code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0)).set(b0);
         if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16)).set(b1);
         for (let r = 0; r < 4; r++) {
-          code.get(av).get(av).simd(SHUFFLE, ...broadcastLane(r)).set(s);
+          code.get(av).get(av).simd(simd.i8x16Shuffle, ...broadcastLane(r)).set(s);
           code.get(acc + r).get(s).get(b0).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + r);
           if (V === 2) code.get(acc + 4 + r).get(s).get(b1).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + 4 + r);
         }
