@@ -11,10 +11,9 @@
 import { adamSettings, adamStepScalars } from './optim.ts';
 import type { DeviceRun, DeviceStats, DeviceTraining, DeviceTrainSpec } from '../kernels/device/training.ts';
 import { checkDeviceSize } from '../kernels/device/train-step.ts';
-import { checkDensities, checkSets, gateThreshold, streamKeys, type FeatureSet } from './data.ts';
+import { checkDensities, checkSets, gateThreshold, type FeatureSet } from './data.ts';
 import { ToyModel } from './model.ts';
-import { DATA_KEY, importanceTensor, lrFactor, TrainingDivergedError, type TrainConfig } from './train.ts';
-import { deriveSeed } from '../random.ts';
+import { dataStreamKeys, importanceTensor, lrFactor, TrainingDivergedError, type TrainConfig } from './train.ts';
 
 /** Steps recorded into one submission by default: the host hears from the device this often. */
 export const STEPS_PER_SUBMISSION = 64;
@@ -42,7 +41,7 @@ function setTable(sets: readonly FeatureSet[], features: number): Float32Array {
 export function deviceTrainSpec(config: TrainConfig, model: ToyModel, seeds: readonly string[], stepsPerSubmission: number): DeviceTrainSpec {
   const { instances: I, features: n, hidden: m, kind } = config.model;
   checkDensities(config.density);
-  const keys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
+  const keys = dataStreamKeys(seeds);
   const halves = new Float32Array(4 * I);
   for (let i = 0; i < 2 * I; i++) halves.set([keys[i] >>> 16, keys[i] & 0xffff], 2 * i);
   const imp = importanceTensor(config.importance, I, n);

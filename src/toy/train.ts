@@ -19,6 +19,9 @@ import { trainOnDevice } from './device-trainer.ts';
  * stream: the batch of step t is a function of this key and t), 2 evaluation data, 3 restarts.
  */
 export const DATA_KEY = 1;
+
+/** Each instance's batch stream key (Threefry), from its seed: the same on every trainer. */
+export const dataStreamKeys = (seeds: readonly string[]): Int32Array => streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
 export const EVAL_KEY = 2;
 const RESTART_KEY = 3;
 
@@ -211,7 +214,7 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     const warnings = instanceWarnings(model, head, tail);
     return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats, warnings };
   }
-  const dataKeys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
+  const dataKeys = dataStreamKeys(seeds);
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
   const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
