@@ -14,7 +14,8 @@ import { cellsOf, type SweepConfig } from './experiments.ts';
 import { headline, writeComparison, writeReport } from './report.ts';
 import { assembleResults, inShard, writeAtomic, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
 import { checkRuns, checkSweepConfig, checkThresholdsIn, ResultsFileError } from './results-check.ts';
-import { show } from '../schema.ts';
+import type { GenericSchema } from 'valibot';
+import { num, parseOrThrow, show } from '../schema.ts';
 import { claimOutDir } from './out-dir.ts';
 import { runWarnings } from './results.ts';
 
@@ -108,6 +109,7 @@ export function readShard(file: string): ShardFile {
     throw new ResultsFileError(`merge: ${file}: ${(e as Error).message}`);
   }
   const source = `merge: ${file}`;
+  const field = <T extends GenericSchema>(schema: T, value: unknown, at: string) => parseOrThrow(schema, value, (message) => new ResultsFileError(message), source, at);
   if (typeof s !== 'object' || s === null || s.format !== SHARD_FORMAT) throw new ResultsFileError(`${source}: not a shard file of this version (format ${show((s as { format?: unknown } | null)?.format)}, expected ${SHARD_FORMAT})`);
   const job = s.job as ShardJob | undefined;
   if (job?.kind !== 'sweep' && job?.kind !== 'comparison') throw new ResultsFileError(`${source}: job.kind: expected sweep or comparison`);
@@ -116,16 +118,16 @@ export function readShard(file: string): ShardFile {
   else {
     checkThresholdsIn(job.a.thresholds, source, 'job.a.thresholds', job.a.config.experiment);
     checkThresholdsIn(job.b.thresholds, source, 'job.b.thresholds', job.b.config.experiment);
-    if (!Number.isInteger(job.resamples) || job.resamples < 100 || job.resamples > 1e6) throw new ResultsFileError(`${source}: job.resamples: expected an integer in 100..1000000, found ${show(job.resamples)}`);
+    field(num(100, 1e6, true), job.resamples, 'job.resamples'); // compare.ts's --resamples range
   }
   const cells = cellsOf(configs[0]);
-  const { index, count } = (s.shard ?? {}) as Partial<Shard>;
-  if (!Number.isInteger(count) || count! < 1 || count! > MAX_SHARDS) throw new ResultsFileError(`${source}: shard.count: expected an integer in 1..${MAX_SHARDS}, found ${show(count)}`);
-  if (!Number.isInteger(index) || index! < 0 || index! >= count!) throw new ResultsFileError(`${source}: shard.index: expected an integer in 0..${count! - 1}, found ${show(index)}`);
+  const { index: rawIndex, count: rawCount } = (s.shard ?? {}) as Partial<Shard>;
+  const count = field(num(1, MAX_SHARDS, true), rawCount, 'shard.count');
+  const index = field(num(0, count - 1, true), rawIndex, 'shard.index');
   if (typeof s.jobHash !== 'string' || !/^[0-9a-f]{64}$/.test(s.jobHash)) throw new ResultsFileError(`${source}: jobHash: expected 64 hex digits (a sha256), found ${show(s.jobHash)}`);
   if (typeof s.manifest?.backend !== 'string') throw new ResultsFileError(`${source}: manifest.backend: expected a string`);
   if (!Array.isArray(s.runs) || s.runs.length !== configs.length) throw new ResultsFileError(`${source}: runs: expected ${configs.length} table(s)`);
-  const expected = cells.filter((c) => inShard(c, { index: index!, count: count! })).map((c) => c.index);
+  const expected = cells.filter((c) => inShard(c, { index, count })).map((c) => c.index);
   const runs = s.runs.map((table, t) => checkRuns(table, configs[t], source, `runs[${t}]`, expected));
   return { ...s, runs };
 }
