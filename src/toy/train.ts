@@ -217,7 +217,7 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const dataKeys = dataStreamKeys(seeds);
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
-  const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
+  const spec = batchSpec(config, config.batch);
   const xData = new Float32Array(I * config.batch * n);
   const finalLosses = new Float64Array(I);
 
@@ -321,8 +321,22 @@ export const EVAL_SLICE = 8192;
  */
 export function evaluationRows(evalBatch: number, features: number, kind: ModelKind, featureSets = false): number {
   if (!evalBatch) return 0;
-  if (features <= MAX_STRATIFIED_FEATURES && kind !== 'abs' && !featureSets) return 2 ** features * Math.max(1, Math.ceil(evalBatch / 2 ** features));
-  return Math.min(evalBatch, EVAL_SLICE);
+  const perPattern = stratifiedPerPattern(evalBatch, features, kind, featureSets);
+  return perPattern !== null ? 2 ** features * perPattern : Math.min(evalBatch, EVAL_SLICE);
+}
+
+/**
+ * Samples per activity pattern when the evaluation is stratified (few features, a tied model, independent
+ * features: the stratified estimate assumes them), else null for a plain batch from the real data.
+ */
+function stratifiedPerPattern(evalBatch: number, features: number, kind: ModelKind, featureSets: boolean): number | null {
+  return features <= MAX_STRATIFIED_FEATURES && kind !== 'abs' && !featureSets ? Math.max(1, Math.ceil(evalBatch / 2 ** features)) : null;
+}
+
+/** How a config's batches are drawn, at `batch` rows (training and evaluation differ only in that). */
+function batchSpec(config: TrainConfig, batch: number) {
+  const { instances, features } = config.model;
+  return { instances, batch, features, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
 }
 
 /**
@@ -333,19 +347,17 @@ export function evaluationRows(evalBatch: number, features: number, kind: ModelK
 function evaluate(config: TrainConfig, model: ToyModel, seeds: readonly string[], importance: Tensor): Float64Array | null {
   if (!config.evalBatch) return null;
   const { instances: I, features: n } = config.model;
-  // The stratified estimate assumes independent features: with feature sets, a plain batch from the real data.
-  if (n <= MAX_STRATIFIED_FEATURES && config.model.kind !== 'abs' && !config.featureSets?.length) {
-    // (whole: evaluationRows counts it so)
+  const perPattern = stratifiedPerPattern(config.evalBatch, n, config.model.kind, Boolean(config.featureSets?.length));
+  if (perPattern !== null) {
     const evalRng = seeds.map((s) => createRng(deriveSeed(s, EVAL_KEY)));
     // The same samples, spread evenly over activity patterns and weighted by their probability.
-    return stratifiedLoss(model, config.density, importance, Math.max(1, Math.ceil(config.evalBatch / 2 ** n)), evalRng);
+    return stratifiedLoss(model, config.density, importance, perPattern, evalRng);
   }
   const keys = streamKeys(seeds.map((s) => deriveSeed(s, EVAL_KEY)));
   const losses = new Float64Array(I);
   for (let start = 0, slice = 0; start < config.evalBatch; start += EVAL_SLICE, slice++) {
     const rows = Math.min(EVAL_SLICE, config.evalBatch - start);
-    const spec = { instances: I, batch: rows, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
-    const x = new Tensor(sampleBatch(spec, keys, slice), [I, rows, n]);
+    const x = new Tensor(sampleBatch(batchSpec(config, rows), keys, slice), [I, rows, n]);
     const part = noGrad(() => model.instanceLosses(x, importance)).data;
     // One slice: its loss as it is (the same bytes as an unsliced batch); more: weighted by their sizes.
     for (let i = 0; i < I; i++) losses[i] += rows === config.evalBatch ? part[i] : (part[i] * rows) / config.evalBatch;
