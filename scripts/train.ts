@@ -20,14 +20,14 @@ import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { manifestOf } from '../src/manifest.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
 import { progress } from '../src/progress.ts';
-import { featureSets, type FeatureSet } from '../src/toy/data.ts';
-import { describePreset, PRESET_NAMES, PRESETS, presetConfig, type PresetName, type TrainDocument } from '../src/toy/presets.ts';
+import { featureSets, SET_DENSITIES, type FeatureSet, type SetDensity } from '../src/toy/data.ts';
+import { describePreset, parseImportance, PRESET_NAMES, PRESETS, presetConfig, type ImportanceRule, type PresetName, type TrainDocument } from '../src/toy/presets.ts';
 import { trainParallel } from '../src/toy/train-parallel.ts';
 import os from 'node:os';
 import type { Schedule } from '../src/toy/train.ts';
 import { MONOSEMANTIC } from '../src/toy/metrics.ts';
 
-const SYNOPSIS = `usage: npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--density P[,P...]] [--steps N] [--batch B] [--seed K] [--restarts R] [--json FILE]
+const SYNOPSIS = `usage: npx tsx scripts/train.ts --experiment ${PRESET_NAMES.join('|')} [--features N --hidden M] [--importance uniform|decay:R] [--density P[,P...]] [--steps N] [--restarts R] [--snapshots K] [--json FILE]
 train one of the paper's toy models (one model per density) and print what each learned
 
 ${PRESET_NAMES.map((name) => `  ${name.padEnd(12)} ${PRESETS[name].description}`).join('\n')}`;
@@ -35,6 +35,9 @@ ${PRESET_NAMES.map((name) => `  ${name.padEnd(12)} ${PRESETS[name].description}`
 const SPECS = {
   experiment: { kind: 'string', default: 'intro', choices: PRESET_NAMES, help: 'which toy model and densities' },
   density: { kind: 'string', default: '', help: "feature densities 1 - S, comma-separated, each in (0, 1] (default: the experiment's)" },
+  features: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: "features n (0: the experiment's)" },
+  hidden: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: "hidden dimensions m (0: the experiment's)" },
+  importance: { kind: 'string', default: 'preset', help: "feature importance: preset (the experiment's rule at --features), uniform, or decay:R (R^i, R in (0, 1])" },
   steps: { kind: 'number', default: 10_000, min: 1, max: 1e7, integer: true, help: 'training steps' },
   batch: { kind: 'number', default: 1024, min: 1, max: 1 << 16, integer: true, help: 'batch size' },
   lr: { kind: 'number', default: 1e-3, min: 1e-7, max: 10, help: 'learning rate' },
@@ -46,7 +49,9 @@ const SPECS = {
   correlated: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: 'sets of correlated features (the first features)' },
   anticorrelated: { kind: 'number', default: 0, min: 0, max: 1e4, integer: true, help: 'sets of anticorrelated features (after the correlated ones)' },
   'set-size': { kind: 'number', default: 2, min: 2, max: 1e4, integer: true, help: 'features per correlated / anticorrelated set' },
-  restarts: { kind: 'number', default: 1, min: 1, max: 1000, integer: true, help: 'models trained per density; the lowest loss is kept' },
+  'set-density': { kind: 'string', default: 'per-member', choices: SET_DENSITIES, help: "whether the density is each anticorrelated member's (the set on with probability size x p, ARENA's rule) or the set's (each member p / size)" },
+  restarts: { kind: 'number', default: 0, min: 0, max: 1000, integer: true, help: "models trained per density, the lowest loss kept (0: the experiment's: 4 for intro, whose best of 4 is the paper's pentagon; 1 otherwise)" },
+  snapshots: { kind: 'number', default: 0, min: 0, max: 1e7, integer: true, help: 'keep every model\'s weights at step 0 and every this many steps, in --json (0: off)' },
   monosemanticity: { kind: 'number', default: MONOSEMANTIC, min: 0, max: 1, help: "a neuron counts as monosemantic above this max|W_fn|/||W_.n|| (phase-diagram.ts's flag and default)" },
   'eval-batch': { kind: 'number', default: 8192, min: 0, max: 1 << 20, integer: true, help: "fresh samples each final model's loss is measured on (0: mean training loss of the last 100 steps)" },
   seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed for weights and data' },
@@ -65,11 +70,19 @@ function parseDensities(raw: string): number[] | undefined {
   });
 }
 
-function parseSets(correlated: number, anticorrelated: number, size: number, features: number): FeatureSet[] | undefined {
+function parseSets(correlated: number, anticorrelated: number, size: number, features: number, density: SetDensity): FeatureSet[] | undefined {
   const used = (correlated + anticorrelated) * size;
-  if (used > features) throw new FlagError(`--correlated ${correlated} --anticorrelated ${anticorrelated} --set-size ${size}: ${used} features in sets, the experiment has ${features}`);
+  if (used > features) throw new FlagError(`--correlated ${correlated} --anticorrelated ${anticorrelated} --set-size ${size}: ${used} features in sets, the model has ${features}`);
   if (used === 0) return undefined;
-  return [...featureSets('correlated', correlated, size), ...featureSets('anticorrelated', anticorrelated, size, correlated * size)];
+  return [...featureSets('correlated', correlated, size), ...featureSets('anticorrelated', anticorrelated, size, correlated * size, density)];
+}
+
+function parseImportanceFlag(text: string): ImportanceRule {
+  try {
+    return parseImportance(text);
+  } catch (e) {
+    throw new FlagError(`--importance ${text}: ${(e as Error).message.replace(/^importance '.*?': /, '')}`);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -77,9 +90,14 @@ async function main(argv: string[]): Promise<void> {
   const experiment = flags.experiment as PresetName;
   if (flags['hidden-bias'] && PRESETS[experiment].kind !== 'relu-hidden') throw new FlagError(`--hidden-bias: only the neuron experiment has a hidden layer with a ReLU, not ${experiment}`);
   await useBackend(flags.backend);
+  const features = flags.features || PRESETS[experiment].features;
   const run = {
     experiment,
     densities: parseDensities(flags.density),
+    features,
+    hidden: flags.hidden || PRESETS[experiment].hidden,
+    importance: parseImportanceFlag(flags.importance),
+    ...(flags.snapshots ? { snapshotEvery: flags.snapshots } : {}),
     steps: flags.steps,
     batch: flags.batch,
     lr: flags.lr,
@@ -88,8 +106,8 @@ async function main(argv: string[]): Promise<void> {
     init: flags.init as 'per-instance' | 'notebook',
     hiddenBias: flags['hidden-bias'],
     clipGradNorm: flags.clip > 0 ? flags.clip : undefined,
-    featureSets: parseSets(flags.correlated, flags.anticorrelated, flags['set-size'], PRESETS[experiment].features),
-    restarts: flags.restarts,
+    featureSets: parseSets(flags.correlated, flags.anticorrelated, flags['set-size'], features, flags['set-density'] as SetDensity),
+    restarts: flags.restarts || PRESETS[experiment].restarts,
     evalBatch: flags['eval-batch'],
     monosemanticity: flags.monosemanticity,
     seed: flags.seed,

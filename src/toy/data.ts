@@ -11,9 +11,10 @@
  * trainer samples on the GPU with the same rule), and any instance, step or element can be drawn on its own.
  *
  * Feature sets (the paper's "Correlated and anticorrelated features"): the members of a correlated set share one
- * on/off draw (active together with probability p, values drawn independently); an anticorrelated set is off
- * with probability 1 - p and otherwise exactly one member, chosen uniformly, is active (so each member's own
- * density is p / size). Features outside every set are independent.
+ * on/off draw (active together with probability p, values drawn independently). In an anticorrelated set at most
+ * one member is active, chosen uniformly; the set is on with probability min(1, size * p), so that each member
+ * keeps density p (ARENA's rule, `density: 'per-member'`, the default), or with probability p, so that each member
+ * has p / size (`density: 'per-set'`). Features outside every set are independent.
  */
 import { streamKey, threefryStatements } from '../counter/threefry.ts';
 import { wasmSampler } from './sampler-wasm.ts';
@@ -40,12 +41,22 @@ export interface FeatureSet {
   kind: 'correlated' | 'anticorrelated';
   /** Feature indices of the set (at least 2). */
   features: readonly number[];
+  /**
+   * Anticorrelated sets: whether the density p is each member's (the set is on with probability min(1, size * p),
+   * ARENA's rule; the default) or the set's (each member then has p / size). A correlated set's members have p either way.
+   */
+  density?: SetDensity;
 }
+export type SetDensity = 'per-member' | 'per-set';
+export const SET_DENSITIES: readonly SetDensity[] = ['per-member', 'per-set'];
 
 /** `count` sets of `size` consecutive features each, starting at feature `start` (ARENA's pairs: size 2). */
-export function featureSets(kind: FeatureSet['kind'], count: number, size: number, start = 0): FeatureSet[] {
-  return Array.from({ length: count }, (_, s) => ({ kind, features: Array.from({ length: size }, (_, k) => start + s * size + k) }));
+export function featureSets(kind: FeatureSet['kind'], count: number, size: number, start = 0, density: SetDensity = 'per-member'): FeatureSet[] {
+  return Array.from({ length: count }, (_, s) => ({ kind, features: Array.from({ length: size }, (_, k) => start + s * size + k), ...(kind === 'anticorrelated' ? { density } : {}) }));
 }
+
+/** The probability that a set is on at feature density p (see FeatureSet.density). */
+export const setOnProbability = (set: FeatureSet, p: number): number => (set.kind === 'anticorrelated' && (set.density ?? 'per-member') === 'per-member' ? Math.min(1, p * set.features.length) : p);
 
 /** Sets must be disjoint, of at least 2 features each, naming features that exist (RangeError otherwise). */
 export function checkSets(sets: readonly FeatureSet[], features: number): void {
@@ -117,7 +128,7 @@ export function sampleBatch(spec: BatchSpec, keys: Int32Array, step: number, out
     if (words.length < 2 * perInstance) words = new Int32Array(2 * perInstance);
     fillWords(k0, k1, step | 0, perInstance, words);
     for (let e = 0; e < perInstance; e++) out[base + e] = (words[2 * e] >>> 8) < threshold ? value(words[2 * e + 1], signed) : 0;
-    if (sets.length > 0) applySets(sets, words, out, base, batch, features, threshold, signed);
+    if (sets.length > 0) applySets(sets, words, out, base, batch, features, p, signed);
   }
   return out;
 }
@@ -129,16 +140,18 @@ const value = (v: number, signed: boolean): number => {
 };
 
 /**
- * Overwrite the set members of one instance's rows. The gate of a set is its first member's gate word; an
+ * Overwrite the set members of one instance's rows (feature density p). The gate of a set is its first member's
+ * gate word, compared with the threshold of the set's on-probability (setOnProbability); an
  * anticorrelated set picks its active member with its second member's gate word (floor of its 24 high bits
  * times the set's size, over 2^24, the product rounded to float32 as a GPU does); every member keeps its own
  * value word, so values are independent of the gate and of each other.
  */
-function applySets(sets: readonly FeatureSet[], words: Int32Array, out: Float32Array, base: number, batch: number, features: number, threshold: number, signed: boolean): void {
+function applySets(sets: readonly FeatureSet[], words: Int32Array, out: Float32Array, base: number, batch: number, features: number, p: number, signed: boolean): void {
+  const thresholds = sets.map((set) => gateThreshold(setOnProbability(set, p)));
   for (let row = 0; row < batch; row++) {
     const r0 = row * features;
-    for (const { kind, features: members } of sets) {
-      const on = (words[2 * (r0 + members[0])] >>> 8) < threshold;
+    for (const [s, { kind, features: members }] of sets.entries()) {
+      const on = (words[2 * (r0 + members[0])] >>> 8) < thresholds[s];
       const chosen = kind === 'anticorrelated' ? Math.floor(Math.fround((words[2 * (r0 + members[1])] >>> 8) * members.length) * TWO_POW_M24) : -1;
       members.forEach((f, k) => {
         const active = on && (kind === 'correlated' || k === chosen);

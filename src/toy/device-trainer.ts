@@ -30,6 +30,10 @@ export interface DeviceTrainOutcome {
 function setTable(sets: readonly FeatureSet[], features: number): Float32Array {
   checkSets(sets, features); // the host sampler's checks: the table would silently hold overlaps or NaN
   if (sets.length === 0) return new Float32Array(0);
+  // The device gates a set at the instance's own threshold; a per-member set needs one per set (not built yet).
+  if (sets.some((set) => set.kind === 'anticorrelated' && (set.density ?? 'per-member') === 'per-member')) {
+    throw new Error("device trainer: anticorrelated sets with a per-member density (ARENA's rule) are not supported on the device; use density 'per-set' (--set-density per-set) or the autograd trainer");
+  }
   const table = new Float32Array(5 * features);
   for (const set of sets) {
     set.features.forEach((f, k) => table.set([set.kind === 'correlated' ? 1 : 2, set.features[0], set.features[1], k, set.features.length], 5 * f));

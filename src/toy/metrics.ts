@@ -90,3 +90,23 @@ export function featureMetrics(data: Float32Array, offset: number, n: number, m:
   }
   return { norms, superposition, dimensionality, dimensionsPerFeature: frob > 0 ? m / frob : Infinity };
 }
+
+/**
+ * For a model with two hidden dimensions: the angles (degrees) between neighbouring directions of the features
+ * represented (||W_i|| >= REPRESENTED_NORM), going round the circle; they sum to 360. The intro's pentagon is
+ * five gaps of 72 degrees, two antipodal pairs and a dropped feature four of 90.
+ */
+export function angularGaps(data: Float32Array, offset: number, n: number): number[] {
+  const angles: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [data[offset + 2 * i], data[offset + 2 * i + 1]];
+    if (Math.hypot(x, y) >= REPRESENTED_NORM) angles.push((Math.atan2(y, x) * 180) / Math.PI);
+  }
+  angles.sort((a, b) => a - b);
+  return angles.map((a, k) => (k + 1 < angles.length ? angles[k + 1] : angles[0] + 360) - a);
+}
+
+/** Whether every one of n features is represented and the gaps are 360/n within `tolerance` degrees (a regular n-gon). */
+export function isRegularPolygon(gaps: readonly number[], n: number, tolerance = 5): boolean {
+  return gaps.length === n && gaps.every((g) => Math.abs(g - 360 / n) <= tolerance);
+}

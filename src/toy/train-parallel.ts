@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { ToyModel } from './model.ts';
-import { instanceSeeds, train, trainerFor, TrainingDivergedError, type TrainConfig, type TrainResult } from './train.ts';
+import { instanceSeeds, train, trainerFor, TrainingDivergedError, type StepCallback, type TrainConfig, type TrainResult } from './train.ts';
 import { moduleFile } from '../module-file.ts';
 
 /**
@@ -53,7 +53,7 @@ export function instanceGroups(instances: number, threads: number): Array<[numbe
  * small run, see threadsFor) on kernel backend `backend`. onStep sees every step's losses of all instances (with
  * restarts, k per instance, as train() reports them), once every thread has reported that step.
  */
-export async function trainParallel(config: TrainConfig, options: { workers?: number; backend: string; /** exactly this many threads, whatever the run's size (tests, benchmarks) */ threads?: number }, onStep?: (step: number, losses: Float32Array) => void): Promise<TrainResult & { threads: number }> {
+export async function trainParallel(config: TrainConfig, options: { workers?: number; backend: string; /** exactly this many threads, whatever the run's size (tests, benchmarks) */ threads?: number }, onStep?: StepCallback): Promise<TrainResult & { threads: number }> {
   const I = config.model.instances;
   // train()'s own checks, before the split hides a mismatch (a group takes its slice of every array).
   if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
@@ -120,10 +120,15 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
       ),
     );
     const model = new ToyModel(config.model, null);
-    model.parameters.forEach((p, j) => {
-      const per = p.size / I;
-      results.forEach((r, t) => p.data.set(r.parameters[j], groups[t][0] * per));
-    });
+    // Each thread's slice of every parameter, back at its instances' place.
+    const stitch = (slices: (r: (typeof results)[number]) => readonly Float32Array[]): Float32Array[] =>
+      model.parameters.map((p, j) => {
+        const [out, per] = [new Float32Array(p.size), p.size / I];
+        results.forEach((r, t) => out.set(slices(r)[j], groups[t][0] * per));
+        return out;
+      });
+    stitch((r) => r.parameters).forEach((data, j) => model.parameters[j].data.set(data));
+    const snapshots = results[0].snapshots?.map((s, q) => ({ step: s.step, parameters: stitch((r) => r.snapshots![q].parameters) }));
     const concat = (pick: (r: (typeof results)[number]) => Float64Array) => Float64Array.from(results.flatMap((r) => Array.from(pick(r))));
     return {
       model,
@@ -133,6 +138,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
       restarts: results[0].restarts ? results.flatMap((r) => r.restarts!) : null,
       trainer: results[0].trainer,
       warnings: results.flatMap((r) => r.warnings),
+      ...(snapshots ? { snapshots } : {}),
       threads,
     };
   } finally {

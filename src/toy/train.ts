@@ -76,7 +76,25 @@ export interface TrainConfig {
   trainer?: 'auto' | Trainer;
   /** Device trainer: steps recorded into one submission (default 64); the host reads losses back this often. */
   stepsPerSubmission?: number;
+  /**
+   * Keep a copy of every instance's parameters before the first step and after every this many steps (the
+   * paper's learning dynamics: D_i over training). Autograd trainer only: the device trainer refuses it.
+   */
+  snapshotEvery?: number;
 }
+
+/** The parameters of every instance after `step` steps, in ToyModel.parameters order (W, b, then W2 / bHidden). */
+export interface Snapshot {
+  step: number;
+  parameters: Float32Array[];
+}
+
+/**
+ * What onStep hears after each step: its per-instance losses and, on the autograd trainer in this thread, the
+ * live parameters (ToyModel.parameters' data, restarts included; read them, do not keep them: the next step
+ * overwrites them). The device trainer and train-parallel.ts's threads pass no parameters: ask for snapshots.
+ */
+export type StepCallback = (step: number, losses: Float32Array, parameters?: readonly Float32Array[]) => void;
 
 export type Trainer = 'autograd' | 'device';
 
@@ -98,6 +116,8 @@ export interface TrainResult {
   warnings: (string | null)[];
   /** Device trainer only: what crossed between host and device at start-up and per step. */
   deviceStats?: { start: DeviceStats; steps: DeviceStats };
+  /** With snapshotEvery: the parameters at step 0 and every snapshotEvery steps (the final step included). */
+  snapshots?: Snapshot[];
 }
 
 /** How scripts print the trainer a default config gets on the active backend. */
@@ -138,13 +158,13 @@ export function importanceTensor(importance: TrainConfig['importance'], instance
  * Train every instance of the model; with `restarts`, every instance k times and keep the best. onStep sees
  * each step's per-instance losses (restarts included, instance-major: instance i's restart r at i * k + r).
  */
-export function train(config: TrainConfig, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+export function train(config: TrainConfig, onStep?: StepCallback): TrainResult {
   const restarts = config.restarts ?? 1;
   if (!Number.isInteger(restarts) || restarts < 1) throw new RangeError(`train: restarts = ${restarts}, expected an integer >= 1`);
   return restarts === 1 ? trainOnce(config, onStep) : trainBestOf(config, restarts, onStep);
 }
 
-function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+function trainBestOf(config: TrainConfig, k: number, onStep?: StepCallback): TrainResult {
   const { instances: I } = config.model;
   const seeds = instanceSeeds(config);
   const expand = <T>(xs: readonly T[]): T[] => xs.flatMap((x) => Array.from({ length: k }, () => x));
@@ -170,13 +190,16 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: (step: number, los
   });
   const chosen = picks.map((p, i) => i * k + p.kept);
   const model = new ToyModel(config.model, null);
-  model.parameters.forEach((p, j) => {
-    const source = all.model.parameters[j].data;
-    const per = p.size / I;
-    chosen.forEach((c, i) => p.data.set(source.subarray(c * per, (c + 1) * per), i * per));
-  });
+  const keep = (sources: readonly Float32Array[]): Float32Array[] =>
+    model.parameters.map((p, j) => {
+      const [out, per] = [new Float32Array(p.size), p.size / I];
+      chosen.forEach((c, i) => out.set(sources[j].subarray(c * per, (c + 1) * per), i * per));
+      return out;
+    });
+  keep(all.model.parameters.map((p) => p.data)).forEach((data, j) => model.parameters[j].data.set(data));
   const pick = (xs: Float64Array) => Float64Array.from(chosen, (c) => xs[c]);
-  return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks, warnings: chosen.map((c) => all.warnings[c]) };
+  const snapshots = all.snapshots?.map((s) => ({ step: s.step, parameters: keep(s.parameters) }));
+  return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks, warnings: chosen.map((c) => all.warnings[c]), ...(snapshots ? { snapshots } : {}) };
 }
 
 /** The seed of each instance: the config's own, or derived from its seed (a run's bytes do not depend on which thread trains it). */
@@ -187,7 +210,7 @@ export function instanceSeeds(config: TrainConfig): readonly string[] {
   return seeds;
 }
 
-function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32Array) => void): TrainResult {
+function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
   const { instances: I, features: n } = config.model;
   const name = config.name ?? `seed ${config.seed}`;
   if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
@@ -195,6 +218,8 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`train: ${flag} = ${v}, expected an integer >= 1`);
   }
   if (config.clipGradNorm !== undefined && !(config.clipGradNorm > 0)) throw new RangeError(`train: clipGradNorm = ${config.clipGradNorm}, expected a number > 0`);
+  const every = config.snapshotEvery;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new RangeError(`train: snapshotEvery = ${every}, expected an integer >= 1`);
   const seeds = instanceSeeds(config);
   const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
   const importance = importanceTensor(config.importance, I, n);
@@ -203,13 +228,14 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const tailSteps = Math.min(100, config.steps);
   const head = new LossWindow(I, 0, Math.min(HEAD_STEPS, config.steps));
   const tail = new LossWindow(I, config.steps - tailSteps, config.steps);
-  const watch = (step: number, losses: Float32Array): void => {
+  const watch = (step: number, losses: Float32Array, parameters?: readonly Float32Array[]): void => {
     head.add(step, losses);
     tail.add(step, losses);
-    onStep?.(step, losses);
+    onStep?.(step, losses, parameters);
   };
   const backend = getBackend();
   if (trainerFor(config) === 'device' && hasDeviceTraining(backend)) {
+    if (every !== undefined) throw new Error(`training run '${name}': snapshots (snapshotEvery, --snapshots) need the autograd trainer; the device trainer keeps the parameters on the device until the end`);
     const device = trainOnDevice(config, model, seeds, backend.training, watch);
     const warnings = instanceWarnings(model, head, tail);
     return { model, finalLosses: device.finalLosses, tailSteps: device.tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'device', deviceStats: device.stats, warnings };
@@ -225,6 +251,12 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
   const arena = config.reuseBuffers === false ? null : new Arena();
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
   const gradNorms = new Float64Array(I);
+  const snapshots: Snapshot[] | undefined = every === undefined ? undefined : [];
+  const snapshot = (step: number): void => {
+    if (snapshots && (step % every! === 0 || step === config.steps)) snapshots.push({ step, parameters: model.parameters.map((p) => p.data.slice()) });
+  };
+  snapshot(0);
+  const parameterViews = model.parameters.map((p) => p.data);
   const trainStep = (step: number): void => {
     const x = new Tensor(sampleBatch(spec, dataKeys, step, xData), [I, config.batch, n]);
     const losses = model.instanceLosses(x, importance);
@@ -238,14 +270,15 @@ function trainOnce(config: TrainConfig, onStep?: (step: number, losses: Float32A
     if (config.clipGradNorm !== undefined) clipGradNormPerInstance(model.parameters, config.clipGradNorm, gradNorms);
     noGrad(() => opt.step(lrFactor(config.schedule ?? 'constant', step, config.steps)));
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
-    watch(step, losses.data); // inside the step: the arena reuses losses.data afterwards
+    watch(step, losses.data, parameterViews); // inside the step: the arena reuses losses.data afterwards
   };
   for (let step = 0; step < config.steps; step++) {
     if (arena) arena.run(() => trainStep(step));
     else trainStep(step);
+    snapshot(step + 1);
   }
 
-  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: instanceWarnings(model, head, tail) };
+  return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: instanceWarnings(model, head, tail), ...(snapshots ? { snapshots } : {}) };
 }
 
 /** A run's weights count as collapsed when none is larger than this in magnitude. */

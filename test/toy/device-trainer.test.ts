@@ -49,7 +49,7 @@ const runs: [string, TrainConfig][] = [
   ['relu-output 20->5, clipping', base('relu-output', 3, 20, 5, { clipGradNorm: 0.01 })],
   ['relu-hidden 6->4 with hidden bias, linear schedule', base('relu-hidden', 3, 6, 4, { model: { kind: 'relu-hidden', instances: 3, features: 6, hidden: 4, hiddenBias: true }, schedule: 'linear' })],
   ['abs 4->6 (untied, signed data)', base('abs', 3, 4, 6)],
-  ['relu-output 6->3 with correlated and anticorrelated sets (sampled on the device)', base('relu-output', 3, 6, 3, { featureSets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 3, 2)] })],
+  ['relu-output 6->3 with correlated and anticorrelated sets (sampled on the device)', base('relu-output', 3, 6, 3, { featureSets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 3, 2, 'per-set')] })],
   ['relu-output 2->1 with restarts (the small chain, 2 restarts an instance)', base('relu-output', 3, 2, 1, { restarts: 2, evalBatch: 512 })],
 ];
 
@@ -131,6 +131,7 @@ describe.skipIf(!webgpu)('the device trainer on gpujs:webgpu against the autogra
   it('refuses the densities and feature sets the host sampler refuses (the device would train on them silently)', () => {
     expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { density: [0.5, 1.5] })))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
     expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [0, 1] }, { kind: 'anticorrelated', features: [1, 2] }] })))).toThrow('sampleBatch: feature 1 is in more than one set');
+    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: featureSets('anticorrelated', 1, 2) })))).toThrow('per-member density');
     expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [3] }] })))).toThrow('sampleBatch: feature set 0 has 1 features, expected at least 2');
   });
 

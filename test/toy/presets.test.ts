@@ -226,7 +226,7 @@ describe('gradient clipping, per instance (torch.nn.utils.clip_grad_norm_ semant
 describe('correlated and anticorrelated feature sets', () => {
   const batch = 20_000;
   const p = 0.3;
-  const x = sampleBatch({ instances: 1, batch, features: 5, density: [p], sets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 2, 2)] }, streamKeys(['sets']), 4);
+  const x = sampleBatch({ instances: 1, batch, features: 5, density: [p], sets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 2, 2, 'per-set')] }, streamKeys(['sets']), 4);
   const col = (f: number) => Array.from({ length: batch }, (_, r) => x[r * 5 + f]);
   const se = (q: number) => 5 * Math.sqrt((q * (1 - q)) / batch);
 
@@ -243,7 +243,18 @@ describe('correlated and anticorrelated feature sets', () => {
     expect(Math.abs(cov)).toBeLessThan(5 * (1 / 12) / Math.sqrt(both.length)); // independent values
   });
 
-  it('an anticorrelated pair is never on together: one member with probability p, each p/2', () => {
+  it("an anticorrelated pair with a per-member density (ARENA's rule, the default): each member keeps p, never both", () => {
+    const y = sampleBatch({ instances: 1, batch, features: 3, density: [p], sets: featureSets('anticorrelated', 1, 3) }, streamKeys(['arena']), 4);
+    const member = (f: number) => Array.from({ length: batch }, (_, r) => y[r * 3 + f]);
+    const [a, b, c] = [member(0), member(1), member(2)];
+    expect(a.some((v, r) => [v, b[r], c[r]].filter((u) => u !== 0).length > 1)).toBe(false);
+    for (const m of [a, b, c]) expect(Math.abs(m.filter((v) => v !== 0).length / batch - p)).toBeLessThan(se(p));
+    // size * p above 1 is capped: the set is always on, each member 1/size of the time
+    const z = sampleBatch({ instances: 1, batch: 4000, features: 2, density: [0.8], sets: featureSets('anticorrelated', 1, 2) }, streamKeys(['cap']), 0);
+    expect(Array.from({ length: 4000 }, (_, r) => (z[2 * r] !== 0) !== (z[2 * r + 1] !== 0)).every(Boolean)).toBe(true);
+  });
+
+  it('an anticorrelated pair with a per-set density is never on together: one member with probability p, each p/2', () => {
     const [a, b] = [col(2), col(3)];
     expect(a.some((v, r) => v !== 0 && b[r] !== 0)).toBe(false);
     const any = a.filter((v, r) => v !== 0 || b[r] !== 0).length / batch;
@@ -269,6 +280,10 @@ describe('scripts/train.ts', () => {
     [['--experiment', 'nope'], '--experiment nope: expected one of intro, sparsity, geometry, neuron, computation'],
     [['--density', '0.5,1.5'], "--density 0.5,1.5: '1.5' is not a density; expected numbers in (0, 1], comma-separated"],
     [['--steps', '2.5'], '--steps 2.5: expected an integer in 1..10000000'],
+    [['--importance', 'decay:2'], '--importance decay:2: expected preset, uniform or decay:R with R in (0, 1] (e.g. decay:0.9)'],
+    [['--importance', 'steep'], '--importance steep: expected preset, uniform or decay:R'],
+    [['--features', '3', '--correlated', '2'], '--correlated 2 --anticorrelated 0 --set-size 2: 4 features in sets, the model has 3'],
+    [['--set-density', 'half'], '--set-density half: expected one of per-member, per-set'],
   ])('%j exits 2 naming the flag, the value and the range', (args, message) => {
     const r = run(...args);
     expect(r.status).toBe(2);
@@ -293,6 +308,23 @@ describe('scripts/train.ts', () => {
     expect(doc.instances[0].W).toHaveLength(5); // m rows
     expect(doc.instances[0].W[0]).toHaveLength(10); // of n
     expect(doc.instances[0].metrics.neuronMonosemanticity).toHaveLength(5);
+  });
+
+  it('--features, --hidden, --importance and --snapshots shape the model and the JSON', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'train-')), 'g.json');
+    const r = run('--experiment', 'geometry', '--features', '12', '--hidden', '3', '--importance', 'decay:0.5', '--density', '0.2', '--steps', '25', '--batch', '32', '--snapshots', '10', '--json', file);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    expect(doc.config.model).toMatchObject({ features: 12, hidden: 3 });
+    expect(doc.config.importance).toEqual(Array.from({ length: 12 }, (_, i) => 0.5 ** i));
+    const inst = doc.instances[0];
+    expect(inst.snapshots.map((s: { step: number }) => s.step)).toEqual([0, 10, 20, 25]);
+    expect(inst.snapshots.at(-1).W).toEqual(inst.W); // the last snapshot is the final model
+    expect(inst.snapshots[0].W).toHaveLength(3);
+    expect(inst.snapshots[0].W[0]).toHaveLength(12);
   });
 });
 

@@ -53,3 +53,26 @@ it('splits evenly and only runs that gain from it', () => {
   expect(threadsFor({ ...config, model: { kind: 'relu-output', instances: 8, features: 400, hidden: 30 }, batch: 1024, steps: 20 }, 2)).toBe(2); // D
   expect(threadsFor({ ...config, model: { kind: 'relu-output', instances: 1, features: 400, hidden: 30 }, batch: 1024, steps: 2000 }, 2)).toBe(1); // one instance
 });
+
+it('snapshots: the parameters at step K are those of a K-step run, the last is the final model, on any thread count', async () => {
+  const base = { ...config, restarts: 2, steps: 30, snapshotEvery: 12 };
+  const full = train(base);
+  expect(full.snapshots!.map((s) => s.step)).toEqual([0, 12, 24, 30]);
+  const params = (ps: readonly Float32Array[]) => ps.map((p) => Array.from(p));
+  expect(params(full.snapshots!.at(-1)!.parameters)).toEqual(params(full.model.parameters.map((p) => p.data)));
+  // the restart kept is the one the full run kept: compare with a 12-step run at the same restarts' choice
+  const short = train({ ...base, steps: 12, snapshotEvery: undefined, restarts: 1, evalBatch: undefined });
+  const fullOne = train({ ...base, restarts: 1, evalBatch: undefined });
+  expect(params(fullOne.snapshots![1].parameters)).toEqual(params(short.model.parameters.map((p) => p.data)));
+  expect(params(fullOne.snapshots![0].parameters)).toEqual(params(train({ ...base, steps: 1, restarts: 1, snapshotEvery: 1 }).snapshots![0].parameters));
+  const threaded = await trainParallel(base, { backend: 'js', threads: 2 });
+  expect(threaded.snapshots!.map((s) => params(s.parameters))).toEqual(full.snapshots!.map((s) => params(s.parameters)));
+}, 60_000);
+
+it('the step callback sees the live parameters on the autograd trainer', () => {
+  const seen: number[] = [];
+  const r = train({ ...config, restarts: 1, steps: 3 }, (step, _losses, parameters) => seen.push(parameters![0][0]));
+  expect(seen).toHaveLength(3);
+  expect(seen[2]).toBe(r.model.W.data[0]);
+  expect(seen[0]).not.toBe(seen[2]);
+});
