@@ -37,7 +37,7 @@ export const correlated: PaperFigure = {
   anchor: 'geometry-correlated',
   title: 'Correlated features go orthogonal, anticorrelated ones antipodal',
   claim: 'Correlated features prefer to be orthogonal and anticorrelated features prefer to be antipodal (4 features in 2 dimensions); with 3 correlated pairs in 2 dimensions, pairs collapse into one direction as the features get denser.',
-  cost: { quick: 40, full: 40 },
+  cost: { quick: 80, full: 80 },
   async run(ctx) {
     const steps = 10_000;
     const sparse = [0.1, 0.05, 0.02];

@@ -62,7 +62,7 @@ export const dynamics: PaperFigure = {
   anchor: 'learning-dynamics',
   title: 'Feature dimensionalities move between levels during training',
   claim: 'During training, features\u2019 dimensionalities do not drift: they sit on discrete values ("energy levels", the fractions of the geometry section) and move between them in transitions, each matched by a small drop in the loss.',
-  cost: { quick: 25, full: 200 },
+  cost: { quick: 25, full: 400 },
   async run(ctx) {
     const quick = ctx.scale === 'quick';
     // Moderate sparsity (D* between 1 and 1/2 and below): features choose between dedicated dimensions, triangles,

@@ -66,7 +66,7 @@ export interface PaperFigure {
   title: string;
   /** What the paper shows, in a sentence or two. */
   claim: string;
-  /** Rough training work, for the overall ETA (relative units: seconds on 2 cores at quick). */
+  /** Rough training time in seconds on 2 cores, for the overall ETA (quick: measured; full: estimated). */
   cost: Record<Scale, number>;
   run: (ctx: PaperContext) => Promise<FigureOutput>;
 }

@@ -13,7 +13,7 @@ export const intro: PaperFigure = {
   anchor: 'demonstrating',
   title: 'Five features in two dimensions, from dense to sparse',
   claim: 'Dense, the two most important features get orthogonal dimensions and the other three are dropped; as sparsity rises more features are represented, in superposition, and at 1 - S = 0.05 all five form a regular pentagon.',
-  cost: { quick: 15, full: 15 },
+  cost: { quick: 11, full: 11 },
   async run(ctx) {
     // The notebook's settings at either scale: the model is tiny, and the best of 4 is what the pentagon needs.
     const settings = { features: 5, hidden: 2, importance: '0.9^i', densities: INTRO_DENSITIES.map(fmt), steps: 10_000, batch: 1024, lr: 1e-3, restarts: PRESETS.intro.restarts, evalBatch: 8192 };

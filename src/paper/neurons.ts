@@ -20,7 +20,7 @@ export const privilegedBasis: PaperFigure = {
   anchor: 'privileged-basis',
   title: 'Neurons go from monosemantic to polysemantic as sparsity rises',
   claim: 'With a ReLU hidden layer (10 features of importance 0.75^i on 5 neurons), dense features get one neuron each; from 1 - S of about 0.5 down to 0.2 the 3 most important keep dedicated neurons while the next share the others; by 0.04 and below every neuron is polysemantic.',
-  cost: { quick: 60, full: 900 },
+  cost: { quick: 10, full: 300 },
   async run(ctx) {
     const full = ctx.scale === 'full';
     const argv = ['--experiment', 'neuron', ...(full ? ['--seeds', '20', '--steps', '20000'] : [])];
@@ -84,7 +84,7 @@ export const computation: PaperFigure = {
   anchor: 'computation',
   title: '|x| of 100 features with 40 neurons',
   claim: 'Computing |x| with a ReLU hidden layer, dense features each get a pair of monosemantic neurons; as sparsity rises more neurons become polysemantic, those of the most important features last, and at 1 - S = 0.001 all are. The model uses an asymmetric superposition motif: one neuron stores two features with unequal input weights and reciprocal output weights.',
-  cost: { quick: 150, full: 1500 },
+  cost: { quick: 45, full: 600 },
   async run(ctx) {
     const full = ctx.scale === 'full';
     const argv = ['--experiment', 'computation', ...(full ? ['--seeds', '4', '--steps', '10000'] : [])];

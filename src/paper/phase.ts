@@ -42,5 +42,5 @@ function phaseFigure(experiment: FeatureExperiment, title: string, claim: string
   };
 }
 
-export const phase2x1 = phaseFigure('feature-2x1', 'Phase diagram: 2 features in 1 dimension', 'With one dimension and two features, the extra feature is not represented, gets the dimension to itself, or shares it with the first in an antipodal pair (superposition), depending on its importance and the density; the empirical phase diagram follows the closed-form theory.', { quick: 40, full: 600 });
-export const phase3x2 = phaseFigure('feature-3x2', 'Phase diagram: 3 features in 2 dimensions', 'With two dimensions and three features, the same three regimes appear for the extra feature, again with boundaries where the theory puts them.', { quick: 90, full: 1200 });
+export const phase2x1 = phaseFigure('feature-2x1', 'Phase diagram: 2 features in 1 dimension', 'With one dimension and two features, the extra feature is not represented, gets the dimension to itself, or shares it with the first in an antipodal pair (superposition), depending on its importance and the density; the empirical phase diagram follows the closed-form theory.', { quick: 4, full: 200 });
+export const phase3x2 = phaseFigure('feature-3x2', 'Phase diagram: 3 features in 2 dimensions', 'With two dimensions and three features, the same three regimes appear for the extra feature, again with boundaries where the theory puts them.', { quick: 5, full: 300 });

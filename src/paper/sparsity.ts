@@ -16,7 +16,7 @@ export const sparsity: PaperFigure = {
   anchor: 'demonstrating',
   title: '100 features in 20 dimensions across sparsity',
   claim: 'Dense, the model represents as many features as it has dimensions (the most important ones, orthogonally) and drops the rest; as sparsity rises, more and more features are represented, in superposition, the most important staying orthogonal longest.',
-  cost: { quick: 60, full: 600 },
+  cost: { quick: 65, full: 900 },
   async run(ctx) {
     const count = ctx.scale === 'quick' ? 5 : 20;
     const densities = Array.from({ length: count }, (_, i) => pow(20, -(i / (count - 1))));

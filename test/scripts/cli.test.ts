@@ -44,3 +44,9 @@ it('--help of every script: a usage line saying what it does, every flag with a 
   const sweepHelp = helps.find(([s]) => s === 'phase-diagram')![1];
   expect(sweepHelp).toMatch(/--backend .*\(js\|wasm\|gpujs\|gpujs:gpu\|gpujs:webgpu\|gpujs:webasm\|gpujs:cpu\)/);
 }, 120_000);
+
+it('a value-taking flag followed by another flag is a forgotten value, not a value that starts with --', () => {
+  expect(() => parseFlags(['--experiment', '--steps', '5'], specs, 'test')).toThrow('flag --experiment needs a value, got the flag --steps');
+  // written with = it is taken as the value it is (here not one of the choices)
+  expect(() => parseFlags(['--experiment=--odd'], specs, 'test')).toThrow('--experiment --odd: expected one of intro, neuron');
+});
