@@ -52,7 +52,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
     else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) raw = 'true';
     else if (argv[i + 1] === undefined) throw new FlagError(`flag --${name} needs a value`);
     // `--out --resume` means a forgotten value, not a folder named --resume.
-    else if (/^--[a-z]/i.test(argv[i + 1])) throw new FlagError(`flag --${name} needs a value, got the flag ${argv[i + 1]}`);
+    else if (/^--[a-z][\w-]*(=\S*)?$/i.test(argv[i + 1])) throw new FlagError(`flag --${name} needs a value, got the flag ${argv[i + 1]}`);
     else raw = argv[++i];
     if (given.has(name)) throw new FlagError(`--${name} is given twice (${given.get(name)}, then ${raw}); give it once`);
     given.set(name, raw);

@@ -15,13 +15,13 @@ export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels
 export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type DeviceArray, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
 export { measureDeviceChain, type DeviceChainSize, type DeviceChainTiming } from './kernels/device-chain.ts';
 export { ToyModel, MODEL_KINDS, initStd, type ModelKind, type ToyModelSpec, type InitScheme } from './toy/model.ts';
-export { sampleBatch, streamKeys, featureSets, type BatchSpec, type FeatureSet } from './toy/data.ts';
+export { sampleBatch, streamKeys, featureSets, type BatchSpec, type FeatureSet, type SetDensity } from './toy/data.ts';
 export { threefry2x32, streamKey, COUNTER_RNG } from './counter/threefry.ts';
 export { Adam, AdamW, clipGradNormPerInstance, type AdamOptions } from './toy/optim.ts';
-export { train, lrFactor, TrainingDivergedError, type TrainConfig, type TrainResult, type Schedule } from './toy/train.ts';
-export { featureMetrics, neuronMetrics, countRepresented, countMonosemantic, type FeatureMetrics, type NeuronMetrics } from './toy/metrics.ts';
+export { train, lrFactor, TrainingDivergedError, type TrainConfig, type TrainResult, type Schedule, type Snapshot, type StepCallback } from './toy/train.ts';
+export { featureMetrics, neuronMetrics, countRepresented, countMonosemantic, angularGaps, isRegularPolygon, type FeatureMetrics, type NeuronMetrics } from './toy/metrics.ts';
 export { saveModel, loadModel, instanceParameters, float32Decimal, type ModelDocument, type InstanceParameters } from './toy/io.ts';
-export { PRESETS, PRESET_NAMES, presetConfig, trainPreset, type PresetName, type PresetRun, type TrainDocument } from './toy/presets.ts';
+export { PRESETS, PRESET_NAMES, presetConfig, trainPreset, parseImportance, type ImportanceRule, type PresetName, type PresetRun, type TrainDocument } from './toy/presets.ts';
 export { biasRelu, importanceMse } from './toy/fused.ts';
 export { EXPERIMENTS, SHAPES, INTRO_DENSITIES, NEURON_DENSITIES, COMPUTATION_DENSITIES, logspace, cellsOf, runSeed, type ExperimentName, type SweepConfig } from './phase/experiments.ts';
 export { theoryRegime, theoryOptimum, boundaryCurves, CANDIDATES, TRIPLE_DENSITY, type FeatureRegime, type FeatureExperiment } from './phase/theory.ts';
