@@ -9,7 +9,7 @@
  * member and each member keeps density p.
  */
 import { featureSets, type FeatureSet } from '../toy/data.ts';
-import { arrowFacets, cosine, featureRows, fmt, trainPresetRun, type PaperContext, type PaperFigure } from './figure.ts';
+import { arrowFacets, cosine, densityPanel, featureRows, fmt, trainPresetRun, type PaperContext, type PaperFigure } from './figure.ts';
 
 /** A pair's members count as collapsed into one direction above this cosine (both represented). */
 const COLLAPSED = 0.9;
@@ -47,11 +47,11 @@ export const correlated: PaperFigure = {
     const three = await trainSets(ctx, '6 -> 2, three correlated pairs', 6, featureSets('correlated', 3, 2), collapse, steps);
     const names = (n: number, kind: string) => Array.from({ length: n }, (_, f) => `${kind} pair ${Math.floor(f / 2)}, feature ${f}`);
     const panels = [
-      ...corr.map((m) => ({ panel: `correlated, 1 - S = ${fmt(m.density)}`, rows: m.rows, names: names(4, 'correlated') })),
-      ...anti.map((m) => ({ panel: `anticorrelated, 1 - S = ${fmt(m.density)}`, rows: m.rows, names: names(4, 'anticorrelated') })),
+      ...corr.map((m) => ({ panel: `correlated, ${densityPanel(m.density)}`, rows: m.rows, names: names(4, 'correlated') })),
+      ...anti.map((m) => ({ panel: `anticorrelated, ${densityPanel(m.density)}`, rows: m.rows, names: names(4, 'anticorrelated') })),
     ];
     const fourSpec = arrowFacets('4 features in 2 dimensions: two correlated pairs (top), two anticorrelated pairs (bottom)', 'one hue per pair; best of 4 models per density', panels, 'paired', 3);
-    const sixSpec = arrowFacets('6 features in 2 dimensions: three correlated pairs across density', 'one hue per pair; a pair drawn as one arrow has collapsed into one direction', three.map((m) => ({ panel: `1 - S = ${fmt(m.density)}`, rows: m.rows, names: names(6, 'correlated') })), 'paired', 5);
+    const sixSpec = arrowFacets('6 features in 2 dimensions: three correlated pairs across density', 'one hue per pair; a pair drawn as one arrow has collapsed into one direction', three.map((m) => ({ panel: densityPanel(m.density), rows: m.rows, names: names(6, 'correlated') })), 'paired', 5);
     const corrCos = corr.map((m) => pairCosines(m, 2));
     const antiCos = anti.map((m) => pairCosines(m, 2));
     const collapsed = three.map((m) => pairCosines(m, 3).filter((c) => c !== null && c > COLLAPSED).length);

@@ -6,7 +6,7 @@
 import { featureMetrics, REPRESENTED_NORM } from '../toy/metrics.ts';
 import { presetConfig } from '../toy/presets.ts';
 import { train } from '../toy/train.ts';
-import { fmt, vl, type PaperFigure } from './figure.ts';
+import { densityPanel, fmt, vl, type PaperFigure } from './figure.ts';
 import { FRACTIONS } from './geometry.ts';
 
 /** The levels D_i settles on: not learned, and the geometry section's named fractions. */
@@ -89,7 +89,7 @@ export const dynamics: PaperFigure = {
       const loss = stepsAt.slice(1).map((t, k) => ({ step: t, loss: losses[i].slice(stepsAt[k], t).reduce((a, b) => a + b, 0) / (t - stepsAt[k]) }));
       return { density, trace, onLevel, changes, loss };
     });
-    const panel = (d: number) => `1 - S = ${fmt(d)}`;
+    const panel = densityPanel;
     const nearest = (d: number) => FRACTIONS.reduce((best, f) => (Math.abs(d - f.value) < Math.abs(d - best.value) ? f : best), { value: 0, label: '0 (not learned)' }).label;
     const values = models.flatMap((x) => x.trace.flatMap((di, k) => di.map((d, i) => ({ panel: panel(x.density), step: stepsAt[k], feature: `feature ${i}`, di: d, final: nearest(x.trace[x.trace.length - 1][i]) }))));
     const moves = models.flatMap((x) => x.changes.map((c) => ({ panel: panel(x.density), ...c, feature: `feature ${c.feature}` })));

@@ -152,3 +152,32 @@ export function arrowFacets(title: string, subtitle: string, panels: readonly Ar
     },
   });
 }
+
+/** The panel name of a model at density d, as every figure names it. */
+export const densityPanel = (d: number): string => `1 - S = ${fmt(d)}`;
+
+/**
+ * Small multiples of W^T W (one heat map per model, feature i against feature j): the diagonal is ||W_i||^2,
+ * off it blue is overlap and red opposition. `ticks`: the feature numbers labelled (default: all).
+ */
+export function gramFacets(title: string, subtitle: string, panels: readonly { panel: string; rows: readonly (readonly number[])[] }[], options: { columns: number; size: number; limit: number; ticks?: number[] }): TopLevelSpec {
+  const values = panels.flatMap((p) => p.rows.flatMap((a, i) => p.rows.map((b, j) => ({ panel: p.panel, i, j, value: Number(dot(a, b).toFixed(3)) }))));
+  const axis = (name: string) => ({ title: name, ...(options.ticks ? { axis: { values: options.ticks } } : {}) });
+  return vl({
+    title: { text: title, subtitle },
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', sort: panels.map((p) => p.panel), title: null },
+    columns: options.columns,
+    spec: {
+      width: options.size,
+      height: options.size,
+      mark: 'rect',
+      encoding: {
+        x: { field: 'j', type: 'ordinal', ...axis('feature j') },
+        y: { field: 'i', type: 'ordinal', ...axis('feature i') },
+        color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-options.limit, options.limit] }, title: 'W_i . W_j' },
+        tooltip: [{ field: 'i' }, { field: 'j' }, { field: 'value' }],
+      },
+    },
+  });
+}

@@ -5,7 +5,7 @@
  */
 import { angularGaps, isRegularPolygon } from '../toy/metrics.ts';
 import { INTRO_DENSITIES, PRESETS } from '../toy/presets.ts';
-import { arrowFacets, CATEGORY_COLORS, dot, featureMajor, featureRows, fmt, trainPresetRun, vl, type PaperFigure } from './figure.ts';
+import { arrowFacets, CATEGORY_COLORS, densityPanel, featureMajor, featureRows, fmt, gramFacets, trainPresetRun, vl, type PaperFigure } from './figure.ts';
 
 export const intro: PaperFigure = {
   name: 'intro',
@@ -23,31 +23,17 @@ export const intro: PaperFigure = {
       const W = featureMajor(inst.W!);
       return { density: inst.density, rows, gaps: angularGaps(W, 0, 5), represented: inst.metrics.represented, norms: inst.metrics.norms, loss: inst.loss };
     });
-    const panel = (d: number) => `1 - S = ${fmt(d)}`;
-    const order = models.map((m) => panel(m.density));
     const arrowSpec = arrowFacets(
       'Each feature as an arrow W_i in the two hidden dimensions',
       'best of 4 models per density; hover a tip for its norm and angle',
-      models.map((m) => ({ panel: panel(m.density), rows: m.rows, names: m.rows.map((_, f) => `feature ${f} (I = ${fmt(0.9 ** f)})`) })),
+      models.map((m) => ({ panel: densityPanel(m.density), rows: m.rows, names: m.rows.map((_, f) => `feature ${f} (I = ${fmt(0.9 ** f)})`) })),
     );
-    const gram = models.flatMap((m) => m.rows.flatMap((a, i) => m.rows.map((b, j) => ({ panel: panel(m.density), i, j, value: Number(dot(a, b).toFixed(3)) }))));
-    const gramSpec = vl({
-      title: { text: 'W^T W: how much each feature reads every other', subtitle: 'diagonal: ||W_i||^2; off the diagonal, blue: overlap, red: opposite (antipodal)' },
-      data: { values: gram },
-      facet: { field: 'panel', type: 'nominal', sort: order, title: null },
-      columns: 5,
-      spec: {
-        width: 110,
-        height: 110,
-        mark: 'rect',
-        encoding: {
-          x: { field: 'j', type: 'ordinal', title: 'feature j' },
-          y: { field: 'i', type: 'ordinal', title: 'feature i' },
-          color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-1.3, 1.3] }, title: 'W_i . W_j' },
-          tooltip: [{ field: 'i' }, { field: 'j' }, { field: 'value' }],
-        },
-      },
-    });
+    const gramSpec = gramFacets(
+      'W^T W: how much each feature reads every other',
+      'diagonal: ||W_i||^2; off the diagonal, blue: overlap, red: opposite (antipodal)',
+      models.map((m) => ({ panel: densityPanel(m.density), rows: m.rows })),
+      { columns: 5, size: 110, limit: 1.3 },
+    );
     const normSpec = vl({
       title: { text: 'Feature norms ||W_i|| against density', subtitle: 'sparser to the right; a feature is represented when ||W_i|| >= 0.5' },
       width: 480,

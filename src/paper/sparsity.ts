@@ -5,7 +5,7 @@
  */
 import { pow } from '../math.ts';
 import { PRESETS } from '../toy/presets.ts';
-import { dot, featureRows, fmt, trainPresetRun, vl, type PaperFigure } from './figure.ts';
+import { densityPanel, featureRows, fmt, gramFacets, trainPresetRun, vl, type PaperFigure } from './figure.ts';
 
 /** Features of W^T W drawn (the most important): 100 x 100 cells a panel would make the SVG megabytes. */
 const GRAM_FEATURES = 40;
@@ -24,27 +24,14 @@ export const sparsity: PaperFigure = {
     const settings = { features: n, hidden: m, importance: '100^-linspace(0, 1)', densities: densities.map(fmt), steps: 10_000, batch: 1024, lr: 1e-3, evalBatch: 8192 };
     const doc = await trainPresetRun(ctx, 'sparsity', { experiment: 'sparsity', densities, steps: settings.steps, evalBatch: settings.evalBatch, seed: ctx.seed });
     const models = doc.instances.map((inst) => ({ density: inst.density, rows: featureRows(inst.W!), norms: inst.metrics.norms, superposition: inst.metrics.superposition, represented: inst.metrics.represented, loss: inst.loss }));
-    const panel = (d: number) => `1 - S = ${fmt(d)}`;
-    const order = models.map((x) => panel(x.density));
-    const gram = models.flatMap((x) => x.rows.slice(0, GRAM_FEATURES).flatMap((a, i) => x.rows.slice(0, GRAM_FEATURES).map((b, j) => ({ panel: panel(x.density), i, j, value: Number(dot(a, b).toFixed(3)) }))));
-    const gramSpec = vl({
-      title: { text: `W^T W of the ${GRAM_FEATURES} most important features`, subtitle: 'diagonal: ||W_i||^2; off-diagonal entries are interference between features' },
-      data: { values: gram },
-      facet: { field: 'panel', type: 'nominal', sort: order, title: null },
-      columns: 3,
-      spec: {
-        width: 200,
-        height: 200,
-        mark: 'rect',
-        encoding: {
-          x: { field: 'j', type: 'ordinal', title: 'feature j', axis: { values: [0, 10, 20, 30] } },
-          y: { field: 'i', type: 'ordinal', title: 'feature i', axis: { values: [0, 10, 20, 30] } },
-          color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-1, 1] }, title: 'W_i . W_j' },
-          tooltip: [{ field: 'i' }, { field: 'j' }, { field: 'value' }],
-        },
-      },
-    });
-    const bars = models.flatMap((x) => x.norms.map((norm, f) => ({ panel: panel(x.density), feature: f, norm, superposition: x.superposition[f] })));
+    const order = models.map((x) => densityPanel(x.density));
+    const gramSpec = gramFacets(
+      `W^T W of the ${GRAM_FEATURES} most important features`,
+      'diagonal: ||W_i||^2; off-diagonal entries are interference between features',
+      models.map((x) => ({ panel: densityPanel(x.density), rows: x.rows.slice(0, GRAM_FEATURES) })),
+      { columns: 3, size: 200, limit: 1, ticks: [0, 10, 20, 30] },
+    );
+    const bars = models.flatMap((x) => x.norms.map((norm, f) => ({ panel: densityPanel(x.density), feature: f, norm, superposition: x.superposition[f] })));
     const barSpec = vl({
       title: { text: '||W_i|| of every feature, coloured by its superposition', subtitle: 'features in importance order; dark: orthogonal to the others, yellow: shares its direction' },
       data: { values: bars },
