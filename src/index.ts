@@ -25,6 +25,7 @@ export { PRESETS, PRESET_NAMES, presetConfig, trainPreset, parseImportance, type
 export { biasRelu, importanceMse } from './toy/fused.ts';
 export { EXPERIMENTS, SHAPES, INTRO_DENSITIES, NEURON_DENSITIES, COMPUTATION_DENSITIES, logspace, cellsOf, runSeed, type ExperimentName, type SweepConfig } from './phase/experiments.ts';
 export { theoryRegime, theoryOptimum, boundaryCurves, CANDIDATES, TRIPLE_DENSITY, type FeatureRegime, type FeatureExperiment } from './phase/theory.ts';
+export { exactLoss, gram, optimiseCandidate, optimalCandidates, optimalRegime, optimalTripleDensity, OPTIMAL_CANDIDATES, type OptimalCandidate, type OptimisedCandidate } from './phase/optimal-theory.ts';
 export { classifyExtraFeature, aggregateRuns, labelNeurons, DEFAULT_FEATURE_THRESHOLDS, DEFAULT_NEURON_THRESHOLDS, type FeatureThresholds, type NeuronThresholds } from './phase/classify.ts';
 // Types that the exports above name in their signatures, so that users (and the API reference) can name them too.
 export type { Shape } from './kernels/shape.ts';

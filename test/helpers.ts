@@ -100,3 +100,33 @@ export function onBackend(backend: string): void {
   });
   afterAll(() => void setBackend('js'));
 }
+
+/**
+ * Monte-Carlo loss of an explicit solution x' = ReLU(W^T W x + b): mean and standard error of
+ * sum_i I_i (x_i - x'_i)^2, features 0 w.p. 1-s else U[0,1). Plain loops, independent of the toolkit's model.
+ */
+export function monteCarloLoss(W: number[][], b: number[], importance: number[], s: number, samples: number, seed: number): { mean: number; se: number } {
+  const rng = createRng(seed);
+  const n = W.length;
+  const m = W[0].length;
+  let sum = 0;
+  let sumSq = 0;
+  const x = new Float64Array(n);
+  for (let t = 0; t < samples; t++) {
+    for (let i = 0; i < n; i++) x[i] = rng.float32() < s ? rng.float32() : 0;
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      let pre = b[i];
+      for (let j = 0; j < n; j++) {
+        let dot = 0;
+        for (let h = 0; h < m; h++) dot += W[i][h] * W[j][h];
+        pre += dot * x[j];
+      }
+      loss += importance[i] * (x[i] - Math.max(0, pre)) ** 2;
+    }
+    sum += loss;
+    sumSq += loss * loss;
+  }
+  const mean = sum / samples;
+  return { mean, se: Math.sqrt((sumSq / samples - mean * mean) / samples) };
+}

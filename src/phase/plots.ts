@@ -6,7 +6,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { Comparison } from './compare.ts';
 import { isFeatureExperiment, SHAPES } from './experiments.ts';
 import type { FeatureCell, GeometryCell, NeuronCell, SweepResults } from './results.ts';
-import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment } from './theory.ts';
+import { boundaryCurves, FEATURE_REGIMES, type FeatureExperiment, type FeatureRegime } from './theory.ts';
 
 const REGIME_COLORS = ['#cccccc', '#dd4444', '#2255bb'];
 const NEURON_COLORS = { domain: ['monosemantic', 'polysemantic', 'dead'], range: ['#2255bb', '#dd4444', '#cccccc'] };
@@ -96,6 +96,38 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
       subtitle: [`agreement with theory: ${(100 * a.all).toFixed(0)}% of cells, ${a.cellsAway > 0 ? `${(100 * a.awayFromBoundary).toFixed(0)}%` : 'n/a'} of the ${a.cellsAway} cells away from a boundary`, 'outlined: the experiment disagrees with theory; lines: theory boundaries'],
     },
     hconcat: [panel('regime', 'experiment (trained models)'), panel('theory', 'theory (closed-form candidate losses)')],
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
+}
+
+/**
+ * The experiment beside both theories: the paper's (candidates at fixed weights) and the one at each candidate's
+ * optimum (optimal-theory.ts), `optimal` holding its label per cell in the results' order. Outlined: in the
+ * experiment, cells that disagree with the optimal theory; in the optimal theory, cells where it differs from
+ * the paper's. Lines: the paper's boundaries.
+ */
+export function theoriesSpec(results: SweepResults, optimal: readonly FeatureRegime[]): TopLevelSpec {
+  const { experiment, cells: base, rect, tooltip, overlays } = featureGrid(results);
+  const cells = base.map((c, k) => ({ ...c, optimal: optimal[k], offOptimal: c.regime !== optimal[k], theoriesDiffer: c.theory !== optimal[k] }));
+  const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
+  const panel = (field: 'regime' | 'theory' | 'optimal', title: string, outline: 'offOptimal' | 'theoriesDiffer' | null) => ({
+    title,
+    width: 260,
+    height: 260,
+    layer: [
+      { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip: [...tooltip, { field: 'optimal', title: 'theory at optimum' }] } },
+      ...(outline ? outlined({ data: { values: cells.filter((c) => c[outline]) } }, rect) : []),
+      ...overlays,
+    ],
+  });
+  const share = (xs: boolean[]) => `${((100 * xs.filter(Boolean).length) / xs.length).toFixed(0)}%`;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `${experiment}: the experiment against the paper's theory and the theory at each candidate's optimum`,
+      subtitle: [`agreement: ${share(cells.map((c) => !c.disagrees))} with the paper's theory, ${share(cells.map((c) => !c.offOptimal))} with the optimal one; the two theories differ on ${share(cells.map((c) => c.theoriesDiffer))} of cells`, "outlined: experiment cells off the optimal theory, and optimal-theory cells that differ from the paper's; lines: the paper's boundaries"],
+    },
+    hconcat: [panel('regime', 'experiment', 'offOptimal'), panel('theory', "paper's theory (fixed weights)", null), panel('optimal', "theory at the candidates' optima", 'theoriesDiffer')],
     resolve: { scale: { color: 'shared' } },
   } as TopLevelSpec;
 }

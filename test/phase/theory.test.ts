@@ -1,37 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/random.ts';
+import { monteCarloLoss } from '../helpers.ts';
 import { aggregateRuns, classifyExtraFeature, labelNeurons, type FeatureRun } from '../../src/phase/classify.ts';
 import { boundaryCurves, CANDIDATES, theoryRegime, TRIPLE_DENSITY, type FeatureExperiment } from '../../src/phase/theory.ts';
-
-/**
- * Monte-Carlo loss of an explicit solution x' = ReLU(W^T W x + b): mean and standard error of
- * sum_i I_i (x_i - x'_i)^2, features 0 w.p. 1-s else U[0,1). Plain loops, independent of the toolkit's model.
- */
-function monteCarloLoss(W: number[][], b: number[], importance: number[], s: number, samples: number, seed: number): { mean: number; se: number } {
-  const rng = createRng(seed);
-  const n = W.length;
-  const m = W[0].length;
-  let sum = 0;
-  let sumSq = 0;
-  const x = new Float64Array(n);
-  for (let t = 0; t < samples; t++) {
-    for (let i = 0; i < n; i++) x[i] = rng.float32() < s ? rng.float32() : 0;
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      let pre = b[i];
-      for (let j = 0; j < n; j++) {
-        let dot = 0;
-        for (let h = 0; h < m; h++) dot += W[i][h] * W[j][h];
-        pre += dot * x[j];
-      }
-      loss += importance[i] * (x[i] - Math.max(0, pre)) ** 2;
-    }
-    sum += loss;
-    sumSq += loss * loss;
-  }
-  const mean = sum / samples;
-  return { mean, se: Math.sqrt((sumSq / samples - mean * mean) / samples) };
-}
 
 describe('closed-form theory', () => {
   const experiments: FeatureExperiment[] = ['feature-2x1', 'feature-3x2'];
