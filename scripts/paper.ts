@@ -5,6 +5,8 @@
  *   npx tsx scripts/paper.ts --quick                      # every figure, about 10 minutes on 2 cores
  *   npx tsx scripts/paper.ts --only intro,geometry        # some figures
  *   npx tsx scripts/paper.ts --full --out out/paper-full  # the paper's sizes and step counts (hours on 2 cores)
+ *   npx tsx scripts/paper.ts --full --shard 0/4 --out shared/paper   # one task of four (or from Slurm/Kubernetes env),
+ *   npx tsx scripts/paper.ts --full --resume --out shared/paper      # then the report from every task's figures
  *
  * Exit status 1 when a check fails (the report says which and by how much); 2 for bad flags.
  */
@@ -18,10 +20,11 @@ import { claimOutDir } from '../src/phase/out-dir.ts';
 import { progress } from '../src/progress.ts';
 import { writeAtomic } from '../src/phase/sweep.ts';
 import { sharedRuns, type PaperContext, type Scale } from '../src/paper/figure.ts';
-import { FIGURE_NAMES, FIGURES } from '../src/paper/figures.ts';
+import { FIGURE_NAMES, FIGURES, figuresOfShard } from '../src/paper/figures.ts';
+import { resolveShard, shardCountFlag } from '../src/phase/shards.ts';
 import { loadSaved, writeFigure, writeIndex, type SavedFigure } from '../src/paper/report.ts';
 
-const SYNOPSIS = `usage: npx tsx scripts/paper.ts [--quick | --full] [--only NAMES] [--out DIR] [--resume | --overwrite]
+const SYNOPSIS = `usage: npx tsx scripts/paper.ts [--quick | --full] [--only NAMES] [--out DIR] [--resume | --overwrite] [--shard K/N]
 regenerate the paper's figures beside its claims, with checks that pass or fail, into one offline report
 
 figures: ${FIGURE_NAMES.join(', ')}`;
@@ -39,6 +42,8 @@ async function main(argv: string[]): Promise<void> {
       seed: { kind: 'number', default: 0, min: 0, max: 2 ** 32 - 1, integer: true, help: 'seed of every run' },
       workers: { kind: 'number', default: os.availableParallelism(), min: 1, max: 256, integer: true, help: 'worker threads (the same bytes for any number)' },
       backend: backendFlag,
+      shard: { kind: 'string', default: '', help: 'run only shard K/N (0-based K) of the figures, into --out (shared by the shards), without the report; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX; none: every figure even inside a job array' },
+      'shard-count': shardCountFlag,
     },
     SYNOPSIS,
   );
@@ -47,13 +52,17 @@ async function main(argv: string[]): Promise<void> {
   const names = flags.only ? flags.only.split(',').map((s) => s.trim()) : FIGURE_NAMES;
   const unknown = names.filter((n) => !FIGURE_NAMES.includes(n));
   if (unknown.length || names.length === 0) throw new FlagError(`--only ${flags.only}: unknown figure ${unknown.map((n) => `'${n}'`).join(', ') || "''"}; expected names from ${FIGURE_NAMES.join(', ')}`);
+  const sharding = resolveShard(flags.shard, flags['shard-count']);
   await useBackend(flags.backend);
-  const figures = FIGURES.filter((f) => names.includes(f.name));
+  const chosen = FIGURES.filter((f) => names.includes(f.name));
+  const figures = sharding ? figuresOfShard(chosen, scale, sharding.shard.index, sharding.shard.count) : chosen;
   const out = resolve(flags.out || `out/paper-${scale}`);
-  const claim = claimOutDir(out, { overwrite: flags.overwrite, resume: flags.resume, finished: 'index.html', interrupted: 'partial.json', lock: true });
-  for (const note of claim.notes) console.log(note);
+  // Shards share --out and write only their figures' folders: no lock (as the sweeps' shards), no report.
+  const claim = sharding ? null : claimOutDir(out, { overwrite: flags.overwrite, resume: flags.resume, finished: 'index.html', interrupted: 'partial.json', lock: true });
+  for (const note of claim?.notes ?? []) console.log(note);
+  if (sharding) console.log(`paper: shard ${sharding.shard.index} of ${sharding.shard.count} (from ${sharding.source}): ${figures.length ? figures.map((f) => f.name).join(', ') : 'no figures (more shards than figure groups)'}`);
   // Marks the folder as a run in progress until index.html is written: a later run resumes it or starts over.
-  writeAtomic(join(out, 'partial.json'), `${JSON.stringify({ scale, seed: flags.seed, figures: figures.map((f) => f.name) })}\n`);
+  else writeAtomic(join(out, 'partial.json'), `${JSON.stringify({ scale, seed: flags.seed, figures: figures.map((f) => f.name) })}\n`);
   console.log(`paper: ${figures.length} figure(s) at the ${scale} scale (${figures.map((f) => f.name).join(', ')}), seed ${flags.seed}, ${flags.workers} worker(s), backend ${describeBackend()}; writing ${out}`);
   const total = figures.reduce((s, f) => s + f.cost[scale], 0);
   let done = 0;
@@ -76,9 +85,14 @@ async function main(argv: string[]): Promise<void> {
     entries.push({ figure, saved, drawn });
     done += figure.cost[scale];
   }
+  if (sharding) {
+    console.log(`\npaper: shard ${sharding.shard.index} of ${sharding.shard.count} done; once every shard is: npx tsx scripts/paper.ts --${scale} --resume --out ${out}${flags.only ? ` --only ${flags.only}` : ''}${flags.seed ? ` --seed ${flags.seed}` : ''}`);
+    if (entries.some((e) => e.saved.checks.some((c) => c.pass === false))) process.exitCode = 1;
+    return;
+  }
   writeIndex(out, scale, entries, { scale, seed: flags.seed, workers: flags.workers, backend: describeBackend(), figures: figures.map((f) => f.name) });
   rmSync(join(out, 'partial.json'), { force: true });
-  claim.release();
+  claim!.release();
   const checks = entries.flatMap((e) => e.saved.checks);
   const failed = checks.filter((c) => c.pass === false);
   const explained = failed.filter((c) => c.note).length;

@@ -78,6 +78,7 @@ export const adversarial: PaperFigure = {
   title: 'Adversarial vulnerability against superposition',
   claim: 'Models in superposition are more vulnerable to adversarial inputs: as superposition forms, vulnerability rises by more than 3x, tracking features per dimension ||W||_F^2 / m.',
   cost: { quick: 3, full: 30 },
+  shares: 'geometry',
   async run(ctx) {
     const { features: n, hidden: m, doc } = await geometryRun(ctx);
     const keys = streamKeys([deriveSeed(ctx.seed, 7, 1)]);

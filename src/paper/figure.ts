@@ -68,6 +68,8 @@ export interface PaperFigure {
   claim: string;
   /** Rough training time in seconds on 2 cores, for the overall ETA (quick: measured; full: estimated). */
   cost: Record<Scale, number>;
+  /** The key of training this figure shares with others (they then run in one shard of a cluster job). */
+  shares?: string;
   run: (ctx: PaperContext) => Promise<FigureOutput>;
 }
 

@@ -56,6 +56,7 @@ export const geometry: PaperFigure = {
   title: 'Dimensions per feature, and the fractions features settle on',
   claim: 'With equally important features, D* = m / ||W||_F^2 against 1/(1 - S) is sticky at 1 and at 1/2 (antipodal pairs), and the features\u2019 dimensionalities D_i cluster at 1, 3/4, 2/3, 1/2, 2/5 and 3/8: the features form tetrahedra, triangles, antipodal pairs, pentagons and square antiprisms.',
   cost: { quick: 100, full: 5000 },
+  shares: 'geometry',
   async run(ctx) {
     const { features: n, hidden: m, steps, doc } = await geometryRun(ctx);
     const models = doc.instances.map((inst) => {

@@ -12,6 +12,7 @@ import { levelChanges } from '../../src/paper/dynamics.ts';
 import { asymmetricNeurons } from '../../src/paper/neurons.ts';
 import { writeIndex } from '../../src/paper/report.ts';
 import { intro } from '../../src/paper/intro.ts';
+import { FIGURE_NAMES, FIGURES, figuresOfShard } from '../../src/paper/figures.ts';
 
 describe('the adversarial attack', () => {
   it('raises the loss of a model without superposition by exactly eps^2 / n per input (one feature read off by eps)', () => {
@@ -107,4 +108,30 @@ describe.runIf(process.env.PAPER_QUICK_TEST === '1')('scripts/paper.ts --quick, 
     expect(unexplained).toEqual([]);
     expect(r.status, r.stderr).toBe(summary.failed > 0 ? 1 : 0);
   }, 1_800_000);
+});
+
+describe('figures over the shards of a cluster job', () => {
+  it('every figure in exactly one shard, the geometry models\u2019 two figures together, the work balanced', () => {
+    for (const count of [1, 2, 3, 4, 12]) {
+      const shards = Array.from({ length: count }, (_, k) => figuresOfShard(FIGURES, 'full', k, count).map((f) => f.name));
+      expect(shards.flat().sort()).toEqual([...FIGURE_NAMES].sort());
+      expect(shards.some((names) => names.includes('geometry') && names.includes('adversarial'))).toBe(true);
+    }
+    // two shards: the geometry group (the largest) alone on one, everything else on the other
+    expect(figuresOfShard(FIGURES, 'full', 0, 2).map((f) => f.name)).toEqual(['geometry', 'adversarial']);
+  });
+
+  it('two shards write their figures into one folder and --resume draws the report from both', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'paper-')), 'shared');
+    const shard = (k: number) => spawnSync('npx', ['tsx', 'scripts/paper.ts', '--only', 'intro,phase-2x1', '--shard', `${k}/2`, '--out', out], { encoding: 'utf8' });
+    const [a, b] = [shard(0), shard(1)];
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(a.stdout + b.stdout).toContain('--quick --resume --out');
+    expect(existsSync(join(out, 'index.html'))).toBe(false);
+    const merged = spawnSync('npx', ['tsx', 'scripts/paper.ts', '--only', 'intro,phase-2x1', '--resume', '--out', out], { encoding: 'utf8' });
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(merged.stdout.match(/kept from the earlier run/g)).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).figures.map((f: { name: string }) => f.name)).toEqual(['intro', 'phase-2x1']);
+  }, 180_000);
 });
