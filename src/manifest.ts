@@ -12,7 +12,7 @@ import { getBackend } from './kernels/registry.ts';
 import { COUNTER_RNG } from './counter/threefry.ts';
 import { DEVICE_TRAINER_BACKENDS } from './kernels/device/training.ts';
 
-// The package's root: one folder up from src/manifest.ts, two from the compiled dist/lib/manifest.js.
+// The package's root: one folder up from src/manifest.ts, two from the compiled dist/src/manifest.js.
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 

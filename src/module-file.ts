@@ -1,7 +1,7 @@
 /**
  * A module's file by its path without extension, relative to the caller's `import.meta.url`: the TypeScript
  * source when the caller runs from src/ (through tsx), the compiled JavaScript when it runs from the package's
- * dist/lib/. Worker entry points and modules imported by a computed path need it; static imports are
+ * dist/src/. Worker entry points and modules imported by a computed path need it; static imports are
  * rewritten by the compiler.
  */
 export function moduleFile(relativePath: string, callerUrl: string): URL {

@@ -1,5 +1,5 @@
 // Worker threads do not inherit tsx's TypeScript loader: register it for a TypeScript worker (running from
-// src/), then load the worker; the package's compiled workers (dist/lib/) need no loader.
+// src/), then load the worker; the package's compiled workers (dist/src/) need no loader.
 import { workerData } from 'node:worker_threads';
 
 if (workerData.entry.endsWith('.ts')) {

@@ -1,7 +1,8 @@
 /**
  * The npm package as a user gets it: `npm pack` builds compiled ESM with .d.ts files, and an empty project
- * imports it from plain node (no tsx) and through a bundler. Its worker threads start from the compiled files,
- * and a sweep gives the same bytes as the sources run through tsx.
+ * imports it from plain node (no tsx) and through a bundler, and runs its command (`superposition-lab
+ * phase-diagram`). Its worker threads start from the compiled files, and a sweep gives the same bytes as the
+ * sources run through tsx.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ it('npm pack gives compiled ESM that plain node and a bundler import; its sweeps
   const dir = mkdtempSync(join(tmpdir(), 'package-'));
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as [{ filename: string; files: { path: string }[] }];
   const shipped = packed.files.map((f) => f.path);
-  expect(shipped).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/node.js', 'dist/lib/node.d.ts', 'dist/lib/worker-boot.mjs', 'dist/lib/phase/worker.js', 'LICENSE']));
+  expect(shipped).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/src/node.d.ts', 'dist/src/worker-boot.mjs', 'dist/src/phase/worker.js', 'dist/scripts/cli.js', 'dist/scripts/phase-diagram.js', 'LICENSE']));
   expect(shipped.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]); // no TypeScript sources
 
   // An empty project with the tarball installed; its dependencies are this checkout's (no network in tests).
@@ -45,6 +46,17 @@ console.log(JSON.stringify({ ok, results }));
   const out = JSON.parse(execFileSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8', timeout: 120_000 })) as { ok: boolean; results: unknown };
   expect(out.ok).toBe(true);
   expect(JSON.stringify(out.results)).toBe(JSON.stringify(await runSweep(config, { workers: 1 })));
+
+  // The command-line programs, through the package's bin (as npx superposition-lab runs it): the main job on a
+  // small grid writes its report, and its results equal the sources' run through tsx.
+  const bin = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['superposition-lab'];
+  const sweepArgs = ['--grid', '2', '--seeds', '1', '--steps', '20', '--batch', '32', '--seed', '3'];
+  execFileSync(process.execPath, [join(installed, bin), 'phase-diagram', ...sweepArgs, '--out', join(app, 'pd')], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  execFileSync('npx', ['tsx', 'scripts/phase-diagram.ts', ...sweepArgs, '--out', join(dir, 'pd-sources')], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
+  const cells = (folder: string) => JSON.stringify((JSON.parse(readFileSync(join(folder, 'results.json'), 'utf8')) as { cells: unknown }).cells);
+  expect(cells(join(app, 'pd'))).toBe(cells(join(dir, 'pd-sources')));
+  expect(readdirSync(join(app, 'pd'))).toEqual(expect.arrayContaining(['index.html', 'phase-diagram.png']));
+  expect(execFileSync(process.execPath, [join(installed, bin), 'paper', '--help'], { cwd: app, encoding: 'utf8' })).toContain('figures: intro, sparsity');
 
   // A bundler resolves the exports map to the compiled browser-safe entry.
   writeFileSync(join(app, 'page.mjs'), `import { tensor } from 'superposition-lab';\nconsole.log(tensor(new Float32Array([2]), [1]).data[0]);\n`);
