@@ -21,7 +21,7 @@ export { Adam, AdamW, clipGradNormPerInstance, type AdamOptions } from './toy/op
 export { train, lrFactor, TrainingDivergedError, type TrainConfig, type TrainResult, type Schedule, type Snapshot, type StepCallback } from './toy/train.ts';
 export { featureMetrics, neuronMetrics, countRepresented, countMonosemantic, angularGaps, isRegularPolygon, type FeatureMetrics, type NeuronMetrics } from './toy/metrics.ts';
 export { saveModel, loadModel, instanceParameters, float32Decimal, type ModelDocument, type InstanceParameters } from './toy/io.ts';
-export { PRESETS, PRESET_NAMES, presetConfig, trainPreset, parseImportance, type ImportanceRule, type PresetName, type PresetRun, type TrainDocument } from './toy/presets.ts';
+export { PRESETS, PRESET_NAMES, presetConfig, trainPreset, parseImportance, type ImportanceRule, type Preset, type PresetName, type PresetRun, type TrainDocument } from './toy/presets.ts';
 export { biasRelu, importanceMse } from './toy/fused.ts';
 export { EXPERIMENTS, SHAPES, INTRO_DENSITIES, NEURON_DENSITIES, COMPUTATION_DENSITIES, logspace, cellsOf, runSeed, type ExperimentName, type SweepConfig } from './phase/experiments.ts';
 export { theoryRegime, theoryOptimum, boundaryCurves, CANDIDATES, TRIPLE_DENSITY, type FeatureRegime, type FeatureExperiment } from './phase/theory.ts';

@@ -16,6 +16,7 @@ import { DEVICE_TRAINER_BACKENDS } from './kernels/device/training.ts';
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 
+/** The reproducibility record written beside every result. */
 export interface Manifest {
   package: string;
   /** The checkout's commit, with "+changes" when the working tree differs from it; null outside git. */
@@ -32,6 +33,7 @@ export interface Manifest {
   resultsHash: string;
 }
 
+/** The sha256 of a text, as hex. */
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 let commit: string | null | undefined;

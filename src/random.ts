@@ -9,6 +9,7 @@
  */
 import seedrandom from 'seedrandom';
 
+/** A seeded stream of random numbers (xoshiro128**), the source of every draw in the toolkit. */
 export interface Rng {
   /** The seed this stream was made from (for manifests and error messages). */
   readonly seed: string;
@@ -36,6 +37,7 @@ export interface Rng {
 const TWO_POW_M24 = 2 ** -24;
 const TWO_POW_M32 = 2 ** -32;
 
+/** A generator seeded from any number or string (via seedrandom's xor4096); the same seed gives the same stream. */
 export function createRng(seed: number | string): Rng {
   const seedText = String(seed);
   const init = seedrandom.xor4096(seedText);

@@ -18,9 +18,11 @@ export interface OpDef<A> {
   shape(shapes: Shape[], attrs: A): Shape | string;
   /** Compute the output values; may return an input's storage for views such as reshape. */
   forward(kernels: Kernels, inputs: Tensor[], outShape: Shape, attrs: A): Float32Array;
+  /** One gradient thunk per input for the upstream gradient g; `out` is the forward result, for rules that reuse it. */
   vjp(g: Tensor, inputs: Tensor[], out: Tensor, attrs: A): Array<() => Tensor>;
 }
 
+/** The record an op leaves on its output: the op's name, its inputs and its gradient rule. */
 export interface GraphNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
@@ -28,9 +30,11 @@ export interface GraphNode {
   readonly vjp: (g: Tensor) => Array<() => Tensor>;
 }
 
+/** Thrown when input shapes are invalid for an op or a gradient does not reduce to its input's shape. */
 export class ShapeError extends RangeError {
   override name = 'ShapeError';
 }
+/** Thrown by the numerics check when an op or a gradient produces NaN or Inf. */
 export class NonFiniteError extends Error {
   override name = 'NonFiniteError';
 }
@@ -51,6 +55,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops currently record a graph (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

@@ -10,6 +10,7 @@ import { createRng } from '../random.ts';
 import { noGrad } from './engine.ts';
 import { Tensor } from './tensor.ts';
 
+/** Options for gradcheck; the defaults suit float32 storage. */
 export interface GradcheckOptions {
   seed?: number | string;
   /** Step of the central difference along the unit-variance random direction. */
@@ -20,6 +21,7 @@ export interface GradcheckOptions {
   atol?: number;
 }
 
+/** The check for one input: analytic and numeric projections, their error and the tolerance it must meet. */
 export interface GradcheckInputReport {
   /** <u, VJP(v)> from the gradient rules. */
   analytic: number;
@@ -30,6 +32,7 @@ export interface GradcheckInputReport {
   ok: boolean;
 }
 
+/** The result of gradcheck: `ok` when every input passes. */
 export interface GradcheckReport {
   ok: boolean;
   /** One entry per input, in order: a failing input names the gradient that is wrong. */

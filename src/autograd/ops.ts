@@ -13,8 +13,10 @@ import { allocate } from './arena.ts';
 import { apply, installEngineOps, type OpDef } from './engine.ts';
 import { asTensor, Tensor } from './tensor.ts';
 
+/** An op operand: a tensor, or a number taken as a rank-0 constant. */
 export type TensorLike = Tensor | number;
 
+/** Each primitive op's name mapped to the type of its attributes (null when it has none). */
 export interface OpAttrs {
   add: null;
   sub: null;
@@ -33,6 +35,7 @@ export interface OpAttrs {
   permute: { perm: number[] };
   expand: { shape: number[] };
 }
+/** The name of a primitive op. */
 export type OpName = keyof OpAttrs;
 
 // --- constant masks used by gradient rules (not differentiated) -------------------------------------------
@@ -211,10 +214,15 @@ export const mul = (a: TensorLike, b: TensorLike): Tensor => apply('mul', OPS.mu
 export const div = (a: TensorLike, b: TensorLike): Tensor => apply('div', OPS.div, [t(a), t(b)], null);
 /** Elementwise maximum with broadcasting; at ties the gradient is split evenly (as in PyTorch). */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => apply('maximum', OPS.maximum, [t(a), t(b)], null);
+/** -x elementwise. */
 export const neg = (x: TensorLike): Tensor => apply('neg', OPS.neg, [t(x)], null);
+/** max(x, 0) elementwise; its gradient at 0 is 0. */
 export const relu = (x: TensorLike): Tensor => apply('relu', OPS.relu, [t(x)], null);
+/** |x| elementwise; its gradient at 0 is 0. */
 export const abs = (x: TensorLike): Tensor => apply('abs', OPS.abs, [t(x)], null);
+/** e ** x elementwise. */
 export const exp = (x: TensorLike): Tensor => apply('exp', OPS.exp, [t(x)], null);
+/** Natural logarithm elementwise. */
 export const log = (x: TensorLike): Tensor => apply('log', OPS.log, [t(x)], null);
 /** x ** exponent for a constant exponent. @example pow(x, 3) */
 export const pow = (x: TensorLike, exponent: number): Tensor => apply('pow', OPS.pow, [t(x)], { exponent });

@@ -72,6 +72,7 @@ export class Tensor {
     return new Tensor(this.data.slice(), this.shape);
   }
 
+  /** A short description: shape, requiresGrad, and the values when there are at most 64. */
   toString(): string {
     const body = this.size <= 64 ? JSON.stringify(this.toArray()) : `${this.size} values`;
     return `Tensor(${fmt(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}) ${body}`;

@@ -6,6 +6,7 @@
 import type { GpujsKernels } from './gpujs.ts';
 import { batchedSpec } from './types.ts';
 
+/** The problem measured: `instances` models of n features into m hidden dimensions, at batch size `batch`. */
 export interface DeviceChainSize {
   instances: number;
   batch: number;

@@ -24,21 +24,29 @@ import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
 import type { DeviceArray, DeviceKernels, MatmulSpec } from './types.ts';
 
+/** A gpu.js backend: 'gpu' (WebGL, or headless GL in Node), 'webgpu', 'webasm' (WebAssembly) or 'cpu' (plain JS). */
 export type GpujsMode = 'gpu' | 'webgpu' | 'webasm' | 'cpu';
+/** The gpu.js modes, each selectable as the backend 'gpujs:<mode>'. */
 export const GPUJS_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm', 'cpu'];
 
 /** The parts of gpu.js's module this backend uses (typed loosely: gpu.js's own typings are incomplete). */
 export interface GpujsModule {
   GPU: new (settings: { mode: string }) => GpujsInstance;
 }
+/** A gpu.js `GPU` instance: the kernel class it chose, and kernel creation. */
 export interface GpujsInstance {
   Kernel: { name: string } | null;
+  /** Build a kernel from its source text (a function expression) and gpu.js settings. */
   createKernel(source: string, settings: Record<string, unknown>): GpujsKernel;
+  /** Free the instance and every kernel it built. */
   destroy(): void;
 }
+/** A built gpu.js kernel: callable with its arguments, returning its output. */
 export interface GpujsKernel {
+  /** Run the kernel; the result is a flat array, or a device-resident one in pipeline mode. */
   (...args: unknown[]): unknown;
   kernel: { constructor: { name: string }; precision?: string; fallbackReason?: string; context?: unknown };
+  /** Free the kernel's device resources. */
   destroy?(removeCanvasReferences?: boolean): void;
 }
 
@@ -132,6 +140,7 @@ export function matmulDoneOnHost(out: Float32Array, s: MatmulSpec): boolean {
 
 /** The copy kernel that puts a host array on the device (a pipelined, immutable result). */
 export const uploadSource = 'function (x) { return x[this.thread.x]; }';
+/** gpu.js settings of the upload kernel for an array of `length` elements. */
 export function uploadKernelSettings(length: number): Record<string, unknown> {
   return { output: [length], precision: 'single', pipeline: true, immutable: true };
 }
@@ -161,6 +170,7 @@ export interface GpujsKernels extends DeviceKernels {
   readonly precision: string;
   /** How many distinct matmul kernels are built (one per shape). */
   readonly cachedKernels: number;
+  /** Free every kernel built and the gpu.js instance; the backend is unusable afterwards. */
   destroy(): void;
 }
 

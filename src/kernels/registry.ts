@@ -13,10 +13,12 @@ export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError';
 }
 
+/** Add a backend under its name (replacing one of the same name), without making it active. */
 export function registerBackend(kernels: Kernels): void {
   backends.set(kernels.name, kernels);
 }
 
+/** The names of the registered backends. */
 export function listBackends(): string[] {
   return [...backends.keys()];
 }
@@ -29,6 +31,7 @@ export function setBackend(name: string): Kernels {
   return k;
 }
 
+/** The backend every op currently uses. */
 export function getBackend(): Kernels {
   return active;
 }

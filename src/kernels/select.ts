@@ -17,6 +17,7 @@ import type { Kernels, MatmulSpec } from './types.ts';
 import { createWasmKernels } from './wasm.ts';
 import { moduleFile } from '../module-file.ts';
 
+/** Every backend name useBackend accepts. */
 export const BACKEND_CHOICES = ['js', 'wasm', 'gpujs', ...GPUJS_MODES.map((m) => `gpujs:${m}`), 'auto'] as const;
 
 /**
@@ -100,6 +101,7 @@ export async function loadGpujsBackend(mode: GpujsMode, allowSoftwareGpu?: boole
   return kernels;
 }
 
+/** Options of useBackend. */
 export interface UseBackendOptions {
   /** Where `auto` prints its choices and the candidates it skipped (default console.log). */
   log?: (line: string) => void;
@@ -145,6 +147,7 @@ export async function useBackend(name: string, options: UseBackendOptions = {}):
  */
 export const AUTO_MARGIN = 1.2;
 
+/** The auto backend: each matmul shape runs on whichever candidate was fastest for it, the rest on the reference. */
 export interface AutoKernels extends Kernels {
   /** The backend chosen for each matmul shape seen so far, keyed like 'NT 10x1024x5x2'. */
   readonly choices: ReadonlyMap<string, string>;
@@ -154,6 +157,7 @@ export interface AutoKernels extends Kernels {
 /** The gpu.js modes auto tries: the GPU ones, and webasm (which can beat the reference on some CPUs). cpu is for tests. */
 const AUTO_MODES: readonly GpujsMode[] = ['gpu', 'webgpu', 'webasm'];
 
+/** The auto backend over js, wasm and every gpu.js mode that starts here; `log` hears the candidates skipped. */
 export async function createAutoKernels(log: (line: string) => void = console.log): Promise<AutoKernels> {
   const candidates: Kernels[] = [referenceKernels];
   try {

@@ -40,12 +40,15 @@ export function batchedSpec(batch: number, m: number, k: number, n: number, tran
   };
 }
 
+/** A compute backend: the primitives the autograd ops run on, over flat row-major Float32Arrays. */
 export interface Kernels {
   /** Short name printed wherever results are reported, e.g. "js". */
   readonly name: string;
   /** Where the products run when that is not this CPU, e.g. a WebGPU adapter; printed beside the name. */
   readonly device?: string;
+  /** out = the batch of matrix products that `spec` describes. */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, spec: MatmulSpec): void;
+  /** out = op(x) elementwise; `param` is the exponent for `pow`. */
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, param?: number): void;
   /** out (contiguous, shape `shape`) = a op b, reading a and b with the given strides (0 on broadcast axes). */
   binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[], out: Float32Array, shape: Shape): void;
@@ -56,19 +59,27 @@ export interface Kernels {
 }
 
 /** An array in a compute device's memory (a texture, a buffer), or a host array where the backend keeps none. */
-export type DeviceArray = Float32Array | { toArray(): unknown; delete(): void };
+export type DeviceArray = Float32Array | {
+  /** Copy the values to the host. */
+  toArray(): unknown;
+  /** Free the device memory. */
+  delete(): void;
+};
 
 /**
  * A backend with memory of its own (the gpu.js ones): operands uploaded once and products chained there, read
  * back only when the host needs them. Results are immutable; free them with `.delete()` when done.
  */
 export interface DeviceKernels extends Kernels {
+  /** Upload a host array to the device. */
   toDevice(x: Float32Array): DeviceArray;
   /** matmul whose operands and result stay on the device; aLength/bLength are the operands' element counts. */
   matmulOnDevice(a: DeviceArray, b: DeviceArray, spec: MatmulSpec, aLength: number, bLength: number): DeviceArray;
+  /** Copy a device array back to the host. */
   readBack(x: DeviceArray): Float32Array;
 }
 
+/** Whether a backend keeps memory of its own (chains products on the device). */
 export function hasDevice(k: Kernels): k is DeviceKernels {
   return 'matmulOnDevice' in k;
 }

@@ -73,6 +73,7 @@ export type WebgpuHello = { ok: true; adapter: AdapterSummary } | { ok: false; e
 
 // --- adapters ---------------------------------------------------------------------------------------------
 
+/** The WebGPU adapter in use: a printable description and whether it is a software rasteriser. */
 export interface AdapterSummary {
   /** e.g. "NVIDIA H100 80GB HBM3 via Dawn default (Vulkan/Metal/D3D12)", or ending ", software" */
   description: string;
@@ -351,6 +352,7 @@ class DeviceHandle {
   }
 }
 
+/** Options for starting the gpujs:webgpu backend's worker. */
 export interface WebgpuOptions {
   /**
    * Accept a software adapter (Dawn's fallback adapter, Mesa llvmpipe/lavapipe, SwiftShader): for testing the

@@ -9,14 +9,17 @@
 import { featureMetrics, MONOSEMANTIC, neuronMetrics } from '../toy/metrics.ts';
 import type { FeatureRegime } from './theory.ts';
 
+/** Thresholds that label the extra feature (see the module comment), and how a cell's runs are combined. */
 export interface FeatureThresholds {
   normThreshold: number;
   superpositionThreshold: number;
   /** How a cell's runs are combined (see aggregateRuns). */
   aggregation: Aggregation;
 }
+/** Norm and superposition thresholds of 0.5; each cell takes its lowest-loss run's label. */
 export const DEFAULT_FEATURE_THRESHOLDS: FeatureThresholds = { normThreshold: 0.5, superpositionThreshold: 0.5, aggregation: 'best' };
 
+/** One seed's trained run in a feature cell: its loss, the extra feature's label, and its weights. */
 export interface FeatureRun {
   seed: number;
   loss: number;
@@ -52,6 +55,7 @@ export function classifyExtraFeature(W: Float32Array, offset: number, n: number,
 export type Aggregation = 'best' | 'majority';
 export const AGGREGATIONS: readonly Aggregation[] = ['best', 'majority'];
 
+/** One label for a cell from its runs (see Aggregation), with the loss behind it and the seeds kept. */
 export function aggregateRuns(runs: readonly FeatureRun[], mode: Aggregation = 'best'): { regime: FeatureRegime; loss: number; kept: number[] } {
   const byLoss = [...runs].sort((a, b) => a.loss - b.loss || a.seed - b.seed);
   if (mode === 'best') return { regime: byLoss[0].regime, loss: byLoss[0].loss, kept: [byLoss[0].seed] };
@@ -65,8 +69,10 @@ export function aggregateRuns(runs: readonly FeatureRun[], mode: Aggregation = '
 
 // --- neurons ----------------------------------------------------------------------------------------------------
 
+/** A neuron's label: one feature dominates it, several share it, or its weight norm is near zero. */
 export type NeuronRegime = 'monosemantic' | 'polysemantic' | 'dead';
 
+/** Thresholds that label neurons and decide which neurons a feature uses. */
 export interface NeuronThresholds {
   /** A neuron is monosemantic when max_f |W_fn| / ||W_.n|| exceeds this (default MONOSEMANTIC, train.ts's too). */
   monosemanticity: number;
@@ -75,8 +81,10 @@ export interface NeuronThresholds {
   /** A feature uses a neuron when |W_fn| is at least this fraction of the feature's largest weight. */
   usage: number;
 }
+/** Monosemantic above MONOSEMANTIC (0.95), dead below norm 0.1, used at 10% of a feature's largest weight. */
 export const DEFAULT_NEURON_THRESHOLDS: NeuronThresholds = { monosemanticity: MONOSEMANTIC, deadNorm: 0.1, usage: 0.1 };
 
+/** One neuron's label, with the numbers behind it. */
 export interface NeuronLabel {
   regime: NeuronRegime;
   /** max_f |W_fn| / ||W_.n||. */

@@ -9,6 +9,7 @@ import type { FeatureThresholds, NeuronThresholds } from './classify.ts';
 import { cellsOf, type SweepConfig } from './experiments.ts';
 import { assembleResults, trainSweep, type FeatureCell, type GeometryCell, type NeuronCell, type Shard, type SweepResults, type SweepRuns } from './sweep.ts';
 
+/** One side of a comparison: a sweep configuration and the thresholds that label its cells. */
 export interface Variant {
   /** How the user wrote it, e.g. "--optimizer adam". */
   label: string;
@@ -16,6 +17,7 @@ export interface Variant {
   thresholds: { feature: FeatureThresholds; neuron: NeuronThresholds };
 }
 
+/** A mean over seeds with its 95% bootstrap interval [low, high] and sample size n. */
 export interface Interval {
   mean: number;
   /** 95% bootstrap percentile interval of the mean over seeds. */
@@ -24,6 +26,7 @@ export interface Interval {
   n: number;
 }
 
+/** One cell of a comparison: its label in each variant, the paired loss difference and the weight differences. */
 export interface ComparedCell {
   density: number;
   importance: number | null;
@@ -38,6 +41,7 @@ export interface ComparedCell {
   relativeWeightDiff: number[];
 }
 
+/** A paired comparison of two variants of one sweep, cell by cell, with both variants' full results. */
 export interface Comparison {
   kind: 'comparison';
   experiment: SweepConfig['experiment'];
@@ -53,12 +57,14 @@ export interface Comparison {
   resultsB: SweepResults;
 }
 
+/** How a comparison is trained and its intervals computed. */
 export interface CompareOptions {
   workers?: number;
   /** Kernel backend for worker threads (the main thread's is set by the caller); default 'js'. */
   backend?: string;
   /** Bootstrap resamples per interval. */
   resamples?: number;
+  /** Progress of variant 'a' or 'b': the fraction of its run-steps done, from 0 to 1. */
   onProgress?: (variant: 'a' | 'b', fraction: number) => void;
 }
 
@@ -106,6 +112,7 @@ export async function trainComparison(a: Variant, b: Variant, options: CompareOp
   return [await train(a, 'a'), await train(b, 'b')];
 }
 
+/** Train both variants and pair their runs into a Comparison (2000 bootstrap resamples by default). */
 export async function compare(a: Variant, b: Variant, options: CompareOptions = {}): Promise<Comparison> {
   const [runsA, runsB] = await trainComparison(a, b, options);
   return assembleComparison(a, b, runsA, runsB, options.resamples);

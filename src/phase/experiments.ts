@@ -9,9 +9,12 @@ import type { ModelKind } from '../toy/model.ts';
 import type { Schedule } from '../toy/train.ts';
 import type { FeatureExperiment } from './theory.ts';
 
+/** A sweep the toolkit runs: a feature phase diagram, the neuron or computation model, or the intro model. */
 export type ExperimentName = FeatureExperiment | 'neuron' | 'computation' | 'intro';
+/** Every experiment name (the choices of the --experiment flag). */
 export const EXPERIMENTS: readonly ExperimentName[] = ['feature-2x1', 'feature-3x2', 'neuron', 'computation', 'intro'];
 
+/** Everything that defines a sweep: the experiment, its grid of cells, the seeds and the training settings. */
 export interface SweepConfig {
   experiment: ExperimentName;
   /** Feature density (1 - S) values: the diagram's rows (feature experiments) or its x axis (neuron experiments). */
@@ -35,6 +38,7 @@ export interface SweepConfig {
   evalBatch: number;
 }
 
+/** The model an experiment trains: its kind, sizes and feature importances. */
 export interface ExperimentShape {
   kind: ModelKind;
   features: number;
@@ -43,6 +47,7 @@ export interface ExperimentShape {
   importance(r: number): number[];
 }
 
+/** The model of each experiment; e.g. feature-2x1 is 2 features in 1 hidden dimension with importances [1, r]. */
 export const SHAPES: Record<ExperimentName, ExperimentShape> = {
   'feature-2x1': { kind: 'relu-output', features: 2, hidden: 1, importance: (r) => [1, r] },
   'feature-3x2': { kind: 'relu-output', features: 3, hidden: 2, importance: (r) => [1, 1, r] },
@@ -65,6 +70,7 @@ export function logspace(lo: number, hi: number, count: number): number[] {
 
 export { COMPUTATION_DENSITIES, INTRO_DENSITIES, NEURON_DENSITIES } from '../toy/presets.ts';
 
+/** One grid point of a sweep, with its index in the grid (density-major for feature experiments). */
 export interface Cell {
   index: number;
   density: number;
@@ -72,6 +78,7 @@ export interface Cell {
   importance: number | null;
 }
 
+/** The cells of a sweep: densities x importances (density-major) for feature experiments, densities alone otherwise. */
 export function cellsOf(config: SweepConfig): Cell[] {
   if (!isFeatureExperiment(config.experiment)) return config.densities.map((density, index) => ({ index, density, importance: null }));
   return config.densities.flatMap((density, di) => config.importances.map((importance, ri) => ({ index: di * config.importances.length + ri, density, importance })));

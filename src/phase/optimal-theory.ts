@@ -132,6 +132,7 @@ export const OPTIMAL_CANDIDATES: Record<FeatureExperiment, OptimalCandidate[]> =
   ],
 };
 
+/** A candidate geometry after optimising its norms and biases: its exact loss, weights and extra-feature label. */
 export interface OptimisedCandidate {
   name: string;
   loss: number;

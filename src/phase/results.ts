@@ -11,6 +11,7 @@ import { theoryRegime, type FeatureExperiment, type FeatureRegime } from './theo
 import { featureMetrics } from '../toy/metrics.ts';
 import { pow } from '../math.ts';
 
+/** A cell of a feature phase diagram: the extra feature's empirical and theoretical regime, and its runs. */
 export interface FeatureCell {
   density: number;
   importance: number;
@@ -23,6 +24,7 @@ export interface FeatureCell {
   runs: FeatureRun[];
 }
 
+/** A density cell of a neuron experiment: the best model's neurons labelled, and each run's monosemantic count. */
 export interface NeuronCell {
   density: number;
   /** The lowest-loss run's loss and seed index: the paper shows the best of many models per density. */
@@ -52,6 +54,7 @@ export interface GeometryCell {
   runs: Array<{ seed: number; loss: number; represented: number }>;
 }
 
+/** How often a feature sweep's empirical regimes match the theory's, as shares in [0, 1]. */
 export interface Agreement {
   /** Share of all cells whose empirical regime equals the theory's. */
   all: number;
@@ -61,6 +64,7 @@ export interface Agreement {
   cellsAway: number;
 }
 
+/** A finished sweep: its configuration, labelled cells, agreement with theory (feature sweeps) and warnings. */
 export interface SweepResults {
   experiment: SweepConfig['experiment'];
   config: SweepConfig & { thresholds: FeatureThresholds | NeuronThresholds };
@@ -70,6 +74,7 @@ export interface SweepResults {
   warnings?: RunWarning[];
 }
 
+/** A run whose training looks wrong, located by cell and seed index. */
 export interface RunWarning {
   cell: number;
   /** The run's seed index in its cell. */

@@ -49,11 +49,6 @@ export function parseShard(text: string, flag = '--shard'): Shard {
   return { index, count };
 }
 
-/**
- * The shard to run: --shard when given (`none`: no shard, even inside a job array); else a Slurm array task (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN,
- * of SLURM_ARRAY_TASK_COUNT); else a Kubernetes indexed job (JOB_COMPLETION_INDEX, of shardCount, which must be
- * given since Kubernetes does not export the completion count). Returns null for an ordinary single-machine run.
- */
 /** --shard-count, the same in every script that shards. */
 export const shardCountFlag = { kind: 'number', default: 0, min: 0, max: MAX_SHARDS, integer: true, help: 'shard count N for a Kubernetes indexed job (JOB_COMPLETION_INDEX)' } as const;
 
@@ -62,6 +57,11 @@ export function shardNote({ shard: { index: K, count: N }, source }: { shard: Sh
   return `shard ${K} of ${N} (from ${source}): the cells whose index is ${K} mod ${N}${source === '--shard' ? '' : ' (--shard none runs the whole sweep here instead)'}`;
 }
 
+/**
+ * The shard to run: --shard when given (`none`: no shard, even inside a job array); else a Slurm array task (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN,
+ * of SLURM_ARRAY_TASK_COUNT); else a Kubernetes indexed job (JOB_COMPLETION_INDEX, of shardCount, which must be
+ * given since Kubernetes does not export the completion count). Returns null for an ordinary single-machine run.
+ */
 export function resolveShard(flag: string, shardCount: number, env: NodeJS.ProcessEnv = process.env): { shard: Shard; source: string } | null {
   if (flag === 'none') return null; // the whole sweep, whatever the scheduler's variables say
   if (flag) return { shard: parseShard(flag), source: '--shard' };

@@ -21,6 +21,7 @@ import { moduleFile } from '../module-file.ts';
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
 
+/** How a sweep runs: where it saves, how many workers, thresholds, progress reports and memory limits. */
 export interface SweepOptions {
   /** Where partial results are saved (and read back with resume). */
   out?: string;

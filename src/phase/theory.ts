@@ -12,8 +12,10 @@
 export type FeatureRegime = 'not-represented' | 'superposition' | 'dedicated';
 export const FEATURE_REGIMES: readonly FeatureRegime[] = ['not-represented', 'superposition', 'dedicated'];
 
+/** The two feature phase diagrams: 2 features in 1 dimension, and 3 features in 2. */
 export type FeatureExperiment = 'feature-2x1' | 'feature-3x2';
 
+/** A hand-built solution with its closed-form expected loss at density s and extra-feature importance r. */
 export interface Candidate {
   name: string;
   /** What this solution does with the extra feature. */
@@ -26,6 +28,7 @@ export interface Candidate {
 
 const dropped = (s: number): number => s / 3 - (s * s) / 4;
 
+/** The candidate solutions of each feature experiment; the cheapest gives the theoretical regime. */
 export const CANDIDATES: Record<FeatureExperiment, Candidate[]> = {
   'feature-2x1': [
     { name: 'extra dedicated, feature 1 dropped', regime: 'dedicated', loss: (s) => dropped(s), weights: (s) => ({ W: [[0], [1]], b: [s / 2, 0] }) },
@@ -47,6 +50,7 @@ export function theoryOptimum(experiment: FeatureExperiment, s: number, r: numbe
   return best;
 }
 
+/** The extra feature's theoretical regime at density s and importance r: the cheapest candidate's. */
 export function theoryRegime(experiment: FeatureExperiment, s: number, r: number): FeatureRegime {
   return theoryOptimum(experiment, s, r).regime;
 }

@@ -12,6 +12,7 @@ import { compare, type Comparison } from './compare.ts';
 import type { SweepConfig } from './experiments.ts';
 import { runSweep, type SweepResults } from './sweep.ts';
 
+/** The outcome of checking a results.json: intact against its manifest, and reproduced by a fresh run. */
 export interface Verification {
   /** The file's content hashes to the manifest's resultsHash. */
   intact: boolean;
@@ -51,6 +52,7 @@ export function readResultsFile(file: string): { manifest: Manifest; content: Re
   return { manifest, content };
 }
 
+/** Check dir/results.json against its manifest's hash, and re-run it to see whether it reproduces byte for byte. */
 export async function verifyResults(dir: string, options: { workers?: number; backend?: string } = {}): Promise<Verification> {
   const file = join(dir, 'results.json');
   const { manifest, content } = readResultsFile(file);

@@ -25,6 +25,7 @@ export function setWasmSampling(enabled: boolean): void {
   useWasm = enabled;
 }
 
+/** The shape and distribution of a batch: [instances, batch, features], one density per instance. */
 export interface BatchSpec {
   instances: number;
   batch: number;
@@ -37,6 +38,7 @@ export interface BatchSpec {
   sets?: readonly FeatureSet[];
 }
 
+/** Features drawn together: all on or off at once (correlated), or at most one on (anticorrelated). */
 export interface FeatureSet {
   kind: 'correlated' | 'anticorrelated';
   /** Feature indices of the set (at least 2). */
@@ -47,6 +49,7 @@ export interface FeatureSet {
    */
   density?: SetDensity;
 }
+/** Whether an anticorrelated set's density p is each member's or the whole set's (see FeatureSet.density). */
 export type SetDensity = 'per-member' | 'per-set';
 export const SET_DENSITIES: readonly SetDensity[] = ['per-member', 'per-set'];
 

@@ -11,6 +11,7 @@ import * as v from 'valibot';
 import { list, num, oneOf, parseOrThrow, record } from '../schema.ts';
 import { ToyModel, MODEL_KINDS, type ModelKind, type ToyModelSpec } from './model.ts';
 
+/** One instance's saved parameters, in the paper's orientation (W is m x n). */
 export interface InstanceParameters {
   /** Tied models: W, m x n. */
   W?: number[][];
@@ -22,6 +23,7 @@ export interface InstanceParameters {
   bHidden?: number[];
 }
 
+/** A saved model: its spec and every instance's parameters. */
 export interface ModelDocument {
   config: { model: ToyModelSpec };
   instances: InstanceParameters[];
@@ -57,6 +59,7 @@ export function instanceParameters(model: ToyModel, i: number): InstanceParamete
   };
 }
 
+/** The model as a JSON document, each weight the shortest decimal that reads back as the same float32. */
 export function saveModel(model: ToyModel): ModelDocument {
   return { config: { model: { ...model.spec } }, instances: Array.from({ length: model.spec.instances }, (_, i) => instanceParameters(model, i)) };
 }

@@ -20,10 +20,12 @@ export interface FeatureMetrics {
 /** A feature counts as represented when ||W_i|| reaches this (represented features sit near 1, dropped ones near 0). */
 export const REPRESENTED_NORM = 0.5;
 
+/** The number of features whose norm ||W_i|| is at least `threshold`. */
 export function countRepresented(norms: readonly number[], threshold = REPRESENTED_NORM): number {
   return norms.filter((v) => v >= threshold).length;
 }
 
+/** Per-neuron metrics of one instance's W (neuron n is column n). */
 export interface NeuronMetrics {
   /** max_f |W_fn| / ||W_.n|| per neuron: 1 when one feature owns it, 1/sqrt(k) when k share it equally; 0 when dead. */
   monosemanticity: number[];
@@ -61,6 +63,7 @@ export function neuronMetrics(data: Float32Array, offset: number, n: number, m: 
  */
 export const MONOSEMANTIC = 0.95;
 
+/** The number of neurons whose monosemanticity exceeds `threshold`. */
 export function countMonosemantic(monosemanticity: readonly number[], threshold = MONOSEMANTIC): number {
   return monosemanticity.filter((v) => v > threshold).length;
 }

@@ -16,7 +16,9 @@ import { getBackend } from '../kernels/registry.ts';
 import { hasDevice } from '../kernels/types.ts';
 import { biasRelu, importanceMse, reluOutputLoss, SMALL_MODEL_WEIGHTS, tiedProduct, tiedReluLoss } from './fused.ts';
 
+/** The toy model variants (see the module comment for each one's formula). */
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
+/** Every model kind (what a saved model's kind is checked against). */
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu-hidden', 'abs'];
 
 /**
@@ -26,6 +28,7 @@ export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'relu-output', 'relu
  */
 export type InitScheme = 'per-instance' | 'notebook';
 
+/** A model's kind and sizes (instances, features, hidden dimensions), and how it is initialised and run. */
 export interface ToyModelSpec {
   kind: ModelKind;
   instances: number;
@@ -52,6 +55,7 @@ export interface ToyModelSpec {
   deviceChain?: boolean;
 }
 
+/** Standard deviation of W's normal initialisation under the spec's InitScheme. */
 export function initStd(spec: ToyModelSpec): number {
   const { features: n, hidden: m } = spec;
   const I = spec.fanInstances ?? spec.instances;
@@ -59,6 +63,7 @@ export function initStd(spec: ToyModelSpec): number {
   return (spec.init ?? 'per-instance') === 'notebook' ? Math.sqrt(2 / (n * m + I * m)) : Math.sqrt(2 / (n + m));
 }
 
+/** Many instances of one toy model trained side by side: W [instances, features, hidden], b [instances, features]. */
 export class ToyModel {
   readonly W: Tensor;
   /** Second layer [instances, hidden, features], only for the untied 'abs' model. */

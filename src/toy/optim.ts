@@ -7,6 +7,7 @@
 import type { Tensor } from '../autograd/tensor.ts';
 import { powInt } from '../math.ts';
 
+/** Adam/AdamW hyperparameters; omitted ones take PyTorch's defaults. */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -31,6 +32,7 @@ export function adamStepScalars(s: { betas: readonly [number, number]; weightDec
   return { stepSize: lr / (1 - powInt(b1, t)), bc2Sqrt: Math.sqrt(1 - powInt(b2, t)), decay: s.decoupled ? 1 - lr * s.weightDecay : 1, l2: s.decoupled ? 0 : s.weightDecay };
 }
 
+/** Adam (AdamW with `decoupled`) over a list of parameters, updated in place from their gradients. */
 export class Adam {
   readonly lr: number;
   readonly betas: [number, number];
@@ -77,6 +79,7 @@ export class Adam {
     });
   }
 
+  /** Clear every parameter's gradient (set it to null) before the next backward pass. */
   zeroGrad(): void {
     for (const p of this.params) p.grad = null;
   }

@@ -26,12 +26,20 @@ export const NEURON_DENSITIES = [1, 0.7, 0.5, 0.35, 0.25, 0.15, 0.12, 0.08, 0.06
 /** Densities of the computation experiment (the paper's). */
 export const COMPUTATION_DENSITIES = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001];
 
+/** One of train.ts's experiments by name. */
+export type PresetName = 'intro' | 'sparsity' | 'geometry' | 'neuron' | 'computation';
+
+/** An experiment of train.ts: the model, its importances and densities, and how many models each density trains. */
 export interface Preset {
+  /** One line for train.ts's --help. */
   description: string;
   kind: ModelKind;
+  /** The model's sizes: n features into m hidden dimensions. */
   features: number;
   hidden: number;
+  /** Feature i's importance when there are n features (a rule, so that --features can change n). */
   importance: (i: number, n: number) => number;
+  /** Feature densities 1 - S, one model each. */
   densities: readonly number[];
   /**
    * Models trained per density by default, the lowest loss kept. The intro's 5 -> 2 model at density 0.05 ends in
@@ -42,15 +50,15 @@ export interface Preset {
   restarts: number;
 }
 
-export const PRESETS = {
+/** The paper's single-model experiments by name (see the table at the top of this file). */
+export const PRESETS: Record<PresetName, Preset> = {
   intro: { description: "the paper's first figure: 5 features in 2 dimensions", kind: 'relu-output', features: 5, hidden: 2, importance: (i) => powInt(0.9, i), densities: INTRO_DENSITIES, restarts: 4 },
   sparsity: { description: 'features across sparsity (the notebook): 100 features in 20 dimensions', kind: 'relu-output', features: 100, hidden: 20, importance: (i, n) => pow(100, -(i / (n - 1))), densities: notebookDensities(20), restarts: 1 },
   geometry: { description: 'feature geometry (the notebook): 200 equally important features in 20 dimensions', kind: 'relu-output', features: 200, hidden: 20, importance: () => 1, densities: notebookDensities(20), restarts: 1 },
   neuron: { description: 'privileged basis: 10 features on 5 ReLU neurons', kind: 'relu-hidden', features: 10, hidden: 5, importance: (i) => powInt(0.75, i), densities: NEURON_DENSITIES, restarts: 1 },
   computation: { description: 'computation in superposition: |x| of 100 features with 40 neurons', kind: 'abs', features: 100, hidden: 40, importance: (i) => powInt(0.8, i), densities: COMPUTATION_DENSITIES, restarts: 1 },
-} satisfies Record<string, Preset>;
+};
 
-export type PresetName = keyof typeof PRESETS;
 
 /**
  * Feature importance as train.ts's --importance names it: the preset's own rule (at the run's feature count),
@@ -73,8 +81,10 @@ export function presetImportance(name: PresetName, features: number = PRESETS[na
   const weight = rule === 'preset' ? (i: number) => importance(i, features) : rule === 'uniform' ? () => 1 : (i: number) => powInt(rule.decay, i);
   return Array.from({ length: features }, (_, i) => weight(i));
 }
+/** Every preset name, in PRESETS order. */
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
+/** A preset training run: the preset, the seed, and overrides of its defaults. */
 export interface PresetRun {
   experiment: PresetName;
   /** Default: the preset's densities. */
@@ -105,6 +115,7 @@ export interface PresetRun {
   seed: number;
 }
 
+/** The paper's metrics of one trained instance (see metrics.ts), rounded to 7 digits; D* is null when infinite. */
 export interface InstanceMetrics {
   norms: number[];
   superposition: number[];
@@ -116,6 +127,7 @@ export interface InstanceMetrics {
   monosemanticNeurons?: number;
 }
 
+/** One trained instance of a TrainDocument: its parameters, density, loss and metrics. */
 export interface TrainedInstance extends InstanceParameters {
   density: number;
   importance: number[];
@@ -129,6 +141,7 @@ export interface TrainedInstance extends InstanceParameters {
   snapshots?: (InstanceParameters & { step: number })[];
 }
 
+/** A trained preset as train.ts's JSON document: the training configuration and every instance. */
 export interface TrainDocument {
   experiment: PresetName;
   config: Omit<TrainConfig, 'name' | 'importance' | 'density' | 'instanceSeeds'> & { importance: number[]; densities: number[] };

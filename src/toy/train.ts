@@ -25,8 +25,10 @@ export const dataStreamKeys = (seeds: readonly string[]): Int32Array => streamKe
 export const EVAL_KEY = 2;
 const RESTART_KEY = 3;
 
+/** The learning-rate schedule: constant, linear decay or cosine decay towards 0 (see lrFactor). */
 export type Schedule = 'constant' | 'linear' | 'cosine';
 
+/** A training run: the model, its data (importance, density, batch), the optimiser and the seed. */
 export interface TrainConfig {
   model: ToyModelSpec;
   /** Feature importance, [features] shared by all instances or [instances][features]. */
@@ -96,8 +98,10 @@ export interface Snapshot {
  */
 export type StepCallback = (step: number, losses: Float32Array, parameters?: readonly Float32Array[]) => void;
 
+/** Which trainer ran the steps: the autograd engine, or the whole run on the backend's device. */
 export type Trainer = 'autograd' | 'device';
 
+/** A finished run: the trained model, its per-instance losses, and what happened along the way. */
 export interface TrainResult {
   model: ToyModel;
   /** Mean per-instance loss over the last `tailSteps` steps (fresh batches each, so an unbiased estimate). */
@@ -133,6 +137,7 @@ export function trainerFor(config: Pick<TrainConfig, 'trainer'>): Trainer {
   return asked === 'autograd' || !device ? 'autograd' : 'device';
 }
 
+/** Thrown when an instance's training loss becomes non-finite (NaN or Infinity). */
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }

@@ -8,6 +8,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
+/** One plot rendered: its compiled Vega spec, the SVG, and a PNG at twice the SVG's size. */
 export interface Rendered {
   /** The compiled Vega spec, saved beside the plots so they can be re-rendered or edited. */
   vega: vega.Spec;
@@ -20,6 +21,7 @@ export interface Rendered {
 const fontDir = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => join(fontDir, f));
 
+/** Compile a Vega-Lite spec and render it headless to SVG and PNG, with the packaged DejaVu Sans font. */
 export async function renderVegaLite(spec: TopLevelSpec): Promise<Rendered> {
   const compiled = compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });

@@ -24,6 +24,7 @@
 import { threefryStatements } from '../../counter/threefry.ts';
 import { DeviceProgram, type DeviceStats, type Pass } from './program.ts';
 
+/** Which of the paper's four toy models the device trains (the same kinds as the host's ModelKind). */
 export type DeviceModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
 
 /** Everything a run needs, as plain data (it crosses a thread boundary). */

@@ -8,6 +8,7 @@ import type { DeviceTrainSpec } from './train-step.ts';
 
 export type { DeviceStats, DeviceTrainSpec };
 
+/** One training run held on the device: advance it by submissions, read back its state. */
 export interface DeviceRun {
   /** Record `steps` steps into one submission; their per-instance losses ([steps, instances]) and the counters after it. */
   run(steps: number): { losses: Float32Array; stats: DeviceStats };
@@ -21,9 +22,11 @@ export interface DeviceRun {
   free(): void;
 }
 
+/** A backend's device trainer. */
 export interface DeviceTraining {
   /** Where the device trainer runs, for logs and manifests, e.g. "WebGPU: NVIDIA H100 ... via Dawn". */
   readonly device: string;
+  /** Upload the run's tables and initial state and return the run, ready to step. */
   start(spec: DeviceTrainSpec): DeviceRun;
 }
 
