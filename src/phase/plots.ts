@@ -191,7 +191,8 @@ export function neuronBarsSpec(results: SweepResults, densities: readonly number
         // With dozens of neurons or features, per-neuron labels and a legend entry per feature become unreadable.
         x: { field: 'neuron', type: 'nominal', title: many ? 'neuron (sorted as trained)' : 'neuron', axis: many ? { labels: false, ticks: false } : { labelAngle: -45 } },
         y: { field: 'weight', type: 'quantitative', stack: 'zero', title: 'weight from each feature' },
-        color: { field: 'feature', type: many ? 'quantitative' : 'ordinal', scale: { scheme: 'viridis' }, title: 'feature (by importance)' },
+        // up to ten features, ten colours that can be told apart; more, a continuous scale by importance rank
+        color: features > 10 ? { field: 'feature', type: 'quantitative', scale: { scheme: 'viridis' }, title: 'feature (by importance)' } : { field: 'feature', type: 'nominal', scale: { scheme: 'tableau10' }, sort: 'ascending', title: 'feature (by importance)', legend: { titleLimit: 300 } },
       },
     },
     resolve: { scale: { x: 'independent' } },
