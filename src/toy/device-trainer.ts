@@ -98,7 +98,14 @@ export function trainOnDevice(config: TrainConfig, model: ToyModel, seeds: reado
   try {
     for (let done = 0; done < config.steps; ) {
       const steps = Math.min(spec.stepsPerSubmission, config.steps - done);
-      const { losses, stats } = run.run(steps);
+      let submitted: ReturnType<DeviceRun['run']>;
+      try {
+        submitted = run.run(steps);
+      } catch (e) {
+        // a lost or failing device: say which run and steps it took with it
+        throw Object.assign(new Error(`training run '${name}', steps ${done}..${done + steps - 1} on ${training.device}: ${(e as Error).message}`), { name: (e as Error).name });
+      }
+      const { losses, stats } = submitted;
       last = stats;
       for (let k = 0; k < steps; k++) {
         const step = done + k;

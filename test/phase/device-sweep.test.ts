@@ -27,6 +27,25 @@ async function phaseDiagram(...args: string[]): Promise<SweepResults & { manifes
   return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SweepResults & { manifest: Manifest };
 }
 
+it.skipIf(!probe)('a device lost mid-sweep stops it with the reason and the run it took, keeps the finished chunks, and --resume gives the bytes of an unbroken run', async () => {
+  const flags = ['--backend', 'gpujs:webgpu', '--workers', '1', '--chunk-size', '100'];
+  const out = mkdtempSync(join(tmpdir(), 'device-lost-'));
+  const run = (env: Record<string, string>, ...more: string[]) =>
+    promisify(execFile)('npx', ['tsx', 'scripts/phase-diagram.ts', '--out', out, ...flags, ...more], { env: { ...process.env, SUPERPOSITION_WEBGPU_SOFTWARE: '1', ...env }, timeout: 240_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+  // 5 chunks of 100 models, 32 submissions each: the device is destroyed at the 70th, in the third chunk.
+  const lost = await run({ SUPERPOSITION_WEBGPU_LOSE_AFTER_RUNS: '70' });
+  expect(lost.code).toBe(1);
+  expect(lost.stderr).toMatch(/training run '.+', steps \d+\.\.\d+ on WebGPU: .+: device program: the WebGPU device was lost \(.+\); this training run cannot go on/);
+  const partial = JSON.parse(readFileSync(join(out, 'partial.json'), 'utf8')) as { cells: Record<string, unknown> };
+  expect(Object.keys(partial.cells)).toHaveLength(40); // the two chunks done, 20 cells each
+  expect((await run({}, '--resume')).code).toBe(0);
+  const resumed = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SweepResults;
+  expect(JSON.stringify(resumed.cells)).toBe(JSON.stringify((await phaseDiagram(...flags)).cells));
+}, 600_000);
+
 it.skipIf(!probe)('the default 2x1 sweep on the device trainer labels as js autograd does, and agrees with theory as well', async () => {
   const device = await phaseDiagram('--backend', 'gpujs:webgpu');
   const js = await phaseDiagram('--backend', 'js');

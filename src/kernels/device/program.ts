@@ -69,6 +69,8 @@ export class DeviceProgram {
   private device: any = null;
   private staging: { buffer: any; bytes: number } | null = null;
   private destroyed = false;
+  /** Why the device was lost, once it is: a lost device's submissions do nothing and its reads may return zeros. */
+  private lost: string | null = null;
 
   constructor(private readonly gpu: Gpu) {}
 
@@ -99,6 +101,7 @@ export class DeviceProgram {
     }
     if (!this.device) {
       this.device = kernel._device;
+      this.device.lost?.then((info: { reason?: string; message?: string }) => (this.lost = info.message || info.reason || 'unknown reason'));
       for (const [b, { buffer, init }] of this.buffers) if (!buffer) this.materialize(b, init);
     }
     const layout = kernel.paramsLayout;
@@ -169,6 +172,7 @@ export class DeviceProgram {
    */
   async run(passes: readonly Pass[], reads: readonly string[]): Promise<Float32Array[]> {
     if (this.destroyed) throw new Error('device program: destroyed');
+    this.checkDevice();
     const encoder = this.device.createCommandEncoder();
     for (const p of passes) {
       const compute = encoder.beginComputePass();
@@ -196,13 +200,25 @@ export class DeviceProgram {
     this.stats.passes += passes.length;
     this.stats.submissions++;
     if (total === 0) return [];
-    await this.staging!.buffer.mapAsync(MAP_READ, 0, total);
+    try {
+      await this.staging!.buffer.mapAsync(MAP_READ, 0, total);
+    } catch (e) {
+      await Promise.resolve(); // a loss that failed the read is reported as the loss
+      this.checkDevice();
+      throw e;
+    }
+    this.checkDevice(); // lost during the submission: what was read is not the program's result
     const mapped = this.staging!.buffer.getMappedRange(0, total);
     const out = reads.map((_, j) => new Float32Array(mapped.slice(offsets[j], offsets[j] + sizes[j])));
     this.staging!.buffer.unmap();
     this.stats.readbacks++;
     this.stats.bytesDown += sizes.reduce((a, b) => a + b, 0);
     return out;
+  }
+
+  /** Throw, saying why, once the device is lost. */
+  private checkDevice(): void {
+    if (this.lost !== null) throw new Error(`device program: the WebGPU device was lost (${this.lost}); this training run cannot go on (a sweep keeps its finished chunks: --resume)`);
   }
 
   private get(name: string): { buffer: any; length: number; init?: Float32Array } {
