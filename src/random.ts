@@ -8,6 +8,7 @@
  * (seed, keys...) so that a result never depends on the order in which other streams were used.
  */
 import seedrandom from 'seedrandom';
+import { cos, log, sin } from './math.ts';
 
 /** A seeded stream of random numbers (xoshiro128**), the source of every draw in the toolkit. */
 export interface Rng {
@@ -79,9 +80,9 @@ export function rngFromState(seedText: string, state: readonly [number, number, 
     // (u + 0.5) / 2^32 lies strictly inside (0, 1), so the log is finite.
     const u1 = (uint32() + 0.5) * TWO_POW_M32;
     const u2 = uint32() * TWO_POW_M32;
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
+    const r = Math.sqrt(-2 * log(u1));
+    spare = r * sin(2 * Math.PI * u2);
+    return r * cos(2 * Math.PI * u2);
   };
   return {
     seed: seedText,

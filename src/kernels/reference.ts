@@ -5,6 +5,7 @@
  */
 import { sizeOf, type Shape } from './shape.ts';
 import type { BinaryOp, Kernels, MatmulSpec, UnaryOp } from './types.ts';
+import { exp, log } from '../math.ts';
 
 /**
  * Visit `shape` in 2-D blocks made of its two innermost axes (so short rows, such as the 2 features of a 2->1
@@ -227,10 +228,10 @@ function unary(op: UnaryOp, x: Float32Array, out: Float32Array, param = 0): void
       for (let i = 0; i < len; i++) out[i] = Math.abs(x[i]);
       return;
     case 'exp':
-      for (let i = 0; i < len; i++) out[i] = Math.exp(x[i]);
+      for (let i = 0; i < len; i++) out[i] = exp(x[i]);
       return;
     case 'log':
-      for (let i = 0; i < len; i++) out[i] = Math.log(x[i]);
+      for (let i = 0; i < len; i++) out[i] = log(x[i]);
       return;
     case 'pow':
       if (param === 2) for (let i = 0; i < len; i++) out[i] = x[i] * x[i];

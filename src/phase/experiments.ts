@@ -8,6 +8,7 @@ import { deriveSeed } from '../random.ts';
 import type { ModelKind } from '../toy/model.ts';
 import type { Schedule } from '../toy/train.ts';
 import type { FeatureExperiment } from './theory.ts';
+import { exp, log } from '../math.ts';
 
 /** A sweep the toolkit runs: a feature phase diagram, the neuron or computation model, or the intro model. */
 export type ExperimentName = FeatureExperiment | 'neuron' | 'computation' | 'intro';
@@ -59,13 +60,13 @@ export const SHAPES: Record<ExperimentName, ExperimentShape> = {
 export const isFeatureExperiment = (e: ExperimentName): e is FeatureExperiment => e === 'feature-2x1' || e === 'feature-3x2';
 
 /**
- * count values from lo to hi, evenly spaced in log scale, the ends exact. Built from exp and log, which give the
- * same bits in every engine (10 ** x does not: see src/math.ts), so a grid is the same in Node and a browser.
+ * count values from lo to hi, evenly spaced in log scale, the ends exact. Built from src/math.ts's exp and log,
+ * which give the same bits in every engine (Math's do not), so a grid is the same in Node and a browser.
  */
 export function logspace(lo: number, hi: number, count: number): number[] {
   if (count === 1) return [Math.sqrt(lo * hi)];
-  const [a, b] = [Math.log(lo), Math.log(hi)];
-  return Array.from({ length: count }, (_, i) => (i === 0 ? lo : i === count - 1 ? hi : Math.exp(a + ((b - a) * i) / (count - 1))));
+  const [a, b] = [log(lo), log(hi)];
+  return Array.from({ length: count }, (_, i) => (i === 0 ? lo : i === count - 1 ? hi : exp(a + ((b - a) * i) / (count - 1))));
 }
 
 export { COMPUTATION_DENSITIES, INTRO_DENSITIES, NEURON_DENSITIES } from '../toy/presets.ts';

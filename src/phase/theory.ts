@@ -8,6 +8,7 @@
  * An antipodal pair (W_i = -W_j) errs by min(x_i, x_j) on both when both are active: 2 E[min^2] s^2 = s^2/3 in
  * total, split by the two importances: (I_i + I_j) s^2 / 6.
  */
+import { exp, log } from '../math.ts';
 
 export type FeatureRegime = 'not-represented' | 'superposition' | 'dedicated';
 export const FEATURE_REGIMES: readonly FeatureRegime[] = ['not-represented', 'superposition', 'dedicated'];
@@ -65,7 +66,7 @@ export const TRIPLE_DENSITY = 4 / 7;
  *   3x2: r = 1 always splits dedicated (r > 1) from the rest; below it, superposition iff s < 4/7 and r > 2s/(4-5s).
  */
 export function boundaryCurves(experiment: FeatureExperiment, sMin: number, sMax: number, points = 120): Array<{ name: string; s: number[]; r: number[] }> {
-  const logspace = (a: number, b: number): number[] => Array.from({ length: points }, (_, i) => Math.exp(Math.log(a) + ((Math.log(b) - Math.log(a)) * i) / (points - 1)));
+  const logspace = (a: number, b: number): number[] => Array.from({ length: points }, (_, i) => exp(log(a) + ((log(b) - log(a)) * i) / (points - 1)));
   const sLow = logspace(sMin, Math.min(sMax, TRIPLE_DENSITY));
   const lower = { name: 'r = 2s/(4-5s)', s: sLow, r: sLow.map((s) => (2 * s) / (4 - 5 * s)) };
   if (experiment === 'feature-2x1') {

@@ -13,6 +13,7 @@ import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { hasDeviceTraining, type DeviceStats } from '../kernels/device/training.ts';
 import { trainOnDevice } from './device-trainer.ts';
+import { cos } from '../math.ts';
 
 /**
  * Keys of the streams derived from an instance seed: 0 initial weights, 1 training data (the counter-based
@@ -145,7 +146,7 @@ export class TrainingDivergedError extends Error {
 /** The notebook's learning-rate schedules, as a factor on lr at `step` of `steps`. */
 export function lrFactor(schedule: Schedule, step: number, steps: number): number {
   if (schedule === 'linear') return 1 - step / steps;
-  if (schedule === 'cosine') return Math.cos((0.5 * Math.PI * step) / Math.max(1, steps - 1));
+  if (schedule === 'cosine') return cos((0.5 * Math.PI * step) / Math.max(1, steps - 1));
   return 1;
 }
 
