@@ -330,7 +330,7 @@ export function modelSpec(W: readonly number[], n: number, m: number, title: str
       encoding: {
         x: { field: 'j', type: 'ordinal', title: 'feature' },
         y: { field: 'i', type: 'ordinal', title: 'feature' },
-        color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-1, 1], reverse: true }, title: 'W_i . W_j' },
+        color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-1, 1] }, title: 'W_i . W_j' }, // blue: overlap, red: opposite, as the paper's figures here
       },
     },
     {
@@ -347,6 +347,8 @@ export function modelSpec(W: readonly number[], n: number, m: number, title: str
     },
   ];
   if (m === 2) {
+    // up to ten features, ten colours that can be told apart
+    const featureColor = n <= 10 ? { field: 'feature', type: 'nominal', scale: { scheme: 'tableau10' } } : { field: 'feature', type: 'quantitative', scale: { scheme: 'viridis' } };
     const arrows = features.flatMap((f) => [
       { feature: f.feature, x: 0, y: 0, end: 0 },
       { feature: f.feature, x: f.x, y: f.y, end: 1 },
@@ -357,8 +359,8 @@ export function modelSpec(W: readonly number[], n: number, m: number, title: str
       height: 180,
       data: { values: arrows },
       layer: [
-        { mark: 'line', encoding: { x: { field: 'x', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h1' }, y: { field: 'y', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h2' }, detail: { field: 'feature' }, order: { field: 'end' }, color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' } } } },
-        { transform: [{ filter: 'datum.end === 1' }], mark: { type: 'point', filled: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'feature', type: 'ordinal', scale: { scheme: 'viridis' } } } },
+        { mark: 'line', encoding: { x: { field: 'x', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h1' }, y: { field: 'y', type: 'quantitative', scale: { domain: [-limit, limit] }, title: 'h2' }, detail: { field: 'feature' }, order: { field: 'end' }, color: featureColor } },
+        { transform: [{ filter: 'datum.end === 1' }], mark: { type: 'point', filled: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: featureColor } },
       ],
     });
   }
