@@ -10,6 +10,7 @@
  */
 import { exp, log } from '../math.ts';
 
+/** What a model does with the extra feature: drops it, shares a direction with another feature, or gives it a dimension. */
 export type FeatureRegime = 'not-represented' | 'superposition' | 'dedicated';
 export const FEATURE_REGIMES: readonly FeatureRegime[] = ['not-represented', 'superposition', 'dedicated'];
 
