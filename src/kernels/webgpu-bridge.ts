@@ -52,7 +52,7 @@ export type WebgpuRequest =
  * The device trainer's counters travel as the last floats of its replies, in this order, each as two float32
  * (the count's high and low 24 bits), so they stay exact past 2^24 (bytes of a large model's upload).
  */
-const STATS_KEYS = ['passes', 'submissions', 'uploads', 'readbacks', 'bytesUp', 'bytesDown'] as const satisfies readonly (keyof DeviceStats)[];
+const STATS_KEYS = ['passes', 'submissions', 'uploads', 'readbacks', 'bytesUp', 'bytesDown', 'builds'] as const satisfies readonly (keyof DeviceStats)[];
 const STATS_FLOATS = 2 * STATS_KEYS.length;
 const withStats = (values: Float32Array, stats: DeviceStats): Float32Array => {
   const out = new Float32Array(values.length + STATS_FLOATS);

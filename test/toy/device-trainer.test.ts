@@ -118,8 +118,19 @@ describe.skipIf(!webgpu)('the device trainer on gpujs:webgpu against the autogra
       const { deviceStats } = onDevice(() => train(config));
       const { start, steps } = deviceStats!;
       expect(start.uploads).toBeGreaterThan(0); // the run's tables and initial state, once
-      expect(steps).toEqual({ passes, submissions: 1 / 10, uploads: 0, readbacks: 1 / 10, bytesUp: 0, bytesDown: 4 * config.model.instances });
+      expect(steps).toEqual({ passes, submissions: 1 / 10, uploads: 0, readbacks: 1 / 10, bytesUp: 0, bytesDown: 4 * config.model.instances, builds: 0 });
     }
+  });
+
+  it('a second run of one shape and settings reuses the first one\'s compiled kernels (a sweep\'s chunks compile once), and gives the same bytes', () => {
+    const config = base('relu-output', 3, 21, 5, { steps: 6 }); // a shape no other test builds
+    const first = onDevice(() => train(config));
+    const second = onDevice(() => train(config));
+    expect(first.deviceStats!.start.builds).toBe(8); // sample, hidden, output gradient, hidden gradient, gradients, AdamW, two loss passes
+    expect(second.deviceStats!.start.builds).toBe(0);
+    expect(Buffer.from(second.model.W.data.buffer).equals(Buffer.from(first.model.W.data.buffer))).toBe(true);
+    // another size compiles its own
+    expect(onDevice(() => train({ ...config, model: { ...config.model, instances: 2 }, density: [0.5, 0.1] })).deviceStats!.start.builds).toBeGreaterThan(0);
   });
 
   it('a diverging run names the run, the instance and the step', () => {

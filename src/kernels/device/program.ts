@@ -38,6 +38,10 @@ export interface KernelDef {
 interface Program {
   name: string;
   kernel: any;
+  /** Built for this program alone (the cache was full): destroyed with it. Cached kernels outlive programs. */
+  owned: boolean;
+  /** The cache entry this program counts itself a user of (when not owned). */
+  cached?: CachedKernel;
   args: readonly string[];
   output: number;
   paramsBuffer: any;
@@ -58,10 +62,25 @@ export interface DeviceStats {
   readbacks: number;
   bytesUp: number;
   bytesDown: number;
+  /** Kernels compiled (shader and pipeline); a kernel already built for this device is reused. */
+  builds: number;
 }
 
+/**
+ * Built kernels per gpu.js instance, by everything that shapes them (source, constants, sizes), with the number
+ * of live programs using each: the chunks of a sweep share one shape and its settings, so only the first compiles
+ * its shaders. A kernel of a lost device is built again. At most MAX_CACHED per instance: the least recently used
+ * one that no program uses makes room (destroyed); when every one is in use, a program builds a kernel of its own.
+ */
+interface CachedKernel {
+  kernel: any;
+  users: number;
+}
+const built = new WeakMap<object, Map<string, CachedKernel>>();
+const MAX_CACHED = 64;
+
 export class DeviceProgram {
-  readonly stats: DeviceStats = { passes: 0, submissions: 0, uploads: 0, readbacks: 0, bytesUp: 0, bytesDown: 0 };
+  readonly stats: DeviceStats = { passes: 0, submissions: 0, uploads: 0, readbacks: 0, bytesUp: 0, bytesDown: 0, builds: 0 };
   /** Buffers by name; `buffer` is null until the device exists (it comes from gpu.js's first kernel build). */
   private readonly buffers = new Map<string, { buffer: any; length: number; init?: Float32Array }>();
   private readonly programs = new Map<string, Program>();
@@ -77,6 +96,52 @@ export class DeviceProgram {
   /** Build a kernel (compiles its WGSL once); its argument buffers must exist already. */
   async kernel(name: string, def: KernelDef): Promise<void> {
     const lengths = def.args.map((a) => this.get(a).length);
+    const key = JSON.stringify([def.source, def.output, def.constants ?? {}, def.loopMax, lengths]);
+    let cache = built.get(this.gpu);
+    if (!cache) built.set(this.gpu, (cache = new Map()));
+    let entry = cache.get(key);
+    if (entry?.kernel.context?.isLost) {
+      if (entry.users === 0) entry.kernel.destroy?.();
+      cache.delete(key);
+      entry = undefined;
+    }
+    if (entry) {
+      cache.delete(key); // most recently used last
+      cache.set(key, entry);
+    } else {
+      const kernel = await this.build(name, def, lengths);
+      this.stats.builds++;
+      if (cache.size >= MAX_CACHED) {
+        const idle = [...cache].find(([, e]) => e.users === 0);
+        if (idle) {
+          idle[1].kernel.destroy?.();
+          cache.delete(idle[0]);
+        }
+      }
+      entry = { kernel, users: 0 };
+      if (cache.size < MAX_CACHED) cache.set(key, entry);
+    }
+    const owned = cache.get(key) !== entry;
+    entry.users++;
+    const kernel = entry.kernel;
+    if (!this.device) {
+      this.device = kernel._device;
+      this.device.lost?.then((info: { reason?: string; message?: string }) => (this.lost = info.message || info.reason || 'unknown reason'));
+      for (const [b, { buffer, init }] of this.buffers) if (!buffer) this.materialize(b, init);
+    }
+    const layout = kernel.paramsLayout;
+    const dispatch = kernel._computeDispatch(kernel.threadDim);
+    const mirror = new ArrayBuffer(layout.byteLength);
+    const u32 = new Uint32Array(mirror);
+    u32.set([kernel.threadDim[0], kernel.threadDim[1], kernel.threadDim[2], dispatch.dispatchWidth]);
+    layout.arrayArgs.forEach((record: { dimsOffset: number; index: number }) => u32.set([lengths[record.index], 1, 1, lengths[record.index]], record.dimsOffset / 4));
+    const paramsBuffer = this.device.createBuffer({ size: layout.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(paramsBuffer, 0, mirror);
+    this.programs.set(name, { name, kernel, owned, ...(owned ? {} : { cached: entry }), args: def.args, output: def.output, paramsBuffer, groups: dispatch.groups });
+  }
+
+  /** Compile one kernel through gpu.js (its WGSL, pipeline and parameter layout). */
+  private async build(name: string, def: KernelDef, lengths: number[]): Promise<any> {
     const shortcut = this.gpu.createKernel(def.source, {
       output: [def.output],
       constants: def.constants ?? {},
@@ -99,23 +164,12 @@ export class DeviceProgram {
       if (--kernel.outputBuffer._refs === 0) kernel.outputBuffer.destroy();
       kernel.outputBuffer = null;
     }
-    if (!this.device) {
-      this.device = kernel._device;
-      this.device.lost?.then((info: { reason?: string; message?: string }) => (this.lost = info.message || info.reason || 'unknown reason'));
-      for (const [b, { buffer, init }] of this.buffers) if (!buffer) this.materialize(b, init);
-    }
     const layout = kernel.paramsLayout;
     if (layout.scalarArgs.length > 0 || layout.bufferConstants.length > 0 || layout.randomSeedOffset !== null) {
+      kernel.destroy?.();
       throw new Error(`device program: kernel '${name}' has scalar arguments, array constants or gpu.js's unseeded random(); the program binds buffers only`);
     }
-    const dispatch = kernel._computeDispatch(kernel.threadDim);
-    const mirror = new ArrayBuffer(layout.byteLength);
-    const u32 = new Uint32Array(mirror);
-    u32.set([kernel.threadDim[0], kernel.threadDim[1], kernel.threadDim[2], dispatch.dispatchWidth]);
-    layout.arrayArgs.forEach((record: { dimsOffset: number; index: number }) => u32.set([lengths[record.index], 1, 1, lengths[record.index]], record.dimsOffset / 4));
-    const paramsBuffer = this.device.createBuffer({ size: layout.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
-    this.device.queue.writeBuffer(paramsBuffer, 0, mirror);
-    this.programs.set(name, { name, kernel, args: def.args, output: def.output, paramsBuffer, groups: dispatch.groups });
+    return kernel;
   }
 
   /**
@@ -235,7 +289,8 @@ export class DeviceProgram {
     this.staging?.buffer.destroy();
     for (const p of this.programs.values()) {
       p.paramsBuffer.destroy();
-      p.kernel.destroy?.();
+      if (p.owned) p.kernel.destroy?.();
+      else p.cached!.users--;
     }
     this.buffers.clear();
     this.programs.clear();
