@@ -22,7 +22,8 @@ function optimalAgreement(cells: readonly FeatureCell[], optimal: readonly Featu
   const share = (cs: readonly FeatureCell[]) => cs.filter((c) => c.regime === optimal[cells.indexOf(c)]).length / Math.max(1, cs.length);
   return { all: share(cells), away: share(away), cellsAway: away.length };
 }
-import { optimalRegime, optimalTripleDensity } from '../phase/optimal-theory.ts';
+import { optimalBoundaryCurves, optimalRegime, optimalTripleDensity } from '../phase/optimal-theory.ts';
+import { logspace } from '../phase/experiments.ts';
 import { featurePhaseSpec, seedSpreadSpec, theoriesSpec } from '../phase/plots.ts';
 import { percent, type FeatureCell } from '../phase/results.ts';
 import { TRIPLE_DENSITY, type FeatureExperiment, type FeatureRegime } from '../phase/theory.ts';
@@ -64,19 +65,22 @@ function phaseFigure(experiment: FeatureExperiment, title: string, claim: string
           pass: o.away >= AGREEMENT,
         },
       ];
+      // The 2 -> 1 boundaries at the optima as curves (a few seconds); 3 -> 2's only cell by cell (minutes).
+      let curves: ReturnType<typeof optimalBoundaryCurves> = [];
       if (experiment === 'feature-2x1') {
         const triple = optimalTripleDensity();
+        curves = optimalBoundaryCurves(logspace(0.01, 0.99, 24), triple);
         checks.push({ claim: 'The triple point on r = 1: superposition up to 1 - S = 4/7 (0.571) in the paper\u2019s theory; at the candidates\u2019 optima', measured: triple === null ? 'superposition is optimal at r = 1 up to 1 - S = 0.99 at least' : `superposition optimal at r = 1 up to 1 - S = ${fmt(triple)} (${fmt(triple / TRIPLE_DENSITY)}x the paper\u2019s 4/7)`, pass: null });
       }
       return {
         figures: [
           ['phase', 'Experiment beside theory', featurePhaseSpec(results)],
-          ['theories', 'The paper\u2019s theory and the theory at the candidates\u2019 optima', theoriesSpec(results, optimal)],
+          ['theories', 'The paper\u2019s theory and the theory at the candidates\u2019 optima', theoriesSpec(results, optimal, curves)],
           ['seeds', 'Seeds that find the theory\u2019s solution', seedSpreadSpec(results)],
         ],
         checks,
         settings: { ...results.config, densities: `${results.config.densities.length} log-spaced, 0.01 to 1`, importances: `${results.config.importances.length} log-spaced, 0.1 to 10` },
-        data: { results, optimal },
+        data: { results, optimal, optimalCurves: curves },
       };
     },
   };

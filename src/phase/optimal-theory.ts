@@ -154,18 +154,28 @@ function weightsOf(c: OptimalCandidate, theta: readonly number[], m: number): { 
   return { W, b: theta.slice(k, k + c.directions.length) };
 }
 
-/** Optimise one candidate's norms and biases at density s with importances I (Nelder-Mead, restarted once from its own result). */
-export function optimiseCandidate(c: OptimalCandidate, importance: readonly number[], s: number, thresholds: FeatureThresholds = DEFAULT_FEATURE_THRESHOLDS): OptimisedCandidate {
+/**
+ * Optimise one candidate's norms and biases at density s with importances I: Nelder-Mead from the paper's
+ * candidate (unit norms, zero biases; a dropped feature's bias at its mean s/2), restarted once from its result,
+ * and with `unequalStarts` also from each start with one represented feature at half norm (a pair's two mirror
+ * optima, one feature strong and the other weak, are nearly tied near r = 1: one start finds only one of them).
+ */
+export function optimiseCandidate(c: OptimalCandidate, importance: readonly number[], s: number, thresholds: FeatureThresholds = DEFAULT_FEATURE_THRESHOLDS, unequalStarts = false): OptimisedCandidate {
   const m = c.directions.find((u) => u)!.length;
   const loss = (theta: number[]): number => {
     const { W, b } = weightsOf(c, theta, m);
     return exactLoss(gram(W), b, importance, s);
   };
-  // Start from the paper's candidate: unit norms, zero biases (a dropped feature at its mean s/2).
-  const start = [...c.directions.filter((u) => u).map(() => 1), ...c.directions.map((u) => (u ? 0 : s / 2))];
-  const options = { maxIterations: 400 * start.length, minErrorDelta: 1e-12 };
-  let best = nelderMead(loss, start, options);
-  best = nelderMead(loss, best.x, options);
+  const norms = c.directions.filter((u) => u).map(() => 1);
+  const biases = c.directions.map((u) => (u ? 0 : s / 2));
+  const starts = [norms, ...(unequalStarts && norms.length > 1 ? norms.map((_, k) => norms.map((v, j) => (j === k ? 0.5 : v))) : [])];
+  const options = { maxIterations: 400 * (norms.length + biases.length), minErrorDelta: 1e-12 };
+  let best = { x: [] as number[], fx: Infinity };
+  for (const start of starts) {
+    let run = nelderMead(loss, [...start, ...biases], options);
+    run = nelderMead(loss, run.x, options);
+    if (run.fx < best.fx) best = run;
+  }
   const { W, b } = weightsOf(c, best.x, m);
   const n = W.length;
   const regime = classifyExtraFeature(Float32Array.from(W.flat()), 0, n, m, thresholds).regime;
@@ -176,7 +186,8 @@ export function optimiseCandidate(c: OptimalCandidate, importance: readonly numb
 export function optimalCandidates(experiment: FeatureExperiment, s: number, r: number): OptimisedCandidate[] {
   const n = experiment === 'feature-2x1' ? 2 : 3;
   const importance = [...Array(n - 1).fill(1), r];
-  return OPTIMAL_CANDIDATES[experiment].map((c) => optimiseCandidate(c, importance, s)).sort((p, q) => p.loss - q.loss);
+  // 2 -> 1 is cheap enough to try both mirror optima of every pair; 3 -> 2 starts from the paper's candidates only
+  return OPTIMAL_CANDIDATES[experiment].map((c) => optimiseCandidate(c, importance, s, DEFAULT_FEATURE_THRESHOLDS, n === 2)).sort((p, q) => p.loss - q.loss);
 }
 
 /** The regime of the extra feature in the cheapest optimised candidate at (s, r). */
@@ -200,4 +211,35 @@ export function optimalTripleDensity(hi = 0.99, tolerance = 1e-3): number | null
     else hi = mid;
   }
   return (lo + hi) / 2;
+}
+
+/**
+ * The 2 -> 1 diagram's boundaries at the candidates' optima, as curves r(s) over `densities` (for drawing beside
+ * the paper's): at each density, where along r the optimal regime changes below r = 1 and above it (bisection in
+ * log r to a factor of 1.01), and r = 1 itself from the optimal triple point up (dropping one feature or the other
+ * ties there). A density with no change on a side gives that curve no point.
+ */
+export function optimalBoundaryCurves(densities: readonly number[], triple = optimalTripleDensity()): Array<{ name: string; s: number[]; r: number[] }> {
+  const regime = (s: number, r: number) => optimalRegime('feature-2x1', s, r);
+  const change = (s: number, lo: number, hi: number): number | null => {
+    const [a, b] = [regime(s, lo), regime(s, hi)];
+    if (a === b) return null;
+    while (hi / lo > 1.01) {
+      const mid = Math.sqrt(lo * hi);
+      if (regime(s, mid) === a) lo = mid;
+      else hi = mid;
+    }
+    return Math.sqrt(lo * hi);
+  };
+  const lower = { name: 'optimal: superposition / not represented', s: [] as number[], r: [] as number[] };
+  const upper = { name: 'optimal: superposition / dedicated', s: [] as number[], r: [] as number[] };
+  for (const s of densities) {
+    const low = change(s, 0.01, 0.999);
+    if (low !== null) lower.s.push(s), lower.r.push(low);
+    const high = change(s, 1.001, 100);
+    if (high !== null) upper.s.push(s), upper.r.push(high);
+  }
+  const top = Math.max(...densities);
+  const even = triple !== null && triple < top ? [{ name: 'optimal: r = 1', s: [triple, top], r: [1, 1] }] : [];
+  return [lower, upper, ...even];
 }

@@ -106,14 +106,22 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
  * experiment, cells that disagree with the optimal theory; in the optimal theory, cells where it differs from
  * the paper's. Lines: the paper's boundaries.
  */
-export function theoriesSpec(results: SweepResults, optimal: readonly FeatureRegime[]): TopLevelSpec {
-  const { experiment, cells: base, rect, tooltip, overlays } = featureGrid(results);
+export function theoriesSpec(results: SweepResults, optimal: readonly FeatureRegime[], optimalCurves: ReadonlyArray<{ name: string; s: readonly number[]; r: readonly number[] }> = []): TopLevelSpec {
+  const { experiment, cells: base, rect, tooltip, overlays: paperOverlays } = featureGrid(results);
+  // the optimal theory's boundaries, dashed, over every panel (within the swept range)
+  const { x, y } = gridAxes(results.config.densities, results.config.importances);
+  const [rMin, rMax] = x.scale.domain;
+  const dashed = optimalCurves.flatMap((c) => c.s.map((d, i) => ({ curve: c.name, density: d, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
+  const overlays = [
+    ...paperOverlays,
+    ...(dashed.length ? [{ data: { values: dashed }, mark: { type: 'line' as const, color: '#ff8c00', strokeWidth: 2, strokeDash: [5, 3], clip: true }, encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y }, detail: { field: 'curve', type: 'nominal' as const }, order: { field: 'order', type: 'quantitative' as const } } }] : []),
+  ];
   const cells = base.map((c, k) => ({ ...c, optimal: optimal[k], offOptimal: c.regime !== optimal[k], theoriesDiffer: c.theory !== optimal[k] }));
   const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
   const panel = (field: 'regime' | 'theory' | 'optimal', title: string, outline: 'offOptimal' | 'theoriesDiffer' | null) => ({
     title,
-    width: 260,
-    height: 260,
+    width: 220,
+    height: 220,
     layer: [
       { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip: [...tooltip, { field: 'optimal', title: 'theory at optimum' }] } },
       ...(outline ? outlined({ data: { values: cells.filter((c) => c[outline]) } }, rect) : []),
@@ -124,8 +132,8 @@ export function theoriesSpec(results: SweepResults, optimal: readonly FeatureReg
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `${experiment}: the experiment against the paper's theory and the theory at each candidate's optimum`,
-      subtitle: [`agreement: ${share(cells.map((c) => !c.disagrees))} with the paper's theory, ${share(cells.map((c) => !c.offOptimal))} with the optimal one; the two theories differ on ${share(cells.map((c) => c.theoriesDiffer))} of cells`, "outlined: experiment cells off the optimal theory, and optimal-theory cells that differ from the paper's; lines: the paper's boundaries"],
+      text: `${experiment}: the experiment, the paper's theory, and the theory at each candidate's optimum`,
+      subtitle: [`agreement: ${share(cells.map((c) => !c.disagrees))} with the paper's theory, ${share(cells.map((c) => !c.offOptimal))} with the optimal one`, `the two theories differ on ${share(cells.map((c) => c.theoriesDiffer))} of cells`, 'outlined: experiment cells off the optimal theory, and optimal-theory cells that differ from the paper\'s', `black lines: the paper's boundaries${dashed.length ? '; dashed orange: the boundaries at the optima' : ''}`],
     },
     hconcat: [panel('regime', 'experiment', 'offOptimal'), panel('theory', "paper's theory (fixed weights)", null), panel('optimal', "theory at the candidates' optima", 'theoriesDiffer')],
     resolve: { scale: { color: 'shared' } },
