@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attackIncrease, spearman } from '../../src/paper/adversarial.ts';
-import { levelChanges } from '../../src/paper/dynamics.ts';
+import { levelChanges, lossDropsAtMoves } from '../../src/paper/dynamics.ts';
 import { asymmetricNeurons } from '../../src/paper/neurons.ts';
 import { writeIndex } from '../../src/paper/report.ts';
 import { intro } from '../../src/paper/intro.ts';
@@ -55,6 +55,13 @@ it('levels: the share of snapshots on a level, and each move between levels held
   const { onLevel, changes } = levelChanges(d0.map((_, k) => 10 * k), d0.map((d, k) => [d, d1[k]]), norms);
   expect(onLevel).toBe((9 + 5) / 20);
   expect(changes).toEqual([{ feature: 0, left: 30, reached: 60, from: 0.5, to: 0.75 }]);
+});
+
+it('loss drops at moves: a 10% step in the loss between a move\'s two ends, flat everywhere else, against stretches nearby', () => {
+  const loss = Array.from({ length: 40 }, (_, k) => ({ step: 10 * (k + 1), loss: 10 * (k + 1) <= 100 ? 1 : 0.9 }));
+  const { atMoves, nearby } = lossDropsAtMoves(loss, [{ feature: 0, left: 90, reached: 110, from: 0.5, to: 0.75 }]);
+  expect(atMoves).toBeCloseTo(0.1, 12);
+  expect(nearby).toBe(0); // most shifted stretches do not straddle the step
 });
 
 it('the report marks a failed check in the page and the summary', () => {
