@@ -9,7 +9,9 @@ import { manifestOf } from '../manifest.ts';
 import { escape, settingsTable } from '../phase/report.ts';
 import { writeAtomic } from '../phase/sweep.ts';
 import { renderVegaLite } from '../viz/render.ts';
-import type { Check, FigureOutput, PaperFigure, Scale } from './figure.ts';
+import * as v from 'valibot';
+import { list, num, oneOf, parseOrThrow, record, show, text } from '../schema.ts';
+import { SCALES, type Check, type FigureOutput, type PaperFigure, type Scale } from './figure.ts';
 
 const PAPER = 'https://transformer-circuits.pub/2022/toy_model/index.html';
 
@@ -23,17 +25,35 @@ export interface SavedFigure extends FigureOutput {
 
 export const savedPath = (out: string, name: string): string => join(out, name, 'output.json');
 
-/** A figure saved by an earlier run with the same scale and seed, or null (none, another run's, or unreadable: retrained). */
+/** A plot's file name: letters, digits and dashes only, so a saved figure cannot write outside its folder. */
+const fileName = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, (issue) => `expected a file name of letters, digits and dashes, found ${show(issue.input)}`));
+const savedFigureSchema = record({
+  name: v.string(),
+  scale: oneOf(SCALES),
+  seed: num(0, 2 ** 32 - 1, true),
+  seconds: num(0, 1e9),
+  figures: list(v.tuple([fileName, text(300), record({})]), 0, 20),
+  checks: list(record({ claim: text(1000), measured: text(4000), pass: v.nullable(v.boolean()), note: v.optional(text(2000)) }), 0, 50),
+  settings: record({}),
+  data: record({}),
+});
+
+/**
+ * A figure saved by an earlier run with the same scale and seed, or null when there is none or another run's (it
+ * is trained again). A file that cannot be used (truncated, edited: every field is checked, and plot names must be
+ * plain file names) is an error naming the file and the field: delete it, or run without --resume.
+ */
 export function loadSaved(out: string, name: string, scale: Scale, seed: number): SavedFigure | null {
   const path = savedPath(out, name);
   if (!existsSync(path)) return null;
+  let raw: unknown;
   try {
-    const saved = JSON.parse(readFileSync(path, 'utf8')) as SavedFigure;
-    const wellFormed = Array.isArray(saved.figures) && Array.isArray(saved.checks) && typeof saved.settings === 'object' && saved.data !== null;
-    return saved.name === name && saved.scale === scale && saved.seed === seed && wellFormed ? saved : null;
-  } catch {
-    return null;
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`resume: ${path}: ${(e as Error).message} (a file cut short: delete it to train the figure again)`);
   }
+  const saved = parseOrThrow(savedFigureSchema, raw, (message) => new Error(`resume: ${message} (delete it to train the figure again)`), path) as unknown as SavedFigure;
+  return saved.name === name && saved.scale === scale && saved.seed === seed ? saved : null;
 }
 
 /** Save a figure's output and draw its plots into out/NAME/; returns the inline SVG of each plot. */

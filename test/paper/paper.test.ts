@@ -3,14 +3,14 @@
  * on a model without superposition and on an antipodal pair, rank correlation, the asymmetric neuron, jumps.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attackIncrease, spearman } from '../../src/paper/adversarial.ts';
 import { levelChanges, lossDropsAtMoves } from '../../src/paper/dynamics.ts';
 import { asymmetricNeurons } from '../../src/paper/neurons.ts';
-import { writeIndex } from '../../src/paper/report.ts';
+import { loadSaved, writeIndex } from '../../src/paper/report.ts';
 import { intro } from '../../src/paper/intro.ts';
 import { FIGURE_NAMES, FIGURES, figuresOfShard } from '../../src/paper/figures.ts';
 
@@ -62,6 +62,22 @@ it('loss drops at moves: a 10% step in the loss between a move\'s two ends, flat
   const { atMoves, nearby } = lossDropsAtMoves(loss, [{ feature: 0, left: 90, reached: 110, from: 0.5, to: 0.75 }]);
   expect(atMoves).toBeCloseTo(0.1, 12);
   expect(nearby).toBe(0); // most shifted stretches do not straddle the step
+});
+
+it('a saved figure read back on --resume is checked field by field: a plot name that leaves its folder, a cut file and a wrong type are errors naming the file and field', () => {
+  const out = mkdtempSync(join(tmpdir(), 'paper-'));
+  mkdirSync(join(out, 'intro'));
+  const file = join(out, 'intro', 'output.json');
+  const good = { name: 'intro', scale: 'quick', seed: 0, seconds: 3, figures: [['intro-arrows', 'arrows', { mark: 'point' }]], checks: [{ claim: 'c', measured: 'm', pass: true }], settings: {}, data: {} };
+  const load = (doc: unknown) => {
+    writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
+    return () => loadSaved(out, 'intro', 'quick', 0);
+  };
+  expect(load(good)()).toMatchObject({ name: 'intro', seconds: 3 });
+  expect(load({ ...good, seed: 1 })()).toBeNull(); // another run's: trained again
+  expect(load({ ...good, figures: [['../../escape', 'x', {}]] })).toThrow(`resume: ${file}: figures[0][0]: expected a file name of letters, digits and dashes, found '../../escape'`);
+  expect(load({ ...good, checks: [{ claim: 'c', measured: 'm', pass: 'yes' }] })).toThrow(`${file}: checks[0].pass:`);
+  expect(load('{"name": "intro", "sca')).toThrow(`resume: ${file}: `);
 });
 
 it('the report marks a failed check in the page and the summary', () => {
