@@ -39,7 +39,13 @@ describe('the asymmetric superposition motif', () => {
   const W1 = [2, 1, -0.5, 0, 0, 1];
   it('finds the paper\u2019s example: inputs (2, -1/2), outputs (1/2, 2)', () => {
     const W2 = [0.5, 2, 0, 1, 0, 1];
-    expect(asymmetricNeurons(W1, W2, 3, 2)).toEqual([{ neuron: 0, strong: 0, weak: 1, inputs: [2, -0.5], outputs: [0.5, 2] }]);
+    expect(asymmetricNeurons(W1, W2, 3, 2)).toEqual([{ neuron: 0, strong: 0, weak: 1, inputs: [2, -0.5], outputs: [0.5, 2], inhibitor: null }]);
+  });
+  it('and its second neuron: driven by the strong feature as well, writing the weak one\u2019s output down', () => {
+    // neuron 1 reads feature 0 (weight 1, half of neuron 0's 2) and writes feature 1's output -1.5 (against +2)
+    expect(asymmetricNeurons(W1, [0.5, 2, 0, 0, -1.5, 1], 3, 2)[0].inhibitor).toBe(1);
+    // too weak a write-down (-0.5 against +2) is not one
+    expect(asymmetricNeurons(W1, [0.5, 2, 0, 0, -0.5, 1], 3, 2)[0].inhibitor).toBeNull();
   });
   it('does not count a neuron whose outputs are not reciprocal', () => {
     expect(asymmetricNeurons(W1, [2, 0.5, 0, 1, 0, 1], 3, 2)).toEqual([]);
