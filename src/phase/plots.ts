@@ -57,35 +57,48 @@ function featureGrid(results: SweepResults) {
     return { x0, x1, y0, y1, density: c.density, importance: c.importance, regime: c.regime, theory: c.theory, loss: c.loss, seeds, seedsWithTheory, disagrees: c.regime !== c.theory };
   });
   const [sMin, sMax] = y.scale.domain;
-  const [rMin, rMax] = x.scale.domain;
-  const curves = boundaryCurves(experiment, sMin, sMax).flatMap((c) => c.s.map((s, i) => ({ curve: c.name, density: s, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
   const tooltip = [{ field: 'density', format: '.4f' }, { field: 'importance', format: '.3f' }, { field: 'regime' }, { field: 'theory' }, { field: 'loss', format: '.3e' }, { field: 'seeds', title: 'each seed' }];
-  const overlays = [
+  const curveLayer = (curves: readonly BoundaryCurve[], mark: object) => boundaryLayer(curves, x, y, mark);
+  const overlays: object[] = [
     // the cell selected in the explorer (empty in a report): the page fills this named data set on a click
     { data: { name: SELECTED_CELL }, mark: { type: 'rect' as const, fillOpacity: 0, stroke: '#ffd400', strokeWidth: 3 }, encoding: rect },
-    {
-      data: { values: curves },
-      mark: { type: 'line' as const, color: 'black', strokeWidth: 1.5, clip: true },
-      encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y }, detail: { field: 'curve', type: 'nominal' as const }, order: { field: 'order', type: 'quantitative' as const } },
-    },
+    curveLayer(boundaryCurves(experiment, sMin, sMax), { color: 'black', strokeWidth: 1.5 }),
   ];
-  return { experiment, cells, rect, tooltip, overlays };
+  return { experiment, cells, rect, tooltip, overlays, curveLayer };
+}
+
+/** Boundary curves r(s) as one line layer over a grid, within its swept importances (the paper's black, others as `mark` says). */
+function boundaryLayer(curves: readonly BoundaryCurve[], x: ReturnType<typeof gridAxes>['x'], y: ReturnType<typeof gridAxes>['y'], mark: object): object {
+  const [rMin, rMax] = x.scale.domain;
+  const values = curves.flatMap((c) => c.s.map((s, i) => ({ curve: c.name, density: s, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
+  return {
+    data: { values },
+    mark: { type: 'line' as const, clip: true, ...mark },
+    encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y }, detail: { field: 'curve', type: 'nominal' as const }, order: { field: 'order', type: 'quantitative' as const } },
+  };
+}
+
+type BoundaryCurve = { name: string; s: readonly number[]; r: readonly number[] };
+
+/** One panel of a feature grid: `cells` coloured by the regime in `field`, the cells of `outline` outlined, then the overlays. */
+function regimePanel(cells: readonly object[], field: string, title: string, outline: readonly object[], size: number, grid: { rect: object; tooltip: object[]; overlays: readonly object[] }) {
+  return {
+    title,
+    width: size,
+    height: size,
+    layer: [
+      { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...grid.rect, color: { field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' }, tooltip: grid.tooltip } },
+      ...(outline.length ? outlined({ data: { values: outline } }, grid.rect) : []),
+      ...grid.overlays,
+    ],
+  };
 }
 
 /** The empirical diagram and the theory's side by side, theory boundaries drawn over both. */
 export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
-  const { experiment, cells, rect, tooltip, overlays } = featureGrid(results);
-  const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
-  const panel = (field: 'regime' | 'theory', title: string) => ({
-    title,
-    width: 320,
-    height: 320,
-    layer: [
-      { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip } },
-      ...(field === 'regime' ? outlined({ data: { values: cells.filter((c) => c.disagrees) } }, rect) : []),
-      ...overlays,
-    ],
-  });
+  const grid = featureGrid(results);
+  const { experiment, cells } = grid;
+  const panel = (field: 'regime' | 'theory', title: string) => regimePanel(cells, field, title, field === 'regime' ? cells.filter((c) => c.disagrees) : [], 320, grid);
   const a = results.agreement!;
   const { features: n, hidden: m } = SHAPES[experiment];
   return {
@@ -106,28 +119,14 @@ export function featurePhaseSpec(results: SweepResults): TopLevelSpec {
  * experiment, cells that disagree with the optimal theory; in the optimal theory, cells where it differs from
  * the paper's. Lines: the paper's boundaries.
  */
-export function theoriesSpec(results: SweepResults, optimal: readonly FeatureRegime[], optimalCurves: ReadonlyArray<{ name: string; s: readonly number[]; r: readonly number[] }> = []): TopLevelSpec {
-  const { experiment, cells: base, rect, tooltip, overlays: paperOverlays } = featureGrid(results);
-  // the optimal theory's boundaries, dashed, over every panel (within the swept range)
-  const { x, y } = gridAxes(results.config.densities, results.config.importances);
-  const [rMin, rMax] = x.scale.domain;
-  const dashed = optimalCurves.flatMap((c) => c.s.map((d, i) => ({ curve: c.name, density: d, importance: c.r[i], order: i }))).filter((p) => p.importance >= rMin && p.importance <= rMax);
-  const overlays = [
-    ...paperOverlays,
-    ...(dashed.length ? [{ data: { values: dashed }, mark: { type: 'line' as const, color: '#ff8c00', strokeWidth: 2, strokeDash: [5, 3], clip: true }, encoding: { x: { field: 'importance', type: 'quantitative' as const, ...x }, y: { field: 'density', type: 'quantitative' as const, ...y }, detail: { field: 'curve', type: 'nominal' as const }, order: { field: 'order', type: 'quantitative' as const } } }] : []),
-  ];
-  const cells = base.map((c, k) => ({ ...c, optimal: optimal[k], offOptimal: c.regime !== optimal[k], theoriesDiffer: c.theory !== optimal[k] }));
-  const color = (field: string) => ({ field, type: 'nominal' as const, scale: { domain: [...FEATURE_REGIMES], range: REGIME_COLORS }, title: 'extra feature' });
-  const panel = (field: 'regime' | 'theory' | 'optimal', title: string, outline: 'offOptimal' | 'theoriesDiffer' | null) => ({
-    title,
-    width: 220,
-    height: 220,
-    layer: [
-      { data: { values: cells }, mark: { type: 'rect' as const, stroke: 'white', strokeWidth: 0.5 }, encoding: { ...rect, color: color(field), tooltip: [...tooltip, { field: 'optimal', title: 'theory at optimum' }] } },
-      ...(outline ? outlined({ data: { values: cells.filter((c) => c[outline]) } }, rect) : []),
-      ...overlays,
-    ],
-  });
+export function theoriesSpec(results: SweepResults, optimal: readonly FeatureRegime[], optimalCurves: readonly BoundaryCurve[] = []): TopLevelSpec {
+  const grid = featureGrid(results);
+  const { experiment } = grid;
+  // the optimal theory's boundaries, dashed, over every panel
+  const dashed = optimalCurves.length ? [grid.curveLayer(optimalCurves, { color: '#ff8c00', strokeWidth: 2, strokeDash: [5, 3] })] : [];
+  const cells = grid.cells.map((c, k) => ({ ...c, optimal: optimal[k], offOptimal: c.regime !== optimal[k], theoriesDiffer: c.theory !== optimal[k] }));
+  const withOptimal = { ...grid, tooltip: [...grid.tooltip, { field: 'optimal', title: 'theory at optimum' }], overlays: [...grid.overlays, ...dashed] };
+  const panel = (field: 'regime' | 'theory' | 'optimal', title: string, outline: typeof cells) => regimePanel(cells, field, title, outline, 220, withOptimal);
   const share = (xs: boolean[]) => `${((100 * xs.filter(Boolean).length) / xs.length).toFixed(0)}%`;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -135,7 +134,7 @@ export function theoriesSpec(results: SweepResults, optimal: readonly FeatureReg
       text: `${experiment}: the experiment, the paper's theory, and the theory at each candidate's optimum`,
       subtitle: [`agreement: ${share(cells.map((c) => !c.disagrees))} with the paper's theory, ${share(cells.map((c) => !c.offOptimal))} with the optimal one`, `the two theories differ on ${share(cells.map((c) => c.theoriesDiffer))} of cells`, 'outlined: experiment cells off the optimal theory, and optimal-theory cells that differ from the paper\'s', `black lines: the paper's boundaries${dashed.length ? '; dashed orange: the boundaries at the optima' : ''}`],
     },
-    hconcat: [panel('regime', 'experiment', 'offOptimal'), panel('theory', "paper's theory (fixed weights)", null), panel('optimal', "theory at the candidates' optima", 'theoriesDiffer')],
+    hconcat: [panel('regime', 'experiment', cells.filter((c) => c.offOptimal)), panel('theory', "paper's theory (fixed weights)", []), panel('optimal', "theory at the candidates' optima", cells.filter((c) => c.theoriesDiffer))],
     resolve: { scale: { color: 'shared' } },
   } as TopLevelSpec;
 }
