@@ -11,8 +11,8 @@
  */
 import { deriveSeed } from '../random.ts';
 import { sampleBatch, streamKeys } from '../toy/data.ts';
-import { featureMetrics } from '../toy/metrics.ts';
-import { featureMajor, featureRows, fmt, vl, type PaperFigure } from './figure.ts';
+import { gram } from '../phase/optimal-theory.ts';
+import { featureRows, fmt, vl, type PaperFigure } from './figure.ts';
 import { geometryRun } from './geometry.ts';
 
 /** The attack's L2 norm as a share of the mean input norm (the paper's). */
@@ -26,7 +26,7 @@ const INPUTS = 512;
  */
 export function attackIncrease(rows: readonly (readonly number[])[], b: readonly number[], xs: Float32Array, inputs: number, eps: number): number {
   const n = rows.length;
-  const G = rows.map((a) => rows.map((c) => a.reduce((s, v, k) => s + v * c[k], 0)));
+  const G = gram(rows);
   // The output moves by G delta = +-eps G G_i / ||G_i|| for the attack along feature i.
   const shift = G.map((gi) => {
     const norm = Math.hypot(...gi);
@@ -88,7 +88,7 @@ export const adversarial: PaperFigure = {
       for (let q = 0; q < INPUTS; q++) norm += Math.hypot(...xs.subarray(q * n, (q + 1) * n));
       const eps = (ATTACK_SHARE * norm) / INPUTS;
       const increase = attackIncrease(featureRows(inst.W!), inst.b, xs, INPUTS, eps);
-      const perDimension = 1 / featureMetrics(featureMajor(inst.W!), 0, n, m).dimensionsPerFeature;
+      const perDimension = 1 / (inst.metrics.dimensionsPerFeature ?? Infinity);
       return { ratio: 1 / inst.density, density: inst.density, eps, increase, vulnerability: increase / ((eps * eps) / n), featuresPerDimension: perDimension };
     });
     const x = { field: 'ratio', type: 'quantitative' as const, scale: { type: 'log' as const, nice: false, domain: [1, Math.max(...models.map((v) => v.ratio))] }, title: '1 / (1 - S)' };

@@ -5,9 +5,8 @@
  * form: 1, 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon), 3/8 (square antiprism).
  */
 import { logspace } from '../phase/experiments.ts';
-import { featureMetrics } from '../toy/metrics.ts';
 import type { TrainDocument } from '../toy/presets.ts';
-import { featureMajor, fmt, trainPresetRun, vl, type PaperContext, type PaperFigure } from './figure.ts';
+import { fmt, trainPresetRun, vl, type PaperContext, type PaperFigure } from './figure.ts';
 
 /** The fractions the paper draws as lines, with the polytope each stands for. */
 export const FRACTIONS: readonly { value: number; label: string }[] = [
@@ -59,10 +58,8 @@ export const geometry: PaperFigure = {
   shares: 'geometry',
   async run(ctx) {
     const { features: n, hidden: m, steps, doc } = await geometryRun(ctx);
-    const models = doc.instances.map((inst) => {
-      const f = featureMetrics(featureMajor(inst.W!), 0, n, m);
-      return { sparsityRatio: 1 / inst.density, density: inst.density, dStar: f.dimensionsPerFeature, dimensionality: f.dimensionality, norms: f.norms };
-    });
+    // the paper's metrics, as the train document computed them for every model (D* is null for W = 0)
+    const models = doc.instances.map(({ density, metrics: f }) => ({ sparsityRatio: 1 / density, density, dStar: f.dimensionsPerFeature ?? Infinity, dimensionality: f.dimensionality, norms: f.norms }));
     const ratios = models.map((x) => x.sparsityRatio);
     const x = { field: 'ratio', type: 'quantitative' as const, scale: { type: 'log' as const, nice: false, domain: [1, Math.max(...ratios)] }, title: '1 / (1 - S)' };
     const lines = (values: readonly { value: number; label: string }[], color = '#999') => ({
