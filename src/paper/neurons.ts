@@ -3,7 +3,7 @@
  * the privileged basis (a ReLU hidden layer, 10 features on 5 neurons) and computation in superposition (|x|
  * of 100 features with 40 neurons), with the asymmetric superposition motif counted in the |x| models.
  */
-import { cellsOf } from '../phase/experiments.ts';
+import { cellsOf, SHAPES } from '../phase/experiments.ts';
 import { neuronBarsSpec, neuronCountSpec } from '../phase/plots.ts';
 import type { NeuronCell, SweepResults, SweepRuns } from '../phase/sweep.ts';
 import type { Figure } from '../phase/plots.ts';
@@ -105,7 +105,7 @@ export const computation: PaperFigure = {
     const argv = ['--experiment', 'computation', ...(full ? ['--seeds', '4', '--steps', '10000'] : [])];
     const { results, runs } = await trainPhaseSweep(ctx, 'computation sweep', argv);
     const cells = results.cells as NeuronCell[];
-    const m = 40;
+    const { hidden: m } = SHAPES.computation;
     const motifs = motifsOf(results, runs);
     const small = await motifModels(ctx);
     const at = (d: number) => cells.find((c) => Math.abs(c.density - d) < 1e-12)!;
@@ -176,6 +176,6 @@ function motifsOf(results: SweepResults, runs: SweepRuns): AsymmetricNeuron[][] 
   const cells = cellsOf(results.config);
   return (results.cells as NeuronCell[]).map((c, k) => {
     const best = runs[cells[k].index].find((r) => r.k === c.bestSeed)!;
-    return asymmetricNeurons(best.W, best.W2!, 100, 40);
+    return asymmetricNeurons(best.W, best.W2!, SHAPES.computation.features, SHAPES.computation.hidden);
   });
 }
