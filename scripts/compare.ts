@@ -14,8 +14,8 @@
  */
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { FlagError, parseFlags } from '../src/cli.ts';
-import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { FlagError, parseFlags, runScript } from '../src/cli.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
 import { describeTrainer } from '../src/toy/train.ts';
 import { sweepBackendFlag, useBackend } from '../src/kernels/select.ts';
 import { compare, sharedBetween, trainComparison, type Variant } from '../src/phase/compare.ts';
@@ -104,10 +104,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`compare: ${e instanceof Error ? (process.env.DEBUG ? e.stack : e.message) : String(e)}`);
-    process.exit(e instanceof FlagError ? 2 : 1);
-  },
-);
+runScript('compare', main);

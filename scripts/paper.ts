@@ -13,7 +13,7 @@
 import os from 'node:os';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FlagError, parseFlags } from '../src/cli.ts';
+import { FlagError, parseFlags, runScript } from '../src/cli.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
@@ -100,11 +100,4 @@ async function main(argv: string[]): Promise<void> {
   if (failed.length) process.exitCode = 1;
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof FlagError) {
-    console.error(`paper: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(e instanceof Error ? `paper: ${process.env.DEBUG ? e.stack : e.message}` : e);
-  process.exit(1);
-});
+runScript('paper', main);

@@ -13,8 +13,8 @@
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { FlagError, parseFlags } from '../src/cli.ts';
-import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { parseFlags, runScript } from '../src/cli.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
 import { describeTrainer } from '../src/toy/train.ts';
 import { sweepBackendFlag, useBackend } from '../src/kernels/select.ts';
 import { cellsOf } from '../src/phase/experiments.ts';
@@ -89,12 +89,4 @@ async function report(results: SweepResults, out: string): Promise<void> {
   for (const line of warningLines(results)) console.log(line);
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof FlagError) {
-    console.error(`phase-diagram: ${e.message}`);
-    process.exit(2);
-  }
-  // Expected failures (a missing shard, a resume into another sweep) read best as one line; DEBUG=1 shows where.
-  console.error(e instanceof Error ? `phase-diagram: ${process.env.DEBUG ? e.stack : e.message}` : e);
-  process.exit(1);
-});
+runScript('phase-diagram', main);

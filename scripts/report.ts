@@ -8,7 +8,7 @@
  */
 import { copyFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { FlagError, parseFlags } from '../src/cli.ts';
+import { FlagError, parseFlags, runScript } from '../src/cli.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { checkResults, ResultsFileError } from '../src/phase/results-check.ts';
 import { readResultsFile } from '../src/phase/verify.ts';
@@ -33,7 +33,4 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(headline(results));
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  console.error(`report: ${e instanceof Error ? (process.env.DEBUG ? e.stack : e.message) : String(e)}`);
-  process.exit(e instanceof FlagError ? 2 : 1);
-});
+runScript('report', main);

@@ -13,8 +13,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { FlagError, parseFlags } from '../src/cli.ts';
-import { describeBackend, getBackend } from '../src/kernels/registry.ts';
+import { FlagError, parseFlags, runScript } from '../src/cli.ts';
+import { describeBackend } from '../src/kernels/registry.ts';
 import { describeTrainer } from '../src/toy/train.ts';
 import { backendFlag, useBackend } from '../src/kernels/select.ts';
 import { manifestOf } from '../src/manifest.ts';
@@ -161,11 +161,4 @@ function summary(doc: TrainDocument): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof FlagError) {
-    console.error(`train: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(e instanceof Error ? `train: ${process.env.DEBUG ? e.stack : e.message}` : e);
-  process.exit(1);
-});
+runScript('train', main);

@@ -94,3 +94,20 @@ export function flagsOrExit<T>(script: string, parse: () => T): T {
     process.exit(2);
   }
 }
+
+/**
+ * Run a script's main and end the process the way every script does: a FlagError is one line and exit status 2,
+ * any other failure one line (its stack with DEBUG=1) and status 1; a number main returns is the exit status.
+ */
+export function runScript(script: string, main: (argv: string[]) => Promise<number | void>): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (typeof code === 'number') process.exit(code);
+    },
+    (e: unknown) => {
+      const flag = e instanceof FlagError;
+      console.error(`${script}: ${e instanceof Error ? (process.env.DEBUG && !flag ? e.stack : e.message) : String(e)}`);
+      process.exit(flag ? 2 : 1);
+    },
+  );
+}
