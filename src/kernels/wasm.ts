@@ -10,12 +10,12 @@ import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 import { growTo } from './wasm/emit.ts';
-import { blockedModule, blockedTransposedModule, matmulModule, simdSupported } from './wasm/simd.ts';
+import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
 export const WASM_MIN_MACS = 1 << 14;
 
-type Kernel = (a: number, b: number, c: number, m: number, k: number) => void;
+type Kernel = (a: number, b: number, c: number, m: number, k: number, vals: number, addrs: number, table: number) => void;
 type BlockedKernel = (a: number, b: number, c: number, m: number) => void;
 type BlockedTransposedKernel = (a: number, b: number, c: number, m: number, aRowBytes: number) => void;
 
@@ -40,25 +40,32 @@ export function createWasmKernels(): Kernels {
     growTo(memory, floats * 4);
     if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
   };
+  // The sparse kernels' left-packing shuffles live in the first 256 bytes, for good.
+  const tableAt = 0;
+  new Uint8Array(memory.buffer).set(leftPackTable(), tableAt);
+  const operandsAt = 64; // floats
   const align4 = (floats: number) => (floats + 3) & ~3; // 16-byte alignment of each region
 
   function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
     const { batch, m, k, n, transA, transB } = s;
     if (m * k * n < WASM_MIN_MACS) return referenceKernels.matmul(a, b, out, s);
     const np = align4(n);
-    // Four rows of C at a time (nn4, tn4) unless zeros in A make the zero-skipping kernels faster: below ~20%
-    // non-zeros for NN (the paper's inputs), below ~75% for TN, whose rank-1 updates skip whole rows of work
-    // (measured on [1024 x 400] operands). NN: A's rows and B's depth padded to a multiple of 4 with zeros, the last
-    // m % 4 rows on the row kernel; TN: A's columns padded to a multiple of 4. Every kernel sums over k in order in
-    // float32, so the choice never changes a bit.
-    const dense = density(a, s.aOffsets[0], m * k) >= (transA ? 0.75 : 0.2);
+    // Four rows of C at a time (nn4, tn4) when A is dense; when half or more of A is zeros, the sparse kernels,
+    // which compact each row's non-zeros first (measured on random [1024 x 100] and [1024 x 400] operands: faster
+    // below ~50% non-zeros, 3-6x faster at the paper's 10% and below). A's rows are padded with zeros to a
+    // multiple of 4 floats (NN: K, TN: M), B's depth too for NN; the dense NN's last m % 4 rows take the sparse
+    // kernel. Every kernel sums over k in order in float32, so the choice never changes a bit.
+    const dense = density(a, s.aOffsets[0], m * k) >= 0.5;
     const m4 = dense ? (transA ? align4(m) : m - (m % 4)) : 0;
-    const k4 = dense && !transA ? align4(k) : k;
-    const aCols = transA && dense ? m4 : m; // A's row length in WebAssembly memory: k4 (NN) or the padded m (TN)
-    const aAt = 0;
-    const bAt = align4(transA ? k * aCols : m * k4);
+    const k4 = transA ? k : align4(k);
+    const aCols = transA ? align4(m) : k4; // A's row length in WebAssembly memory
+    const aAt = operandsAt;
+    const bAt = aAt + align4(transA ? k * aCols : m * k4);
     const cAt = bAt + align4(k4 * np);
-    ensure(cAt + Math.max(m, m4) * np);
+    const listLength = align4(Math.max(aCols, k4)) + 4; // a compacted row, and the slack of its last stores
+    const valsAt = cAt + align4(Math.max(m, aCols) * np);
+    const addrsAt = valsAt + listLength;
+    ensure(addrsAt + listLength);
     const { nn, tn } = kernelsFor(np);
     const nn4 = dense && !transA && m4 > 0 ? blockedFor(np, k4) : null;
     const tn4 = dense && transA ? blockedTransposedFor(np, k) : null;
@@ -66,13 +73,13 @@ export function createWasmKernels(): Kernels {
     for (let q = 0; q < batch; q++) {
       const aOff = s.aOffsets[q];
       const bOff = s.bOffsets[q];
-      // A: rows of `rowLength` floats (m * k as stored), each padded with zeros to `padded`.
-      const [rows, rowLength, padded] = transA ? [k, m, aCols] : [m, k, k4];
-      if (padded === rowLength) heap.set(a.subarray(aOff, aOff + rows * rowLength), aAt);
+      // A: rows of `rowLength` floats (m * k as stored), each padded with zeros to `aCols`.
+      const [rows, rowLength] = transA ? [k, m] : [m, k];
+      if (aCols === rowLength) heap.set(a.subarray(aOff, aOff + rows * rowLength), aAt);
       else {
         for (let i = 0; i < rows; i++) {
-          heap.set(a.subarray(aOff + i * rowLength, aOff + (i + 1) * rowLength), aAt + i * padded);
-          heap.fill(0, aAt + i * padded + rowLength, aAt + (i + 1) * padded);
+          heap.set(a.subarray(aOff + i * rowLength, aOff + (i + 1) * rowLength), aAt + i * aCols);
+          heap.fill(0, aAt + i * aCols + rowLength, aAt + (i + 1) * aCols);
         }
       }
       // B as k rows of np floats (the padding lanes are never read back).
@@ -83,10 +90,10 @@ export function createWasmKernels(): Kernels {
       if (tn4) tn4(aAt * 4, bAt * 4, cAt * 4, m4, aCols * 4);
       else if (transA) {
         heap.fill(0, cAt, cAt + m * np);
-        tn(aAt * 4, bAt * 4, cAt * 4, m, k);
+        tn(aAt * 4, bAt * 4, cAt * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
       } else {
         if (nn4) nn4(aAt * 4, bAt * 4, cAt * 4, m4);
-        if (m4 < m) nn((aAt + m4 * k4) * 4, bAt * 4, (cAt + m4 * np) * 4, m - m4, k4);
+        if (m4 < m) nn((aAt + m4 * k4) * 4, bAt * 4, (cAt + m4 * np) * 4, m - m4, k4, valsAt * 4, addrsAt * 4, tableAt);
       }
       const o = q * m * n;
       if (np === n) out.set(heap.subarray(cAt, cAt + m * n), o);
@@ -97,11 +104,13 @@ export function createWasmKernels(): Kernels {
   return { ...referenceKernels, name: 'wasm', matmul };
 }
 
-/** The share of non-zeros among ~256 entries spread over a[from, from + length). */
+/**
+ * The share of non-zeros among 512 entries of a[from, from + length), at golden-ratio positions: a stride would
+ * alias with the row length (a stride of 400 on rows of 100 features sees only feature 0).
+ */
 function density(a: Float32Array, from: number, length: number): number {
-  const stride = Math.max(1, Math.floor(length / 256));
-  let seen = 0;
+  const samples = Math.min(512, length);
   let nonZero = 0;
-  for (let i = from; i < from + length && i < a.length; i += stride, seen++) if (a[i] !== 0) nonZero++;
-  return nonZero / Math.max(1, seen);
+  for (let j = 0; j < samples; j++) if (a[from + Math.floor(((j * 0.6180339887498949) % 1) * length)] !== 0) nonZero++;
+  return nonZero / Math.max(1, samples);
 }

@@ -9,7 +9,7 @@
  *
  * Pointers are byte offsets into the imported memory; B and C rows are Np floats apart.
  */
-import { Code, F32, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
+import { Code, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
 
 /** Vectors of 4 floats per column block: accumulators (or B vectors) held in registers at once. */
 const BLOCK_VECTORS = 8;
@@ -22,73 +22,135 @@ function columnBlocks(np: number): Array<[number, number]> {
   return blocks;
 }
 
-/** x = f32 at local p; open an `if` taken when x != 0 (the zero skip). */
-const ifNonZero = (c: Code, p: number, x: number) => c.get(p).emit(op.f32Load, ...Code.memarg(ALIGN4, 0)).tee(x).emit(op.f32Const, 0, 0, 0, 0, op.f32Ne, op.if, op.void);
-
-/** Both kernels' signature and locals: 7 i32 (pointers, ends, a row size), the A value, its splat, the vectors. */
-function kernel(name: string, np: number, code: Code): FunctionDef {
-  const vectors = Math.min(BLOCK_VECTORS, np / 4);
-  return { name, params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, I32, F32, V128, ...new Array(vectors).fill(V128)], body: code };
+/**
+ * The left-packing table of `compactRow`: for each 4-bit mask of non-zero lanes, the i8x16.swizzle indices that
+ * move those lanes, in order, to the front (the other bytes are zeroed). 256 bytes; the caller writes it once.
+ */
+export function leftPackTable(): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let mask = 0; mask < 16; mask++) {
+    const lanes = [0, 1, 2, 3].filter((l) => mask & (1 << l));
+    for (let i = 0; i < 16; i++) table[mask * 16 + i] = i < lanes.length * 4 ? lanes[i >> 2] * 4 + (i & 3) : 0x80;
+  }
+  return table;
 }
 
+/** The locals compactRow uses. */
+interface CompactLocals {
+  p: number;
+  end: number;
+  vEnd: number;
+  aEnd: number;
+  mask: number;
+  v: number;
+  addr: number;
+}
+
+/**
+ * Without a branch, write the non-zeros of the floats [p, end) (a multiple of 4 apart) to the list at vEnd and,
+ * beside each, its address from the arithmetic sequence `addr` (lanes: the addresses of four consecutive floats;
+ * advanced by `addrStep4` for each vector) to the list at aEnd, advancing vEnd and aEnd past what was written. Four
+ * floats at a time: the lanes' non-zero mask picks a left-packing shuffle from `table`, both vectors are stored
+ * whole, and the ends move by the mask's population count (the stores write up to 3 floats of slack past the end).
+ */
+function compactRow(code: Code, l: CompactLocals, table: number, addrStep4: number): void {
+  code.whileBelow(l.p, l.end, 16, () => {
+    code.get(l.p).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0)).set(l.v);
+    code.get(l.v).simd(simd.v128Const, ...new Array(16).fill(0)).simd(simd.f32x4Ne).simd(simd.i32x4Bitmask).set(l.mask);
+    // the shuffle, kept on the stack for both stores: table + mask * 16
+    code.get(l.vEnd).get(l.v).get(table).get(l.mask).i32(4).emit(op.i32Shl, op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0));
+    code.simd(simd.i8x16Swizzle).simd(simd.v128Store, ...Code.memarg(ALIGN4, 0));
+    code.get(l.aEnd).get(l.addr).get(table).get(l.mask).i32(4).emit(op.i32Shl, op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0));
+    code.simd(simd.i8x16Swizzle).simd(simd.v128Store, ...Code.memarg(ALIGN4, 0));
+    code.get(l.mask).emit(op.i32Popcnt).i32(2).emit(op.i32Shl).tee(l.mask).get(l.vEnd).emit(op.i32Add).set(l.vEnd);
+    code.get(l.aEnd).get(l.mask).emit(op.i32Add).set(l.aEnd);
+    code.get(l.addr).simd(simd.v128Const, ...i32x4Bytes(addrStep4)).simd(simd.i32x4Add).set(l.addr);
+  });
+}
+
+/** The 16 bytes of an i32x4 constant with every lane `value`. */
+const i32x4Bytes = (...lanes: number[]): number[] => {
+  const all = lanes.length === 1 ? [lanes[0], lanes[0], lanes[0], lanes[0]] : lanes;
+  return [...new Uint8Array(Int32Array.from(all).buffer)];
+};
+
+/** addr = [base, base + step, base + 2 step, base + 3 step] for the i32 local `base`. */
+const addressLanes = (code: Code, base: number, step: number, addr: number) =>
+  code.get(base).simd(simd.i32x4Splat).simd(simd.v128Const, ...i32x4Bytes(0, step, 2 * step, 3 * step)).simd(simd.i32x4Add).set(addr);
+
+/**
+ * nn(a, b, c, M, K, vals, addrs, table): C[M x Np] = A[M x K] . B[K x Np], K a multiple of 4, for sparse A. Each row
+ * of A is first compacted (compactRow: its non-zeros and their B rows' addresses, no branch per entry, whose
+ * random outcome would be mispredicted), then C's row is summed over that list in registers, block by block of
+ * columns. Sums over k in order in float32.
+ */
 function nn(np: number): FunctionDef {
-  // params: a 0, b 1, c 2, M 3, K 4; locals: aRow 5, aEnd 6, aP 7, bP 8, cRow 9, cEnd 10, rowBytes 11, x 12 (f32),
-  // s 13 (v128), acc 14.. (v128)
-  const [a, b, c, M, K, aRow, aEnd, aP, bP, cRow, cEnd, rowBytes, x, s, acc0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  // params: a 0, b 1, c 2, M 3, K 4, vals 5, addrs 6, table 7; i32 locals: aRow 8, p 9, end 10, cRow 11, cEnd 12,
+  // vEnd 13, aEnd 14, vp 15, ap 16, mask 17; v128: v 18, addr 19, s 20, acc 21..
+  const [a, b, c, M, K, vals, addrs, table] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [aRow, p, end, cRow, cEnd, vEnd, aEnd, vp, ap, mask, v, addr, s, acc0] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
   const code = new Code();
-  code.get(K).i32(2).emit(op.i32Shl).set(rowBytes); // K * 4: bytes of an A row
   code.get(a).set(aRow).get(c).set(cRow);
   code.get(c).get(M).i32(np * 4).emit(op.i32Mul, op.i32Add).set(cEnd);
   code.whileBelow(cRow, cEnd, np * 4, () => {
+    code.get(aRow).set(p).get(aRow).get(K).i32(2).emit(op.i32Shl, op.i32Add).set(end);
+    code.get(vals).set(vEnd).get(addrs).set(aEnd);
+    addressLanes(code, b, np * 4, addr);
+    compactRow(code, { p, end, vEnd, aEnd, mask, v, addr }, table, 4 * np * 4);
+    code.get(aRow).get(K).i32(2).emit(op.i32Shl, op.i32Add).set(aRow);
     for (const [j0, vectors] of columnBlocks(np)) {
-      for (let v = 0; v < vectors; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + v);
-      code.get(aRow).set(aP).get(aRow).get(rowBytes).emit(op.i32Add).set(aEnd);
-      code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
-      code.whileBelow(aP, aEnd, 4, () => {
-        ifNonZero(code, aP, x);
-        code.get(x).simd(simd.f32x4Splat).set(s);
-        for (let v = 0; v < vectors; v++) {
-          code.get(acc0 + v).get(s).get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v)).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc0 + v);
-        }
-        code.emit(op.end);
-        code.addConst(bP, np * 4);
+      for (let w = 0; w < vectors; w++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + w);
+      code.get(vals).set(vp).get(addrs).set(ap);
+      code.whileBelow(vp, vEnd, 4, () => {
+        code.get(vp).simd(simd.v128Load32Splat, ...Code.memarg(ALIGN4, 0)).set(s);
+        code.get(ap).emit(op.i32Load, ...Code.memarg(ALIGN4, 0)).set(p);
+        for (let w = 0; w < vectors; w++) code.get(acc0 + w).get(s).get(p).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * w)).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc0 + w);
+        code.addConst(ap, 4);
       });
-      for (let v = 0; v < vectors; v++) code.get(cRow).get(acc0 + v).simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v));
+      for (let w = 0; w < vectors; w++) code.get(cRow).get(acc0 + w).simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * w));
     }
-    code.addLocal(aRow, rowBytes);
   });
-  return kernel('nn', np, code);
+  const vectors = Math.min(BLOCK_VECTORS, np / 4);
+  return { name: 'nn', params: new Array(8).fill(I32), locals: [...new Array(10).fill(I32), V128, V128, V128, ...new Array(vectors).fill(V128)], body: code };
 }
 
+/**
+ * tn(a, b, c, M, K, vals, addrs, table): C[M x Np] += A[K x M]^T . B[K x Np], M a multiple of 4, for sparse A: for
+ * each row k of A, its non-zeros A[k, i] are compacted with C row i's address (compactRow), then each such row of
+ * C gets A[k, i] B[k, :] added (rank-1 updates, B's row in registers). Sums over k in order in float32.
+ */
 function tn(np: number): FunctionDef {
-  // params: a 0, b 1, c 2, M 3, K 4; locals: aRow 5, aEnd 6, aP 7, bRow 8, bEnd 9, cP 10, colBytes 11, x 12 (f32),
-  // s 13 (v128), bv 14.. (v128)
-  const [a, b, c, M, K, aRow, aEnd, aP, bRow, bEnd, cP, colBytes, x, s, bv0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  // params: a 0, b 1, c 2, M 3, K 4, vals 5, addrs 6, table 7; i32 locals: aRow 8, p 9, end 10, bRow 11, bEnd 12,
+  // vEnd 13, aEnd 14, vp 15, ap 16, mask 17; v128: v 18, addr 19, s 20, bv 21..
+  const [a, b, c, M, K, vals, addrs, table] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [aRow, p, end, bRow, bEnd, vEnd, aEnd, vp, ap, mask, v, addr, s, bv0] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
   const code = new Code();
-  code.get(M).i32(2).emit(op.i32Shl).set(colBytes); // M * 4: bytes of an A row (A is K x M)
   code.get(a).set(aRow).get(b).set(bRow);
   code.get(b).get(K).i32(np * 4).emit(op.i32Mul, op.i32Add).set(bEnd);
   code.whileBelow(bRow, bEnd, np * 4, () => {
+    code.get(aRow).set(p).get(aRow).get(M).i32(2).emit(op.i32Shl, op.i32Add).set(end);
+    code.get(vals).set(vEnd).get(addrs).set(aEnd);
+    addressLanes(code, c, np * 4, addr);
+    compactRow(code, { p, end, vEnd, aEnd, mask, v, addr }, table, 4 * np * 4);
+    code.get(aRow).get(M).i32(2).emit(op.i32Shl, op.i32Add).set(aRow);
     for (const [j0, vectors] of columnBlocks(np)) {
-      for (let v = 0; v < vectors; v++) code.get(bRow).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * v)).set(bv0 + v);
-      code.get(aRow).set(aP).get(aRow).get(colBytes).emit(op.i32Add).set(aEnd);
-      code.get(c).i32(j0 * 4).emit(op.i32Add).set(cP);
-      code.whileBelow(aP, aEnd, 4, () => {
-        ifNonZero(code, aP, x);
-        code.get(x).simd(simd.f32x4Splat).set(s);
-        for (let v = 0; v < vectors; v++) {
-          code.get(cP); // address for the store
-          code.get(cP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16 * v));
-          code.get(s).get(bv0 + v).simd(simd.f32x4Mul).simd(simd.f32x4Add);
-          code.simd(simd.v128Store, ...Code.memarg(ALIGN4, 16 * v));
+      for (let w = 0; w < vectors; w++) code.get(bRow).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * w)).set(bv0 + w);
+      code.get(vals).set(vp).get(addrs).set(ap);
+      code.whileBelow(vp, vEnd, 4, () => {
+        code.get(vp).simd(simd.v128Load32Splat, ...Code.memarg(ALIGN4, 0)).set(s);
+        code.get(ap).emit(op.i32Load, ...Code.memarg(ALIGN4, 0)).set(p);
+        for (let w = 0; w < vectors; w++) {
+          code.get(p); // address for the store
+          code.get(p).simd(simd.v128Load, ...Code.memarg(ALIGN4, j0 * 4 + 16 * w));
+          code.get(s).get(bv0 + w).simd(simd.f32x4Mul).simd(simd.f32x4Add);
+          code.simd(simd.v128Store, ...Code.memarg(ALIGN4, j0 * 4 + 16 * w));
         }
-        code.emit(op.end);
-        code.addConst(cP, np * 4);
+        code.addConst(ap, 4);
       });
     }
-    code.addLocal(aRow, colBytes);
   });
-  return kernel('tn', np, code);
+  const vectors = Math.min(BLOCK_VECTORS, np / 4);
+  return { name: 'tn', params: new Array(8).fill(I32), locals: [...new Array(10).fill(I32), V128, V128, V128, ...new Array(vectors).fill(V128)], body: code };
 }
 
 const broadcastLane = (l: number): number[] => Array.from({ length: 16 }, (_, i) => 4 * l + (i % 4));
