@@ -56,6 +56,47 @@ export interface Kernels {
   copyStrided(x: Float32Array, xStrides: readonly number[], out: Float32Array, shape: Shape): void;
   /** out[j] = sum of x[i] over all i of x (contiguous, shape `xShape`) with j = sum_d i_d * outStrides[d]. */
   sum(x: Float32Array, xShape: Shape, out: Float32Array, outStrides: readonly number[]): void;
+  /**
+   * Where the backend's kernels read and write arrays in place (the wasm backend's WebAssembly memory): arrays
+   * from here skip the copies into and out of that memory. Absent when the backend has no such memory or cannot
+   * share it (a page without cross-origin isolation: the kernels then copy, with the same results).
+   */
+  readonly memory?: KernelMemory;
+  /**
+   * The fused output layer and loss of src/toy/fused.ts (reluOutputLoss, whose loop is the specification) with that
+   * loop's bits, when the backend has it and can run it on these arrays; false otherwise (the op runs its loop).
+   */
+  reluOutputLoss?(args: OutputLossArgs): boolean;
+}
+
+/**
+ * One forward pass of the fused output layer and loss over [I, B, n] arrays: out[i] = the mean over rows and features
+ * of imp (target - relu(pre + bias))^2; dPre = its gradient for a unit upstream gradient, dB = dPre's sum over rows.
+ */
+export interface OutputLossArgs {
+  pre: Float32Array;
+  /** [I, n] */
+  bias: Float32Array;
+  target: Float32Array;
+  /** [n], or [I, n] when impPerInstance */
+  imp: Float32Array;
+  impPerInstance: boolean;
+  I: number;
+  B: number;
+  n: number;
+  /** [I] */
+  out: Float32Array;
+  dPre: Float32Array;
+  /** [I, n] */
+  dB: Float32Array;
+}
+
+/** Arrays inside a backend's memory; see Kernels.memory. */
+export interface KernelMemory {
+  /** A zero-filled array of `length` floats that stays valid until released. */
+  allocate(length: number): Float32Array;
+  /** Give back an array from allocate(); it must not be used afterwards. */
+  release(array: Float32Array): void;
 }
 
 /** An array in a compute device's memory (a texture, a buffer), or a host array where the backend keeps none. */

@@ -8,8 +8,9 @@
  */
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
-import type { Kernels, MatmulSpec } from './types.ts';
-import { growTo } from './wasm/emit.ts';
+import type { Kernels, MatmulSpec, OutputLossArgs } from './types.ts';
+import { outputLossModule } from './wasm/output-loss.ts';
+import { KernelHeap } from './wasm/memory.ts';
 import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
@@ -21,8 +22,8 @@ type BlockedTransposedKernel = (a: number, b: number, c: number, m: number, aRow
 
 export function createWasmKernels(): Kernels {
   if (!simdSupported()) throw new BackendUnavailableError('wasm: this JavaScript engine does not run WebAssembly SIMD (Node >= 16.4 and current browsers do)');
-  const memory = new WebAssembly.Memory({ initial: 16 });
-  let heap = new Float32Array(memory.buffer);
+  const heap = new KernelHeap();
+  const { memory, shared } = heap;
   // Every module imports this memory; each is compiled once per shape that needs it.
   const instances = new Map<string, Record<string, unknown>>();
   const instantiate = (key: string, bytes: () => Uint8Array): Record<string, unknown> => {
@@ -33,17 +34,23 @@ export function createWasmKernels(): Kernels {
     }
     return exports;
   };
-  const kernelsFor = (np: number) => instantiate(`rows ${np}`, () => matmulModule(np)) as unknown as { nn: Kernel; tn: Kernel };
-  const blockedFor = (np: number, k4: number) => instantiate(`nn4 ${np}x${k4}`, () => blockedModule(np, k4)).nn4 as unknown as BlockedKernel;
-  const blockedTransposedFor = (np: number, k: number) => instantiate(`tn4 ${np}x${k}`, () => blockedTransposedModule(np, k)).tn4 as unknown as BlockedTransposedKernel;
-  const ensure = (floats: number) => {
-    growTo(memory, floats * 4);
-    if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
-  };
-  // The sparse kernels' left-packing shuffles live in the first 256 bytes, for good.
+  const kernelsFor = (np: number) => instantiate(`rows ${np}`, () => matmulModule(np, shared)) as unknown as { nn: Kernel; tn: Kernel };
+  const blockedFor = (np: number, k4: number) => instantiate(`nn4 ${np}x${k4}`, () => blockedModule(np, k4, shared)).nn4 as unknown as BlockedKernel;
+  const blockedTransposedFor = (np: number, k: number) => instantiate(`tn4 ${np}x${k}`, () => blockedTransposedModule(np, k, shared)).tn4 as unknown as BlockedTransposedKernel;
+  // The sparse kernels' left-packing shuffles live in the reserved floats at the bottom of memory, for good.
   const tableAt = 0;
   new Uint8Array(memory.buffer).set(leftPackTable(), tableAt);
-  const operandsAt = 64; // floats
+  // Scratch for operands that cannot be used in place, grown as shapes need.
+  let scratchAt = 0;
+  let scratchFloats = 0;
+  const scratch = (floats: number): number => {
+    if (floats > scratchFloats) {
+      if (scratchFloats > 0) heap.release(scratchAt, scratchFloats);
+      scratchAt = heap.alloc(floats);
+      scratchFloats = floats;
+    }
+    return scratchAt;
+  };
   const align4 = (floats: number) => (floats + 3) & ~3; // 16-byte alignment of each region
 
   function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
@@ -59,49 +66,105 @@ export function createWasmKernels(): Kernels {
     const m4 = dense ? (transA ? align4(m) : m - (m % 4)) : 0;
     const k4 = transA ? k : align4(k);
     const aCols = transA ? align4(m) : k4; // A's row length in WebAssembly memory
-    const aAt = operandsAt;
-    const bAt = aAt + align4(transA ? k * aCols : m * k4);
-    const cAt = bAt + align4(k4 * np);
+    const [aRows, aRowLength] = transA ? [k, m] : [m, k]; // A as stored
+    // Operands already in this memory (the training step's buffers, see KernelHeap) are used where they lie when
+    // their rows need no padding; the others are copied to scratch. B is used in place only when not transposed,
+    // unpadded, and when no padding rows follow it.
+    const aIn = aCols === aRowLength ? heap.offsetOf(a) : null;
+    const bIn = !transB && np === n && k4 === k ? heap.offsetOf(b) : null;
+    const cIn = np === n ? heap.offsetOf(out) : null;
     const listLength = align4(Math.max(aCols, k4)) + 4; // a compacted row, and the slack of its last stores
-    const valsAt = cAt + align4(Math.max(m, aCols) * np);
+    const aSize = aIn === null ? align4(aRows * aCols) : 0;
+    const bSize = bIn === null ? align4(k4 * np) : 0;
+    const cSize = cIn === null ? align4(Math.max(m, aCols) * np) : 0;
+    const base = scratch(aSize + bSize + cSize + 2 * listLength);
+    const [aAt, bAt, cAt] = [base, base + aSize, base + aSize + bSize];
+    const valsAt = cAt + cSize;
     const addrsAt = valsAt + listLength;
-    ensure(addrsAt + listLength);
     const { nn, tn } = kernelsFor(np);
     const nn4 = dense && !transA && m4 > 0 ? blockedFor(np, k4) : null;
     const tn4 = dense && transA ? blockedTransposedFor(np, k) : null;
-    if (k4 !== k) heap.fill(0, bAt + k * np, bAt + k4 * np); // B's padding rows
+    const f = heap.floats; // no allocation below: memory does not grow
+    if (bIn === null && k4 !== k) f.fill(0, bAt + k * np, bAt + k4 * np); // B's padding rows
     for (let q = 0; q < batch; q++) {
       const aOff = s.aOffsets[q];
       const bOff = s.bOffsets[q];
-      // A: rows of `rowLength` floats (m * k as stored), each padded with zeros to `aCols`.
-      const [rows, rowLength] = transA ? [k, m] : [m, k];
-      if (aCols === rowLength) heap.set(a.subarray(aOff, aOff + rows * rowLength), aAt);
+      let aq = aAt;
+      if (aIn !== null) aq = aIn + aOff;
+      else if (aCols === aRowLength) f.set(a.subarray(aOff, aOff + aRows * aRowLength), aAt);
       else {
-        for (let i = 0; i < rows; i++) {
-          heap.set(a.subarray(aOff + i * rowLength, aOff + (i + 1) * rowLength), aAt + i * aCols);
-          heap.fill(0, aAt + i * aCols + rowLength, aAt + (i + 1) * aCols);
+        for (let i = 0; i < aRows; i++) {
+          f.set(a.subarray(aOff + i * aRowLength, aOff + (i + 1) * aRowLength), aAt + i * aCols);
+          f.fill(0, aAt + i * aCols + aRowLength, aAt + (i + 1) * aCols);
         }
       }
       // B as k rows of np floats (the padding lanes are never read back).
-      if (transB) {
-        for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) heap[bAt + p * np + j] = b[bOff + j * k + p];
-      } else if (np === n) heap.set(b.subarray(bOff, bOff + k * n), bAt);
-      else for (let p = 0; p < k; p++) heap.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
-      if (tn4) tn4(aAt * 4, bAt * 4, cAt * 4, m4, aCols * 4);
+      let bq = bAt;
+      if (bIn !== null) bq = bIn + bOff;
+      else if (transB) {
+        for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) f[bAt + p * np + j] = b[bOff + j * k + p];
+      } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
+      else for (let p = 0; p < k; p++) f.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
+      const cq = cIn === null ? cAt : cIn + q * m * n;
+      if (tn4) tn4(aq * 4, bq * 4, cq * 4, m4, aCols * 4);
       else if (transA) {
-        heap.fill(0, cAt, cAt + m * np);
-        tn(aAt * 4, bAt * 4, cAt * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
+        f.fill(0, cq, cq + m * np);
+        tn(aq * 4, bq * 4, cq * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
       } else {
-        if (nn4) nn4(aAt * 4, bAt * 4, cAt * 4, m4);
-        if (m4 < m) nn((aAt + m4 * k4) * 4, bAt * 4, (cAt + m4 * np) * 4, m - m4, k4, valsAt * 4, addrsAt * 4, tableAt);
+        if (nn4) nn4(aq * 4, bq * 4, cq * 4, m4);
+        if (m4 < m) nn((aq + m4 * k4) * 4, bq * 4, (cq + m4 * np) * 4, m - m4, k4, valsAt * 4, addrsAt * 4, tableAt);
       }
+      if (cIn !== null) continue;
       const o = q * m * n;
-      if (np === n) out.set(heap.subarray(cAt, cAt + m * n), o);
-      else for (let i = 0; i < m; i++) out.set(heap.subarray(cAt + i * np, cAt + i * np + n), o + i * n);
+      if (np === n) out.set(f.subarray(cAt, cAt + m * n), o);
+      else for (let i = 0; i < m; i++) out.set(f.subarray(cAt + i * np, cAt + i * np + n), o + i * n);
     }
   }
 
-  return { ...referenceKernels, name: 'wasm', matmul };
+  type OutputLossKernel = (pre: number, bias: number, target: number, imp: number, scaledImp: number, dPre: number, acc: number, rows: number, n: number) => number;
+  function reluOutputLoss({ pre, bias, target, imp, impPerInstance, I, B, n, out, dPre, dB }: OutputLossArgs): boolean {
+    const [preAt, targetAt, dPreAt] = [heap.offsetOf(pre), heap.offsetOf(target), heap.offsetOf(dPre)];
+    if (preAt === null || targetAt === null || dPreAt === null || n % 4 !== 0) return false; // copies would cost more than the loop saves
+    const kernel = instantiate('outputLoss', () => outputLossModule(shared)).outputLoss as OutputLossKernel;
+    const at = scratch(7 * n); // bias [n] float32; imp, scaled imp, acc [n] float64
+    const f = heap.floats;
+    const doubles = new Float64Array(memory.buffer, (at + n) * 4, 3 * n);
+    const scale = 2 / (B * n); // importanceMse's (1 * 2 * g) / (B n) at g = 1, as the op's loop
+    for (let i = 0; i < I; i++) {
+      const w0 = impPerInstance ? i * n : 0;
+      for (let j = 0; j < n; j++) {
+        doubles[j] = imp[w0 + j];
+        doubles[n + j] = scale * doubles[j];
+        doubles[2 * n + j] = 0;
+      }
+      f.set(bias.subarray(i * n, (i + 1) * n), at);
+      const o = i * B * n;
+      const loss = kernel((preAt + o) * 4, at * 4, (targetAt + o) * 4, (at + n) * 4, (at + 3 * n) * 4, (dPreAt + o) * 4, (at + 5 * n) * 4, B, n);
+      out[i] = loss / (B * n);
+      for (let j = 0; j < n; j++) dB[i * n + j] = doubles[2 * n + j];
+    }
+    return true;
+  }
+
+  // Arrays in this memory are only offered where they survive its growth (see KernelHeap).
+  const sizes = new WeakMap<Float32Array, number>();
+  const kernelMemory = shared
+    ? {
+        allocate(length: number): Float32Array {
+          const at = heap.alloc(length);
+          const array = new Float32Array(memory.buffer, at * 4, length).fill(0);
+          sizes.set(array, at);
+          return array;
+        },
+        release(array: Float32Array): void {
+          const at = sizes.get(array);
+          if (at === undefined) throw new Error('wasm backend: release() of an array that allocate() did not give');
+          sizes.delete(array);
+          heap.release(at, array.length);
+        },
+      }
+    : undefined;
+  return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, ...(kernelMemory ? { memory: kernelMemory } : {}) };
 }
 
 /**

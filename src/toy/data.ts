@@ -109,7 +109,7 @@ let words = new Int32Array(0);
  * Fill `out` ([instances, batch, features], row-major) with the batch of `step`: instance i from its stream key
  * keys[2i], keys[2i + 1] alone, so its values do not depend on which other instances share the batch.
  */
-export function sampleBatch(spec: BatchSpec, keys: Int32Array, step: number, out = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
+export function sampleBatch(spec: BatchSpec, keys: Int32Array, step: number, out: Float32Array = new Float32Array(spec.instances * spec.batch * spec.features)): Float32Array {
   const { instances, batch, features, density } = spec;
   const signed = spec.values === 'signed';
   if (density.length !== instances) throw new RangeError(`sampleBatch: ${density.length} densities for ${instances} instances`);

@@ -151,7 +151,7 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
     const ok = (imp.length === 1 && imp[0] === pre[2]) || (imp.length === 2 && imp[0] === pre[0] && imp[1] === pre[2]);
     return ok ? [pre[0]] : `importance must be [n] or [I, n] for pre ${fmt(pre)}`;
   },
-  forward(_k, [pre, b, target, imp]) {
+  forward(k, [pre, b, target, imp]) {
     const [I, B, n] = pre.shape;
     const out = allocate(I);
     // Keep the g = 1 gradients only when a backward can come.
@@ -162,31 +162,45 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
     const t = target.data;
     const bias = b.data;
     const perInstance = imp.rank === 2;
+    // The backend's own version of the loop below (the wasm backend's SIMD kernel), when it has one for these arrays.
+    if (dPre && dB && k.reluOutputLoss?.({ pre: p, bias, target: t, imp: imp.data, impPerInstance: perInstance, I, B, n, out, dPre, dB })) {
+      outputLossSaved.set(out, { dPre, dB });
+      return out;
+    }
     const scale = 2 / (B * n); // importanceMse's (1 * 2 * g) / (B n) at g = 1
     const acc = new Float64Array(n);
+    const wf = new Float64Array(n); // imp[f]
+    const sw = new Float64Array(n); // scale * imp[f], as the expression below groups it
+    const bf = new Float64Array(n); // b[i, f]
     for (let i = 0; i < I; i++) {
-      const w = imp.data.subarray(perInstance ? i * n : 0, perInstance ? (i + 1) * n : n);
+      const w0 = perInstance ? i * n : 0;
+      for (let f = 0; f < n; f++) {
+        wf[f] = imp.data[w0 + f];
+        sw[f] = scale * wf[f];
+        bf[f] = bias[i * n + f];
+      }
       let loss = 0;
       acc.fill(0);
-      const end = (i + 1) * B * n;
       // No branch on the sign: the sign of pre + b is random, and mispredicted branches tripled the pass's time.
       // For a float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0; -Inf, from an overflowed sum, is tested
       // apart: a branch never taken costs nothing), and d * m + (m - 1) * -0 is d (its sign kept, -0 included) for
       // m = 1 and +0 for m = 0, as the ternary gave for every finite d (an infinite masked d, only after a
-      // divergence the loss check reports, becomes NaN where the ternary gave 0).
-      const bo = i * n;
-      for (let o = i * B * n, f = 0; o < end; o++) {
-        const v = Math.fround(p[o] + bias[bo + f]); // biasRelu stores its output as float32
-        const y = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // -Inf (an overflowed sum) would give NaN; never taken otherwise
-        const e = t[o] - y;
-        loss += w[f] * e * e;
-        if (dPre) {
-          const m = +(v > 0);
-          const d = Math.fround(scale * w[f] * (y - t[o])) * m + (m - 1) * -0; // + -0 keeps d's sign, + +0 makes +0
-          dPre[o] = d;
-          acc[f] += d;
+      // divergence the loss check reports, becomes NaN where the ternary gave 0). Row by row, so that the
+      // per-feature constants are indexed by f alone.
+      for (let row = i * B * n, rowEnd = (i + 1) * B * n; row < rowEnd; row += n) {
+        for (let f = 0; f < n; f++) {
+          const o = row + f;
+          const v = Math.fround(p[o] + bf[f]); // biasRelu stores its output as float32
+          const y = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // -Inf (an overflowed sum) would give NaN; never taken otherwise
+          const e = t[o] - y;
+          loss += wf[f] * e * e;
+          if (dPre) {
+            const m = +(v > 0);
+            const d = Math.fround(sw[f] * (y - t[o])) * m + (m - 1) * -0; // + -0 keeps d's sign, + +0 makes +0
+            dPre[o] = d;
+            acc[f] += d;
+          }
         }
-        if (++f === n) f = 0;
       }
       out[i] = loss / (B * n);
       if (dB) for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];

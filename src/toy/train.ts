@@ -250,11 +250,12 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
   const options = { lr: config.lr, ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }) };
   const opt = config.optimizer === 'adamw' ? new AdamW(model.parameters, options) : new Adam(model.parameters, options);
   const spec = batchSpec(config, config.batch);
-  const xData = new Float32Array(I * config.batch * n);
   const finalLosses = new Float64Array(I);
 
-  // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory.
-  const arena = config.reuseBuffers === false ? null : new Arena();
+  // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory, from the
+  // backend's own memory where it has one (the wasm kernels then work in place), as is the batch.
+  const arena = config.reuseBuffers === false ? null : new Arena(backend.memory);
+  const xData = arena && backend.memory ? backend.memory.allocate(I * config.batch * n) : new Float32Array(I * config.batch * n);
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
   const gradNorms = new Float64Array(I);
   const snapshots: Snapshot[] | undefined = every === undefined ? undefined : [];
@@ -278,10 +279,15 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
     watch(step, losses.data, parameterViews); // inside the step: the arena reuses losses.data afterwards
   };
-  for (let step = 0; step < config.steps; step++) {
-    if (arena) arena.run(() => trainStep(step));
-    else trainStep(step);
-    snapshot(step + 1);
+  try {
+    for (let step = 0; step < config.steps; step++) {
+      if (arena) arena.run(() => trainStep(step));
+      else trainStep(step);
+      snapshot(step + 1);
+    }
+  } finally {
+    arena?.dispose();
+    if (arena && backend.memory) backend.memory.release(xData);
   }
 
   return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: instanceWarnings(model, head, tail), ...(snapshots ? { snapshots } : {}) };

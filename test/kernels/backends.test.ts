@@ -53,3 +53,38 @@ it('wasm: the four-row and the sparse (row-compacting) kernels (NN, NT, TN) all 
     }
   }
 });
+
+it("wasm: the SIMD output-loss kernel gives the bytes of reluOutputLoss's loop, zeros and ties included", async () => {
+  const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
+  const { reluOutputLoss } = await import('../../src/toy/fused.ts');
+  const { Tensor } = await import('../../src/autograd/tensor.ts');
+  const k = createWasmKernels();
+  const [I, B, n] = [3, 50, 12];
+  let seed = 11;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  // pre + b exactly 0 (relu's kink), -0, zero targets, per-instance importances
+  const bias = Float32Array.from({ length: I * n }, (_, j) => (j % 5 === 0 ? 0.25 : rnd() - 0.5));
+  const preValues = Float32Array.from({ length: I * B * n }, (_, o) => (o % 7 === 0 ? -bias[Math.floor(o / (B * n)) * n + (o % n)] : o % 11 === 0 ? -0 : 2 * rnd() - 1));
+  const targetValues = Float32Array.from({ length: I * B * n }, () => (rnd() < 0.3 ? rnd() : 0));
+  const imp = Float32Array.from({ length: I * n }, () => rnd());
+  const inMemory = (values: Float32Array) => {
+    const a = k.memory!.allocate(values.length);
+    a.set(values);
+    return a;
+  };
+  const [pre, target, dPre] = [inMemory(preValues), inMemory(targetValues), k.memory!.allocate(I * B * n)];
+  for (const a of [pre, target]) expect(a.buffer).toBe(dPre.buffer);
+  const out = new Float32Array(I);
+  const dB = new Float32Array(I * n);
+  expect(k.reluOutputLoss!({ pre, bias, target, imp, impPerInstance: true, I, B, n, out, dPre, dB })).toBe(true);
+  // the specification: the op's loop on the reference backend (plain arrays)
+  const preT = new Tensor(preValues, [I, B, n], true);
+  const bT = new Tensor(bias.slice(), [I, n], true);
+  const loss = reluOutputLoss(preT, bT, new Tensor(targetValues, [I, B, n]), new Tensor(imp, [I, n]));
+  loss.backward(new Tensor(new Float32Array(I).fill(1), [I]));
+  expect(Buffer.from(out.buffer).equals(Buffer.from(loss.data.buffer))).toBe(true);
+  expect(Buffer.from(dPre.buffer, dPre.byteOffset, dPre.byteLength).equals(Buffer.from(preT.grad!.data.buffer))).toBe(true);
+  expect(Buffer.from(dB.buffer).equals(Buffer.from(bT.grad!.data.buffer))).toBe(true);
+  // arrays outside its memory: the kernel declines, and the op runs its loop
+  expect(k.reluOutputLoss!({ pre: preValues, bias, target, imp, impPerInstance: true, I, B, n, out, dPre, dB })).toBe(false);
+});

@@ -7,8 +7,9 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Opcodes used by the kernels. */
 export const op = {
@@ -32,6 +33,8 @@ export const op = {
   f32Ne: 0x5c,
   i32LtU: 0x49,
   i32Popcnt: 0x69,
+  f64Add: 0xa0,
+  f64Div: 0xa3,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
@@ -66,6 +69,14 @@ export const simd = {
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
   f32x4ConvertI32x4S: 0xfa,
+  f64x2ExtractLane: 0x21,
+  f32x4Gt: 0x44,
+  f32x4DemoteF64x2Zero: 0x5e,
+  f64x2PromoteLowF32x4: 0x5f,
+  f32x4Max: 0xe9,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
 } as const;
 
 export function uleb(value: number): number[] {
@@ -136,7 +147,7 @@ export class Code {
     this.emit(op.block, op.void, op.loop, op.void);
     this.get(p).get(end).emit(op.i32LtU, op.i32Eqz, op.brIf, 1);
     body();
-    this.addConst(p, step);
+    if (step !== 0) this.addConst(p, step); // 0: the body advances p itself
     return this.emit(op.br, 0, op.end, op.end);
   }
   /** A SIMD instruction, with its immediate bytes (a memarg for loads and stores). */
@@ -155,6 +166,8 @@ export interface FunctionDef {
   /** Locals after the parameters, in order. */
   locals: ValType[];
   body: Code;
+  /** What the body leaves on the stack (none when absent). */
+  results?: ValType[];
 }
 
 /** Grow `memory` to hold at least `bytes` (views of its old buffer must then be made again). */
@@ -162,10 +175,14 @@ export function growTo(memory: WebAssembly.Memory, bytes: number): void {
   if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
 }
 
-/** A module importing its memory as env.memory and exporting every function by name. */
-export function moduleBytes(functions: readonly FunctionDef[]): Uint8Array {
-  const types = functions.map((f) => [0x60, ...vector(f.params.map((p) => [p])), 0x00]);
-  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, 0x00, ...uleb(1)]]; // memory, min 1 page, no max
+/**
+ * A module importing its memory as env.memory and exporting every function by name. `shared`: the memory is a
+ * shared one of at most 65536 pages (as src/kernels/wasm/memory.ts makes it), which a module must declare so.
+ */
+export function moduleBytes(functions: readonly FunctionDef[], shared = false): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vector(f.params.map((p) => [p])), ...vector((f.results ?? []).map((r) => [r]))]);
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)]; // min 1 page; shared: max 4 GiB
+  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, ...limits]];
   const funcs = functions.map((_, i) => uleb(i));
   const exports = functions.map((f, i) => [...utf8(f.name), 0x00, ...uleb(i)]);
   const bodies = functions.map((f) => {

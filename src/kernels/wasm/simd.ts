@@ -242,21 +242,21 @@ function tn4(np: number, K: number): FunctionDef {
 }
 
 /** The module of the four-row NN kernel for output width np and inner size K (both multiples of 4). */
-export function blockedModule(np: number, K: number): Uint8Array {
+export function blockedModule(np: number, K: number, shared = false): Uint8Array {
   if (np % 4 !== 0 || np < 4 || K % 4 !== 0 || K < 4) throw new RangeError(`blockedModule: width ${np} and inner size ${K} must be positive multiples of 4`);
-  return moduleBytes([nn4(np, K)]);
+  return moduleBytes([nn4(np, K)], shared);
 }
 
 /** The module of the four-row TN kernel for output width np (a multiple of 4) and inner size K. */
-export function blockedTransposedModule(np: number, K: number): Uint8Array {
+export function blockedTransposedModule(np: number, K: number, shared = false): Uint8Array {
   if (np % 4 !== 0 || np < 4 || !Number.isInteger(K) || K < 1) throw new RangeError(`blockedTransposedModule: width ${np} must be a positive multiple of 4 and inner size ${K} positive`);
-  return moduleBytes([tn4(np, K)]);
+  return moduleBytes([tn4(np, K)], shared);
 }
 
 /** The module bytes of both kernels for output width np (a multiple of 4). */
-export function matmulModule(np: number): Uint8Array {
+export function matmulModule(np: number, shared = false): Uint8Array {
   if (np % 4 !== 0 || np < 4) throw new RangeError(`matmulModule: width ${np} is not a positive multiple of 4`);
-  return moduleBytes([nn(np), tn(np)]);
+  return moduleBytes([nn(np), tn(np)], shared);
 }
 
 /** Whether this engine runs WebAssembly SIMD (a module using f32x4 validates). */

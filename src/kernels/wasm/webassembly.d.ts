@@ -4,8 +4,9 @@
  */
 declare namespace WebAssembly {
   class Memory {
-    constructor(descriptor: { initial: number; maximum?: number });
-    readonly buffer: ArrayBuffer;
+    constructor(descriptor: { initial: number; maximum?: number; shared?: boolean });
+    /** A SharedArrayBuffer for a shared memory. */
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
     grow(pages: number): number;
   }
   class Module {
