@@ -19,7 +19,7 @@ import { DeviceProgram } from '../src/kernels/device/program.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { train, type TrainConfig } from '../src/toy/train.ts';
-import { PEER_CONFIGS } from './peer-configs.ts';
+import { PEER_CONFIGS, peerData } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
 
@@ -87,8 +87,7 @@ for (const name of flags.configs.split(',')) {
   for (const K of flags.ks) {
     const config: TrainConfig = {
       model: { kind: 'relu-output', instances: I, features: n, hidden: m },
-      importance: Array.from({ length: n }, (_, f) => 0.9 ** f),
-      density: new Array(I).fill(0.1),
+      ...peerData(name),
       batch: 1024,
       steps: K * (1 + flags.submissions),
       lr: 1e-3,

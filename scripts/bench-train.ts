@@ -34,14 +34,14 @@ import { STEP_BATCH, trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
 import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
-import { PEER_CONFIGS } from './peer-configs.ts';
+import { PEER_CONFIGS, peerData } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
 const ANCHORS = ['torch', 'torch-cuda', 'plainjs', 'tfjs'] as const;
 
 const { flags, names, anchors } = flagsOrExit('bench-train', () => {
   const flags = parseFlags(process.argv.slice(2), {
-    configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D,P' },
+    configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D,P,G (G: the geometry experiment at 400->30, see peer-configs.ts)' },
     backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
     anchors: { kind: 'string', default: ANCHORS.join(','), help: `peers to run in the same command, comma-separated subset of ${ANCHORS.join(',')} ('' for none)` },
     steps: { kind: 'number', default: 20, min: 2, max: 1e5, integer: true, help: 'timed steps per configuration (after the warm-up)' },
@@ -55,7 +55,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     'allow-reference-blas': { kind: 'boolean', default: false, help: 'print ratios against PyTorch even when it runs on the reference BLAS (a slow, unrepresentative anchor)' },
   }, 'usage: npx tsx scripts/bench-train.ts [flags]   training steps/s on the peer configurations A-D and P, beside PyTorch, TF.js and plain JS run in the same command');
   const names = flags.configs.split(',');
-  for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: A, B, C, D, P)`);
+  for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: ${Object.keys(CONFIGS).join(', ')})`);
   const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');
   for (const a of anchors) if (!(ANCHORS as readonly string[]).includes(a)) throw new FlagError(`--anchors ${flags.anchors}: unknown anchor '${a}' (allowed: ${ANCHORS.join(', ')})`);
   return { flags, names, anchors };
@@ -83,8 +83,7 @@ function trainConfig(name: string, column: Column, steps: number): TrainConfig {
   const { I, n, m } = CONFIGS[name];
   return {
     model: { kind: 'relu-output', instances: I, features: n, hidden: m, deviceChain: column.deviceChain },
-    importance: Array.from({ length: n }, (_, i) => 0.9 ** i),
-    density: new Array(I).fill(0.1),
+    ...peerData(name),
     batch: 1024,
     steps,
     lr: 1e-3,
@@ -125,7 +124,7 @@ function samplingSeconds(name: string): number {
   const { I, n } = CONFIGS[name];
   const keys = streamKeys(Array.from({ length: I }, (_, i) => `sampling/${i}`));
   const out = new Float32Array(I * 1024 * n);
-  const spec = { instances: I, batch: 1024, features: n, density: new Array(I).fill(0.1) };
+  const spec = { instances: I, batch: 1024, features: n, density: peerData(name).density };
   for (let k = 0; k < 20; k++) sampleBatch(spec, keys, k, out); // warm the JIT, as the trainer's steps are
   const t = performance.now();
   for (let k = 0; k < 20; k++) sampleBatch(spec, keys, k, out);
@@ -233,7 +232,7 @@ const torchRatios = torchBlas === undefined || ratioAllowed(torchBlas, flags['al
 const torch = torchRatios ? measured.find(([label]) => label.startsWith('PyTorch,'))?.[1] : undefined;
 const cudaGraph = measured.find(([label]) => label.startsWith('PyTorch CUDA CUDA graph'))?.[1];
 const tfjs = measured.find(([label]) => label.startsWith('TF.js'))?.[1];
-console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1, AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
+console.log(`bench-train: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}; batch 1024, density 0.1 (G: 1 to 0.05), AdamW; ours: ${flags.steps} timed steps after ${flags.warmup}`);
 const header = [
   'config',
   ...backends.map((b, k) => (k === 0 ? `ours ${b.label}, 1 thread` : `ours ${b.label} (x js)`)),

@@ -61,9 +61,9 @@ export function createWasmKernels(): Kernels {
     // which compact each row's non-zeros first (measured on random [1024 x 100] and [1024 x 400] operands: faster
     // below ~50% non-zeros, 3-6x faster at the paper's 10% and below). A's rows are padded with zeros to a
     // multiple of 4 floats (NN: K, TN: M), B's depth too for NN; the dense NN's last m % 4 rows take the sparse
-    // kernel. Every kernel sums over k in order in float32, so the choice never changes a bit.
-    const dense = density(a, s.aOffsets[0], m * k) >= 0.5;
-    const m4 = dense ? (transA ? align4(m) : m - (m % 4)) : 0;
+    // kernel. Chosen for each product of the batch (instances of a sweep differ in density, 1 to 0.05 in the
+    // geometry experiment). Every kernel sums over k in order in float32, so the choice never changes a bit.
+    const blockRows = transA ? align4(m) : m - (m % 4); // rows of C the four-row kernels take
     const k4 = transA ? k : align4(k);
     const aCols = transA ? align4(m) : k4; // A's row length in WebAssembly memory
     const [aRows, aRowLength] = transA ? [k, m] : [m, k]; // A as stored
@@ -82,13 +82,15 @@ export function createWasmKernels(): Kernels {
     const valsAt = cAt + cSize;
     const addrsAt = valsAt + listLength;
     const { nn, tn } = kernelsFor(np);
-    const nn4 = dense && !transA && m4 > 0 ? blockedFor(np, k4) : null;
-    const tn4 = dense && transA ? blockedTransposedFor(np, k) : null;
+    const nn4 = !transA && blockRows > 0 ? blockedFor(np, k4) : null;
+    const tn4 = transA ? blockedTransposedFor(np, k) : null;
     const f = heap.floats; // no allocation below: memory does not grow
     if (bIn === null && k4 !== k) f.fill(0, bAt + k * np, bAt + k4 * np); // B's padding rows
     for (let q = 0; q < batch; q++) {
       const aOff = s.aOffsets[q];
       const bOff = s.bOffsets[q];
+      const dense = density(a, aOff, m * k) >= 0.5;
+      const m4 = dense ? blockRows : 0;
       let aq = aAt;
       if (aIn !== null) aq = aIn + aOff;
       else if (aCols === aRowLength) f.set(a.subarray(aOff, aOff + aRows * aRowLength), aAt);
@@ -106,12 +108,12 @@ export function createWasmKernels(): Kernels {
       } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
       else for (let p = 0; p < k; p++) f.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
       const cq = cIn === null ? cAt : cIn + q * m * n;
-      if (tn4) tn4(aq * 4, bq * 4, cq * 4, m4, aCols * 4);
+      if (transA && dense) tn4!(aq * 4, bq * 4, cq * 4, m4, aCols * 4);
       else if (transA) {
         f.fill(0, cq, cq + m * np);
         tn(aq * 4, bq * 4, cq * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
       } else {
-        if (nn4) nn4(aq * 4, bq * 4, cq * 4, m4);
+        if (m4 > 0) nn4!(aq * 4, bq * 4, cq * 4, m4);
         if (m4 < m) nn((aq + m4 * k4) * 4, bq * 4, (cq + m4 * np) * 4, m - m4, k4, valsAt * 4, addrsAt * 4, tableAt);
       }
       if (cIn !== null) continue;
