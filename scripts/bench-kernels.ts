@@ -5,10 +5,12 @@
  *
  * With another backend (or `all`: every backend that starts here, and auto), one table of GFLOP/s per backend
  * and shape, each with its ratio to the reference measured in the same process; backends that cannot start
- * are listed with the reason.
+ * are listed with the reason. Beside them: the backends with memory of their own (wasm) with the operands already
+ * there ("in place", as training keeps them), and TF.js's WebAssembly backend (XNNPACK) on the same shapes.
  *
  *   npx tsx scripts/bench-kernels.ts [--backend js|wasm|gpujs[:mode]|auto|all] [--min-ms 300]   (js: the reference against scalar baselines)
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import ndarray from 'ndarray';
 import ops from 'ndarray-ops';
@@ -110,34 +112,52 @@ async function compareBackends(names: readonly string[]): Promise<void> {
   }
   console.log(`bench-kernels: backends js, ${started.map((k) => describeBackend(k)).join(', ')}; ${machine}`);
   for (const line of skipped) console.log(`  not run: ${line}`);
+  const tf = await startTfjs();
+  if (typeof tf === 'string') console.log(`  not run: TF.js wasm: ${tf}`);
   console.log('GFLOP/s of one batched matmul call (best of 3; inputs uploaded and results read back on every call), and the ratio to js');
-  console.log('in this process. auto\'s first call per shape runs its micro-benchmark; the warm-up call absorbs it.\n');
-  const heads = started.map((k) => k.name);
+  console.log('in this process. auto\'s first call per shape runs its micro-benchmark; the warm-up call absorbs it. "in place": the');
+  console.log('operands and the result in the backend\'s own memory (KernelMemory), as the training step keeps them: no copies.');
+  console.log('TF.js wasm: tf.matMul on tensors made beforehand, with the result read back (dataSync), single-threaded under Node.\n');
+  const inPlace = started.filter((k) => k.memory);
+  const heads = [...started.map((k) => k.name), ...inPlace.map((k) => `${k.name} in place`), ...(typeof tf === 'string' ? [] : ['TF.js wasm'])];
   console.log(`| shape | variant | js GFLOP/s | ${heads.map((h) => `${h} GFLOP/s | x js`).join(' | ')} |`);
   console.log(`|---|---|---|${heads.map(() => '---|---|').join('')}`);
   for (const [label, batch, m, k, n] of shapes) {
     const a = rng.fillNormal(new Float32Array(batch * m * k));
     const b = rng.fillNormal(new Float32Array(batch * k * n));
     const out = new Float32Array(batch * m * n);
+    // The same operands inside each backend's memory.
+    const placed = inPlace.map((kernels) => {
+      const [pa, pb, pout] = [kernels.memory!.allocate(a.length), kernels.memory!.allocate(b.length), kernels.memory!.allocate(out.length)];
+      pa.set(a);
+      pb.set(b);
+      return { kernels, pa, pb, pout };
+    });
     const flops = 2 * batch * m * k * n;
     // Seconds-long calls: one call a round is enough to time them.
     const minMs = flops > 1e9 ? 1 : flags['min-ms'];
     for (const [transA, transB] of variants) {
       const spec = specOf(batch, m, k, n, transA, transB);
-      // Rounds interleave the backends (js, b1, b2, ..., js, b1, ...) so that load from other jobs on a shared
+      const tfCall = typeof tf === 'string' ? [] : [tfjsMatmul(tf, a, b, spec)];
+      // Rounds interleave the columns (js, b1, b2, ..., js, b1, ...) so that load from other jobs on a shared
       // machine hits all of them alike; each keeps its best round.
-      const all = [referenceKernels, ...started];
-      const best = all.map(() => Infinity);
-      for (const kernels of all) kernels.matmul(a, b, out, spec); // warm up: JIT, gpu.js builds, auto's choice
-      for (let round = 0; round < 3; round++)
-        all.forEach((kernels, i) => (best[i] = Math.min(best[i], secondsPerCall(() => kernels.matmul(a, b, out, spec), minMs))));
+      const calls = [
+        ...[referenceKernels, ...started].map((kernels) => () => kernels.matmul(a, b, out, spec)),
+        ...placed.map(({ kernels, pa, pb, pout }) => () => kernels.matmul(pa, pb, pout, spec)),
+        ...tfCall.map((t) => t.call),
+      ];
+      const best = calls.map(() => Infinity);
+      for (const call of calls) call(); // warm up: JIT, gpu.js builds, auto's choice
+      for (let round = 0; round < 3; round++) calls.forEach((call, i) => (best[i] = Math.min(best[i], secondsPerCall(call, minMs))));
+      tfCall.forEach((t) => t.dispose());
       const [base, ...rest] = best.map((t) => flops / t / 1e9);
       const cells = rest.map((g, i) => {
-        const auto = (started[i] as AutoKernels).choices?.get(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${batch}x${m}x${k}x${n}`);
+        const auto = i < started.length ? (started[i] as AutoKernels).choices?.get(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${batch}x${m}x${k}x${n}`) : undefined;
         return `${g.toFixed(2)}${auto ? ` (${auto})` : ''} | ${(g / base).toFixed(2)}x`;
       });
       console.log(`| ${label} | ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} | ${base.toFixed(2)} | ${cells.join(' | ')} |`);
     }
+    for (const { kernels, pa, pb, pout } of placed) for (const x of [pa, pb, pout]) kernels.memory!.release(x);
   }
   if (autoLines.length) console.log(`\n${autoLines.join('\n')}`);
   const onDevice = started.filter((k): k is GpujsKernels => 'matmulOnDevice' in k);
@@ -153,6 +173,40 @@ async function compareBackends(names: readonly string[]): Promise<void> {
       }
     }
   }
+}
+
+type Tfjs = typeof import('@tensorflow/tfjs');
+
+/** TF.js with its WebAssembly backend (as scripts/anchors/tms_tfjs.mjs starts it), or why it did not start. */
+async function startTfjs(): Promise<Tfjs | string> {
+  try {
+    const require = createRequire(import.meta.url);
+    const tf = require('@tensorflow/tfjs') as Tfjs;
+    require('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) return 'tf.setBackend("wasm") failed';
+    await tf.ready();
+    return tf;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** One TF.js matMul of the spec's batch (operands made once), its result read back; dispose() frees the operands. */
+function tfjsMatmul(tf: Tfjs, a: Float32Array, b: Float32Array, s: MatmulSpec): { call: () => void; dispose: () => void } {
+  const { batch, m, k, n, transA, transB } = s;
+  const ta = tf.tensor3d(a, transA ? [batch, k, m] : [batch, m, k]);
+  const tb = tf.tensor3d(b, transB ? [batch, n, k] : [batch, k, n]);
+  return {
+    call: () => {
+      const c = tf.matMul(ta, tb, transA, transB);
+      c.dataSync();
+      c.dispose();
+    },
+    dispose: () => {
+      ta.dispose();
+      tb.dispose();
+    },
+  };
 }
 
 async function benchReference(kernels: Kernels): Promise<void> {

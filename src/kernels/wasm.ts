@@ -11,7 +11,7 @@ import { BackendUnavailableError } from './registry.ts';
 import type { Kernels, MatmulSpec, OutputLossArgs } from './types.ts';
 import { outputLossModule } from './wasm/output-loss.ts';
 import { KernelHeap } from './wasm/memory.ts';
-import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, simdSupported } from './wasm/simd.ts';
+import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, panelWidth, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
 export const WASM_MIN_MACS = 1 << 14;
@@ -35,8 +35,8 @@ export function createWasmKernels(): Kernels {
     return exports;
   };
   const kernelsFor = (np: number) => instantiate(`rows ${np}`, () => matmulModule(np, shared)) as unknown as { nn: Kernel; tn: Kernel };
-  const blockedFor = (np: number, k4: number) => instantiate(`nn4 ${np}x${k4}`, () => blockedModule(np, k4, shared)).nn4 as unknown as BlockedKernel;
-  const blockedTransposedFor = (np: number, k: number) => instantiate(`tn4 ${np}x${k}`, () => blockedTransposedModule(np, k, shared)).tn4 as unknown as BlockedTransposedKernel;
+  const blockedFor = (np: number, k4: number, w: number, bStride: number) => instantiate(`nn4 ${np}x${k4}x${w}/${bStride}`, () => blockedModule(np, k4, shared, w, bStride)).nn4 as unknown as BlockedKernel;
+  const blockedTransposedFor = (np: number, k: number, w: number, bStride: number) => instantiate(`tn4 ${np}x${k}x${w}/${bStride}`, () => blockedTransposedModule(np, k, shared, w, bStride)).tn4 as unknown as BlockedTransposedKernel;
   // The sparse kernels' left-packing shuffles live in the reserved floats at the bottom of memory, for good.
   const tableAt = 0;
   new Uint8Array(memory.buffer).set(leftPackTable(), tableAt);
@@ -77,13 +77,28 @@ export function createWasmKernels(): Kernels {
     const aSize = aIn === null ? align4(aRows * aCols) : 0;
     const bSize = bIn === null ? align4(k4 * np) : 0;
     const cSize = cIn === null ? align4(Math.max(m, aCols) * np) : 0;
-    const base = scratch(aSize + bSize + cSize + 2 * listLength);
+    const packSize = panelWidth(np, k4) < np ? align4(k4 * panelWidth(np, k4)) : 0; // one packed panel of B
+    const base = scratch(aSize + bSize + cSize + 2 * listLength + packSize);
     const [aAt, bAt, cAt] = [base, base + aSize, base + aSize + bSize];
     const valsAt = cAt + cSize;
     const addrsAt = valsAt + listLength;
     const { nn, tn } = kernelsFor(np);
-    const nn4 = !transA && blockRows > 0 ? blockedFor(np, k4) : null;
-    const tn4 = transA ? blockedTransposedFor(np, k) : null;
+    // The four-row kernels cover a panel of `width` columns a call (see panelWidth), packed into consecutive rows
+    // of `width` floats when narrower than B; the last panel may be narrower still.
+    const width = panelWidth(np, k4);
+    const packAt = addrsAt + listLength;
+    const panels = (bq: number, cq: number, run: (w: number, b: number, bStride: number, c: number) => void) => {
+      if (width === np) return run(np, bq, np, cq);
+      for (let j0 = 0; j0 < np; j0 += width) {
+        const w = Math.min(width, np - j0);
+        for (let p = 0; p < k4; p++) f.copyWithin(packAt + p * w, bq + p * np + j0, bq + p * np + j0 + w);
+        run(w, packAt, w, cq + j0);
+      }
+    };
+    const nn4 = (aq: number, bq: number, cq: number, rows: number) =>
+      panels(bq, cq, (w, b, bStride, c) => blockedFor(np, k4, w, bStride)(aq * 4, b * 4, c * 4, rows));
+    const tn4 = (aq: number, bq: number, cq: number, rows: number, aRowBytes: number) =>
+      panels(bq, cq, (w, b, bStride, c) => blockedTransposedFor(np, k, w, bStride)(aq * 4, b * 4, c * 4, rows, aRowBytes));
     const f = heap.floats; // no allocation below: memory does not grow
     if (bIn === null && k4 !== k) f.fill(0, bAt + k * np, bAt + k4 * np); // B's padding rows
     for (let q = 0; q < batch; q++) {
@@ -108,12 +123,12 @@ export function createWasmKernels(): Kernels {
       } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
       else for (let p = 0; p < k; p++) f.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
       const cq = cIn === null ? cAt : cIn + q * m * n;
-      if (transA && dense) tn4!(aq * 4, bq * 4, cq * 4, m4, aCols * 4);
+      if (transA && dense) tn4(aq, bq, cq, m4, aCols * 4);
       else if (transA) {
         f.fill(0, cq, cq + m * np);
         tn(aq * 4, bq * 4, cq * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
       } else {
-        if (m4 > 0) nn4!(aq * 4, bq * 4, cq * 4, m4);
+        if (m4 > 0) nn4(aq, bq, cq, m4);
         if (m4 < m) nn((aq + m4 * k4) * 4, bq * 4, (cq + m4 * np) * 4, m - m4, k4, valsAt * 4, addrsAt * 4, tableAt);
       }
       if (cIn !== null) continue;

@@ -163,7 +163,7 @@ const broadcastLane = (l: number): number[] => Array.from({ length: 16 }, (_, i)
  * over k in order in float32, so the result is the row kernel's bit for bit (a skipped zero adds +-0, which
  * changes no sum): ~2x its speed on dense rows. No zero skip.
  */
-function nn4(np: number, K: number): FunctionDef {
+function nn4(np: number, K: number, width: number, bStride: number): FunctionDef {
   // params: a 0, b 1, c 2, M 3; locals: aRow 4, aEnd 5, aP 6, bP 7, cRow 8, pEnd 9 (i32); v128: A rows 10..13,
   // s 14, b0 15, b1 16, acc 17..24 (acc 17 + r: columns 0-3 of row r; acc 21 + r: columns 4-7)
   const [a, b, c, M, aRow, aEnd, aP, bP, cRow, pEnd, av0, s, b0, b1, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17];
@@ -172,23 +172,23 @@ function nn4(np: number, K: number): FunctionDef {
   code.get(a).set(aRow).get(c).set(cRow);
   code.get(a).get(M).i32(rowBytes).emit(op.i32Mul, op.i32Add).set(aEnd);
   code.whileBelow(aRow, aEnd, 4 * rowBytes, () => {
-    for (let j0 = 0; j0 < np; j0 += 8) {
-      const V = Math.min(2, (np - j0) / 4);
+    for (let j0 = 0; j0 < width; j0 += 8) {
+      const V = Math.min(2, (width - j0) / 4);
       for (let v = 0; v < 4 * V; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc + v);
       code.get(aRow).set(aP).get(aRow).i32(rowBytes).emit(op.i32Add).set(pEnd);
       code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
       code.whileBelow(aP, pEnd, 16, () => {
         for (let r = 0; r < 4; r++) code.get(aP).simd(simd.v128Load, ...Code.memarg(ALIGN4, r * rowBytes)).set(av0 + r);
         for (let l = 0; l < 4; l++) {
-          code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4)).set(b0);
-          if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * np * 4 + 16)).set(b1);
+          code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * bStride * 4)).set(b0);
+          if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, l * bStride * 4 + 16)).set(b1);
           for (let r = 0; r < 4; r++) {
             code.get(av0 + r).get(av0 + r).simd(simd.i8x16Shuffle, ...broadcastLane(l)).set(s);
             code.get(acc + r).get(s).get(b0).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + r);
             if (V === 2) code.get(acc + 4 + r).get(s).get(b1).simd(simd.f32x4Mul).simd(simd.f32x4Add).set(acc + 4 + r);
           }
         }
-        code.addConst(bP, 4 * np * 4);
+        code.addConst(bP, 4 * bStride * 4);
       });
       for (let r = 0; r < 4; r++) {
         code.get(cRow).get(acc + r).simd(simd.v128Store, ...Code.memarg(ALIGN4, r * np * 4 + j0 * 4));
@@ -206,7 +206,7 @@ function nn4(np: number, K: number): FunctionDef {
  * in registers while k runs, each A lane broadcast by a shuffle. Sums over k in order in float32: the rank-1 kernel
  * (tn above) bit for bit, without its zero skip, ~2x its speed on dense A.
  */
-function tn4(np: number, K: number): FunctionDef {
+function tn4(np: number, K: number, width: number, bStride: number): FunctionDef {
   // params: a 0, b 1, c 2, M 3, aRowBytes 4; locals: aCol 5, aColEnd 6, aP 7, bP 8, cRow 9, bEnd 10 (i32); v128:
   // av 11, s 12, b0 13, b1 14, acc 15..22 (acc 15 + r: columns 0-3 of C row r; acc 19 + r: columns 4-7)
   const [a, b, c, M, aRowBytes, aCol, aColEnd, aP, bP, cRow, bEnd, av, s, b0, b1, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
@@ -214,13 +214,13 @@ function tn4(np: number, K: number): FunctionDef {
   code.get(a).set(aCol).get(c).set(cRow);
   code.get(a).get(M).i32(2).emit(op.i32Shl, op.i32Add).set(aColEnd);
   code.whileBelow(aCol, aColEnd, 16, () => {
-    for (let j0 = 0; j0 < np; j0 += 8) {
-      const V = Math.min(2, (np - j0) / 4);
+    for (let j0 = 0; j0 < width; j0 += 8) {
+      const V = Math.min(2, (width - j0) / 4);
       for (let v = 0; v < 4 * V; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc + v);
       code.get(aCol).set(aP);
       code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
-      code.get(bP).i32(K * np * 4).emit(op.i32Add).set(bEnd);
-      code.whileBelow(bP, bEnd, np * 4, () => {
+      code.get(bP).i32(K * bStride * 4).emit(op.i32Add).set(bEnd);
+      code.whileBelow(bP, bEnd, bStride * 4, () => {
         code.get(aP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0)).set(av);
         code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0)).set(b0);
         if (V === 2) code.get(bP).simd(simd.v128Load, ...Code.memarg(ALIGN4, 16)).set(b1);
@@ -241,16 +241,31 @@ function tn4(np: number, K: number): FunctionDef {
   return { name: 'tn4', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32, ...new Array(12).fill(V128)], body: code };
 }
 
-/** The module of the four-row NN kernel for output width np and inner size K (both multiples of 4). */
-export function blockedModule(np: number, K: number, shared = false): Uint8Array {
-  if (np % 4 !== 0 || np < 4 || K % 4 !== 0 || K < 4) throw new RangeError(`blockedModule: width ${np} and inner size ${K} must be positive multiples of 4`);
-  return moduleBytes([nn4(np, K)], shared);
+/**
+ * Columns of B a four-row kernel call covers: all np when K x np fits in a quarter of a 1 MiB L2 cache, else a
+ * panel of them (a multiple of 8) that the caller packs into consecutive rows (bStride = the panel's width), so
+ * that the panel stays in cache, in few pages, while every block of rows of A passes over it.
+ */
+export function panelWidth(np: number, K: number): number {
+  return Math.min(np, Math.max(8, Math.floor(65536 / K / 8) * 8));
 }
 
-/** The module of the four-row TN kernel for output width np (a multiple of 4) and inner size K. */
-export function blockedTransposedModule(np: number, K: number, shared = false): Uint8Array {
+/**
+ * The module of the four-row NN kernel for output width np and inner size K (both multiples of 4), covering
+ * `width` columns (a multiple of 4 no larger than np; default np) from the column pointers it is given, B's rows
+ * `bStride` floats apart (default np; C's are np apart).
+ */
+export function blockedModule(np: number, K: number, shared = false, width = np, bStride = np): Uint8Array {
+  if (np % 4 !== 0 || np < 4 || K % 4 !== 0 || K < 4) throw new RangeError(`blockedModule: width ${np} and inner size ${K} must be positive multiples of 4`);
+  if (width % 4 !== 0 || width < 4 || width > np) throw new RangeError(`blockedModule: panel width ${width} must be a positive multiple of 4 up to ${np}`);
+  return moduleBytes([nn4(np, K, width, bStride)], shared);
+}
+
+/** The module of the four-row TN kernel for output width np (a multiple of 4) and inner size K, over `width` columns of B rows `bStride` apart (see blockedModule). */
+export function blockedTransposedModule(np: number, K: number, shared = false, width = np, bStride = np): Uint8Array {
   if (np % 4 !== 0 || np < 4 || !Number.isInteger(K) || K < 1) throw new RangeError(`blockedTransposedModule: width ${np} must be a positive multiple of 4 and inner size ${K} positive`);
-  return moduleBytes([tn4(np, K)], shared);
+  if (width % 4 !== 0 || width < 4 || width > np) throw new RangeError(`blockedTransposedModule: panel width ${width} must be a positive multiple of 4 up to ${np}`);
+  return moduleBytes([tn4(np, K, width, bStride)], shared);
 }
 
 /** The module bytes of both kernels for output width np (a multiple of 4). */
