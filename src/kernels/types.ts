@@ -67,6 +67,32 @@ export interface Kernels {
    * loop's bits, when the backend has it and can run it on these arrays; false otherwise (the op runs its loop).
    */
   reluOutputLoss?(args: OutputLossArgs): boolean;
+  /**
+   * The small tied models' fused loss (src/toy/fused.ts's tiedReluLoss, whose loops are the specification) with
+   * those loops' bits: the forward pass when `out` is given, the backward pass when `g`, `dW` and `db` are; false
+   * when the backend cannot run it on these arrays (the op runs its loops).
+   */
+  tiedReluLoss?(args: TiedLossArgs): boolean;
+}
+
+/** One pass of the small tied models' loss over x [I, B, n] with W [I, n, m], b [I, n], imp [n] or [I, n]. */
+export interface TiedLossArgs {
+  x: Float32Array;
+  W: Float32Array;
+  b: Float32Array;
+  imp: Float32Array;
+  /** 0 for importances shared by all instances, n for one row each */
+  impStride: number;
+  I: number;
+  B: number;
+  n: number;
+  m: number;
+  /** Forward: the losses [I]. */
+  out?: Float32Array;
+  /** Backward: the upstream gradient [I], and the gradients' outputs. */
+  g?: Float32Array;
+  dW?: Float32Array;
+  db?: Float32Array;
 }
 
 /**

@@ -8,7 +8,8 @@
  */
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
-import type { Kernels, MatmulSpec, OutputLossArgs } from './types.ts';
+import type { Kernels, MatmulSpec, OutputLossArgs, TiedLossArgs } from './types.ts';
+import { tiedLossModule } from './wasm/tied-loss.ts';
 import { outputLossModule } from './wasm/output-loss.ts';
 import { KernelHeap } from './wasm/memory.ts';
 import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, panelWidth, simdSupported } from './wasm/simd.ts';
@@ -163,6 +164,32 @@ export function createWasmKernels(): Kernels {
     return true;
   }
 
+  type TiedForward = (x: number, W: number, b: number, imp: number, impStride: number, I: number, B: number, out: number) => void;
+  type TiedBackward = (x: number, W: number, b: number, imp: number, impStride: number, g: number, I: number, B: number, dW: number, db: number) => void;
+  function tiedReluLoss({ x, W, b, imp, impStride, I, B, n, m, out, g, dW, db }: TiedLossArgs): boolean {
+    const xAt = heap.offsetOf(x);
+    if (xAt === null) return false; // copying the batch in would cost more than the kernel saves
+    const kernels = instantiate(`tied ${n}x${m}`, () => tiedLossModule(n, m, shared)) as { forward: TiedForward; backward: TiedBackward };
+    // The small arrays go through scratch: W, b, imp, g in; out or dW and db back.
+    const sizes = [W.length, b.length, imp.length, I, W.length, b.length].map(align4);
+    const at = scratch(sizes.reduce((sum, size) => sum + size, 0));
+    const [wAt, bAt, impAt, gAt, outAt, dbAt] = sizes.map((_, j) => at + sizes.slice(0, j).reduce((sum, size) => sum + size, 0));
+    const f = heap.floats;
+    f.set(W, wAt);
+    f.set(b, bAt);
+    f.set(imp, impAt);
+    if (out) {
+      kernels.forward(xAt * 4, wAt * 4, bAt * 4, impAt * 4, impStride, I, B, outAt * 4);
+      out.set(f.subarray(outAt, outAt + I));
+    } else {
+      f.set(g!, gAt);
+      kernels.backward(xAt * 4, wAt * 4, bAt * 4, impAt * 4, impStride, gAt * 4, I, B, outAt * 4, dbAt * 4);
+      dW!.set(f.subarray(outAt, outAt + W.length));
+      db!.set(f.subarray(dbAt, dbAt + b.length));
+    }
+    return true;
+  }
+
   // Arrays in this memory are only offered where they survive its growth (see KernelHeap).
   const sizes = new WeakMap<Float32Array, number>();
   const kernelMemory = shared
@@ -181,7 +208,7 @@ export function createWasmKernels(): Kernels {
         },
       }
     : undefined;
-  return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, ...(kernelMemory ? { memory: kernelMemory } : {}) };
+  return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, tiedReluLoss, ...(kernelMemory ? { memory: kernelMemory } : {}) };
 }
 
 /**

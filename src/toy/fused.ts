@@ -273,10 +273,14 @@ export const tiedReluLoss = customOp('tiedReluLoss', {
     const ok = (imp.length === 1 && imp[0] === n) || (imp.length === 2 && imp[0] === I && imp[1] === n);
     return ok ? [I] : `importance must be [n] or [I, n] for x ${fmt(x)}`;
   },
-  forward(_k, [x, W, b, imp]) {
+  forward(k, [x, W, b, imp]) {
     const [I, B, n] = x.shape;
     const out = allocate(I);
-    smallModelKernels(n, W.shape[2]).forward(x.data, W.data, b.data, imp.data, imp.rank === 2 ? n : 0, I, B, out);
+    const impStride = imp.rank === 2 ? n : 0;
+    // The backend's own version of the loops (the wasm backend's SIMD kernels), when it has one for these arrays.
+    if (!k.tiedReluLoss?.({ x: x.data, W: W.data, b: b.data, imp: imp.data, impStride, I, B, n, m: W.shape[2], out })) {
+      smallModelKernels(n, W.shape[2]).forward(x.data, W.data, b.data, imp.data, impStride, I, B, out);
+    }
     return out;
   },
   vjp(g, [x, W, b, imp]) {
@@ -287,7 +291,10 @@ export const tiedReluLoss = customOp('tiedReluLoss', {
       if (dW) return;
       dW = allocate(W.size);
       db = allocate(b.size);
-      smallModelKernels(n, W.shape[2]).backward(x.data, W.data, b.data, imp.data, imp.rank === 2 ? n : 0, g.data, I, B, dW, db);
+      const impStride = imp.rank === 2 ? n : 0;
+      if (!getBackend().tiedReluLoss?.({ x: x.data, W: W.data, b: b.data, imp: imp.data, impStride, I, B, n, m: W.shape[2], g: g.data, dW, db })) {
+        smallModelKernels(n, W.shape[2]).backward(x.data, W.data, b.data, imp.data, impStride, g.data, I, B, dW, db);
+      }
     };
     return [
       () => {

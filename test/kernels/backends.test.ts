@@ -88,3 +88,36 @@ it("wasm: the SIMD output-loss kernel gives the bytes of reluOutputLoss's loop, 
   // arrays outside its memory: the kernel declines, and the op runs its loop
   expect(k.reluOutputLoss!({ pre: preValues, bias, target, imp, impPerInstance: true, I, B, n, out, dPre, dB })).toBe(false);
 });
+
+it.each([[2, 1, 5, false], [5, 2, 4, true], [3, 2, 3, false], [8, 8, 2, true]] as const)(
+  "wasm: the SIMD small-model kernels (%i -> %i, %i instances) give the bytes of tiedReluLoss's loops",
+  async (n, m, I, perInstance) => {
+    const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
+    const { tiedReluLoss } = await import('../../src/toy/fused.ts');
+    const { Tensor } = await import('../../src/autograd/tensor.ts');
+    const k = createWasmKernels();
+    const B = 37;
+    let seed = 5;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const xValues = Float32Array.from({ length: I * B * n }, () => (rnd() < 0.4 ? rnd() : 0));
+    const W = Float32Array.from({ length: I * n * m }, () => 2 * rnd() - 1);
+    const b = Float32Array.from({ length: I * n }, () => (rnd() < 0.2 ? 0 : 0.4 * rnd() - 0.2));
+    const imp = Float32Array.from({ length: perInstance ? I * n : n }, () => rnd());
+    const g = Float32Array.from({ length: I }, () => rnd() + 0.5);
+    const x = k.memory!.allocate(xValues.length);
+    x.set(xValues);
+    const impStride = perInstance ? n : 0;
+    const out = new Float32Array(I);
+    const [dW, db] = [new Float32Array(W.length), new Float32Array(b.length)];
+    expect(k.tiedReluLoss!({ x, W, b, imp, impStride, I, B, n, m, out })).toBe(true);
+    expect(k.tiedReluLoss!({ x, W, b, imp, impStride, I, B, n, m, g, dW, db })).toBe(true);
+    // the specification: the op's loops on the reference backend (plain arrays)
+    const [WT, bT] = [new Tensor(W.slice(), [I, n, m], true), new Tensor(b.slice(), [I, n], true)];
+    const loss = tiedReluLoss(new Tensor(xValues, [I, B, n]), WT, bT, new Tensor(imp, perInstance ? [I, n] : [n]));
+    loss.backward(new Tensor(g, [I]));
+    expect(Buffer.from(out.buffer).equals(Buffer.from(loss.data.buffer))).toBe(true);
+    expect(Buffer.from(dW.buffer).equals(Buffer.from(WT.grad!.data.buffer))).toBe(true);
+    expect(Buffer.from(db.buffer).equals(Buffer.from(bT.grad!.data.buffer))).toBe(true);
+    expect(k.tiedReluLoss!({ x: xValues, W, b, imp, impStride, I, B, n, m, out }), 'a batch outside its memory').toBe(false);
+  },
+);

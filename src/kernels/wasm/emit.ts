@@ -29,12 +29,18 @@ export const op = {
   i32Const: 0x41,
   i32Xor: 0x73,
   f32Const: 0x43,
+  f64Const: 0x44,
   i32Eqz: 0x45,
   f32Ne: 0x5c,
   i32LtU: 0x49,
   i32Popcnt: 0x69,
   f64Add: 0xa0,
+  f64Mul: 0xa2,
   f64Div: 0xa3,
+  f32DemoteF64: 0xb6,
+  f64ConvertI32S: 0xb7,
+  i32LtS: 0x48,
+  select: 0x1b,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
@@ -70,6 +76,13 @@ export const simd = {
   f32x4Mul: 0xe6,
   f32x4ConvertI32x4S: 0xfa,
   f64x2ExtractLane: 0x21,
+  f64x2Splat: 0x14,
+  /** v128.load32_lane: memarg, then the lane. */
+  v128Load32Lane: 0x56,
+  v128Load32Zero: 0x5c,
+  f64x2Gt: 0x4a,
+  f64x2Div: 0xf3,
+  f64x2Max: 0xf5,
   f32x4Gt: 0x44,
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
@@ -130,6 +143,11 @@ export class Code {
     const bytes = new DataView(new ArrayBuffer(4));
     bytes.setFloat32(0, value, true); // the binary format is little-endian
     return this.emit(op.f32Const, ...new Uint8Array(bytes.buffer));
+  }
+  f64(value: number): this {
+    const bytes = new DataView(new ArrayBuffer(8));
+    bytes.setFloat64(0, value, true);
+    return this.emit(op.f64Const, ...new Uint8Array(bytes.buffer));
   }
   /** local += value (i32). */
   addConst(local: number, value: number): this {
