@@ -10,6 +10,7 @@ import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
 import type { Kernels, MatmulSpec, OutputLossArgs, TiedLossArgs } from './types.ts';
 import { tiedLossModule } from './wasm/tied-loss.ts';
+import { copyRowsModule } from './wasm/copy-rows.ts';
 import { outputLossModule } from './wasm/output-loss.ts';
 import { KernelHeap } from './wasm/memory.ts';
 import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, panelWidth, simdSupported } from './wasm/simd.ts';
@@ -53,6 +54,23 @@ export function createWasmKernels(): Kernels {
     return scratchAt;
   };
   const align4 = (floats: number) => (floats + 3) & ~3; // 16-byte alignment of each region
+  type CopyRows = (src: number, srcStride: number, dst: number, dstStride: number, rows: number, rowBytes: number, padBytes: number) => void;
+  /**
+   * rows x cols floats from src (rows srcStride floats apart, from float srcOff) to dst (dstStride apart, from
+   * dstOff), each row's dstStride - cols padding zero-filled when `pad`: in WebAssembly when both lie in this
+   * memory (one memory.copy a row), else row by row in JavaScript.
+   */
+  const copyRows = (src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array, dstOff: number, dstStride: number, rows: number, cols: number, pad: boolean) => {
+    const [srcAt, dstAt] = [heap.offsetOf(src), heap.offsetOf(dst)];
+    if (srcAt !== null && dstAt !== null) {
+      const kernel = instantiate('copyRows', () => copyRowsModule(shared)).copyRows as CopyRows;
+      return kernel((srcAt + srcOff) * 4, srcStride * 4, (dstAt + dstOff) * 4, dstStride * 4, rows, cols * 4, pad ? (dstStride - cols) * 4 : 0);
+    }
+    for (let i = 0; i < rows; i++) {
+      dst.set(src.subarray(srcOff + i * srcStride, srcOff + i * srcStride + cols), dstOff + i * dstStride);
+      if (pad) dst.fill(0, dstOff + i * dstStride + cols, dstOff + (i + 1) * dstStride);
+    }
+  };
 
   function matmul(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
     const { batch, m, k, n, transA, transB } = s;
@@ -110,19 +128,14 @@ export function createWasmKernels(): Kernels {
       let aq = aAt;
       if (aIn !== null) aq = aIn + aOff;
       else if (aCols === aRowLength) f.set(a.subarray(aOff, aOff + aRows * aRowLength), aAt);
-      else {
-        for (let i = 0; i < aRows; i++) {
-          f.set(a.subarray(aOff + i * aRowLength, aOff + (i + 1) * aRowLength), aAt + i * aCols);
-          f.fill(0, aAt + i * aCols + aRowLength, aAt + (i + 1) * aCols);
-        }
-      }
+      else copyRows(a, aOff, aRowLength, f, aAt, aCols, aRows, aRowLength, true);
       // B as k rows of np floats (the padding lanes are never read back).
       let bq = bAt;
       if (bIn !== null) bq = bIn + bOff;
       else if (transB) {
         for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) f[bAt + p * np + j] = b[bOff + j * k + p];
       } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
-      else for (let p = 0; p < k; p++) f.set(b.subarray(bOff + p * n, bOff + (p + 1) * n), bAt + p * np);
+      else copyRows(b, bOff, n, f, bAt, np, k, n, false);
       const cq = cIn === null ? cAt : cIn + q * m * n;
       if (transA && dense) tn4(aq, bq, cq, m4, aCols * 4);
       else if (transA) {
@@ -135,7 +148,7 @@ export function createWasmKernels(): Kernels {
       if (cIn !== null) continue;
       const o = q * m * n;
       if (np === n) out.set(f.subarray(cAt, cAt + m * n), o);
-      else for (let i = 0; i < m; i++) out.set(f.subarray(cAt + i * np, cAt + i * np + n), o + i * n);
+      else copyRows(f, cAt, np, out, o, n, m, n, false);
     }
   }
 

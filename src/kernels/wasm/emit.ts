@@ -45,6 +45,9 @@ export const op = {
   i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32Shl: 0x74,
+  /** memory.copy (dst, src, bytes) and memory.fill (dst, byte, bytes) of the bulk memory operations, memory 0. */
+  memoryCopy: [0xfc, 0x0a, 0x00, 0x00],
+  memoryFill: [0xfc, 0x0b, 0x00],
   /** Empty block type. */
   void: 0x40,
 } as const;
