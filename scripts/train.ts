@@ -123,7 +123,7 @@ async function main(argv: string[]): Promise<void> {
   const started = performance.now();
   const result = await trainParallel(config, { workers: flags.workers, backend: flags.backend }, (step, losses) => bar.update(step + 1, `loss/model ${(losses.reduce((a, b) => a + b, 0) / losses.length).toExponential(3)}`));
   const document = describePreset(experiment, config, result, flags.monosemanticity);
-  bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}`);
+  bar.finish(`${(run.steps / ((performance.now() - started) / 1000)).toFixed(1)} steps/s${result.threads > 1 ? `, instances over ${result.threads} threads` : ''}${result.samplerThreads ? `, batches drawn on ${result.threads > 1 ? 'a sampler thread each' : 'a sampler thread'}` : ''}`);
   console.log(`\n${summary(document)}`);
   const warned = result.warnings.flatMap((w, i) => (w ? [`warning: model ${i} (density ${Number(config.density[i].toPrecision(4))}): ${w}`] : []));
   for (const line of warned) console.log(line);

@@ -1,6 +1,8 @@
 /**
  * One training run over several cores: the run's instances split into contiguous groups, each trained by
- * train() in a worker thread started once for the whole run, the results stitched back in instance order.
+ * train() in a worker thread started once for the whole run, the results stitched back in instance order; for
+ * the small tied models, whose sampling is half a step, each group also draws its batches on a thread of its own
+ * (sampler-thread.ts).
  * Every instance's weights, data, loss, gradient and Adam state are its own (the batched kernels never mix
  * instances, and the notebook's initial scale counts the whole run's instances), so the result is the same bytes
  * for any number of threads (tested). Node only (worker_threads); the sweeps split their cells the same way.
@@ -9,7 +11,11 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { ToyModel } from './model.ts';
 import { instanceSeeds, train, trainerFor, TrainingDivergedError, type StepCallback, type TrainConfig, type TrainResult } from './train.ts';
+import { SMALL_MODEL_WEIGHTS } from './fused.ts';
+import { prefetchingBatches } from './sampler-thread.ts';
 import { moduleFile } from '../module-file.ts';
+import { getBackend, setBackend } from '../kernels/registry.ts';
+import { useBackend } from '../kernels/select.ts';
 
 /**
  * Steps whose losses a worker sends in one message (a message per step cost more than a small model's step):
@@ -23,6 +29,8 @@ export interface TrainWorkerRequest {
   backend: string;
   /** Post each step's losses (for onStep), or only the result. */
   reportSteps: boolean;
+  /** Draw the batches on a thread of the worker's own (sampler-thread.ts). */
+  samplerThread: boolean;
 }
 export type TrainWorkerReply =
   /** The losses of steps first .. first + count - 1, step-major (count x the group's losses). */
@@ -43,6 +51,28 @@ export function threadsFor(config: TrainConfig, workers: number): number {
   return work < PARALLEL_WORK ? 1 : Math.max(1, Math.min(workers, I));
 }
 
+/**
+ * Below this many drawn values (steps x instances x batch x features: about 0.3 s of drawing, a thread's start-up)
+ * a sampler thread costs more than it saves.
+ */
+export const SAMPLER_THREAD_WORK = 1e8;
+
+/**
+ * How a run uses `workers` cores: `threads` training threads (instance groups), each with a sampler thread when
+ * `samplerThreads`. The small tied models (tiedReluLoss: sampling is 40-55% of their step on the wasm backend)
+ * give half the cores to sampler threads: on 2 cores one training thread and one sampler thread ran A (10 x 5->2)
+ * 1.4x and B (1024 x 2->1) 1.8x faster than one thread, where splitting the instances gave 0.93x and 1.7x. Larger
+ * models split their instances (C 20 x 100->20: 1.9x, against 1.3x from a sampler thread), and take a sampler
+ * thread only when they cannot split (one instance, or a run too small for training threads).
+ */
+export function threadPlan(config: TrainConfig, workers: number): { threads: number; samplerThreads: boolean } {
+  const { kind, instances: I, features: n, hidden: m } = config.model;
+  const drawn = config.steps * I * config.batch * n * (config.restarts ?? 1);
+  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS;
+  const threads = threadsFor(config, small ? Math.floor(workers / 2) || 1 : workers);
+  return { threads, samplerThreads: workers >= 2 && drawn >= SAMPLER_THREAD_WORK && (small || threads === 1) };
+}
+
 /** The contiguous instance ranges of `threads` groups, as even as possible: [start, end) each. */
 export function instanceGroups(instances: number, threads: number): Array<[number, number]> {
   return Array.from({ length: threads }, (_, t) => [Math.floor((t * instances) / threads), Math.floor(((t + 1) * instances) / threads)] as [number, number]).filter(([a, b]) => b > a);
@@ -53,7 +83,18 @@ export function instanceGroups(instances: number, threads: number): Array<[numbe
  * small run, see threadsFor) on kernel backend `backend`. onStep sees every step's losses of all instances (with
  * restarts, k per instance, as train() reports them), once every thread has reported that step.
  */
-export async function trainParallel(config: TrainConfig, options: { workers?: number; backend: string; /** exactly this many threads, whatever the run's size (tests, benchmarks) */ threads?: number }, onStep?: StepCallback): Promise<TrainResult & { threads: number }> {
+export async function trainParallel(
+  config: TrainConfig,
+  options: {
+    workers?: number;
+    backend: string;
+    /** exactly this many training threads, whatever the run's size (tests, benchmarks) */
+    threads?: number;
+    /** with `threads`: whether each draws its batches on a sampler thread (default false) */
+    samplerThreads?: boolean;
+  },
+  onStep?: StepCallback,
+): Promise<TrainResult & { threads: number; samplerThreads: boolean }> {
   const I = config.model.instances;
   // train()'s own checks, before the split hides a mismatch (a group takes its slice of every array).
   if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
@@ -61,8 +102,18 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) throw new RangeError(`trainParallel: threads = ${options.threads}, expected an integer >= 1`);
   // The device trainer runs on one device; threads would each open their own.
   const device = trainerFor(config) === 'device';
-  const threads = device ? 1 : options.threads !== undefined ? Math.max(1, Math.min(options.threads, I)) : threadsFor(config, options.workers ?? os.availableParallelism());
-  if (threads === 1) return { ...train(config, onStep), threads };
+  const plan = device ? { threads: 1, samplerThreads: false } : options.threads !== undefined ? { threads: Math.max(1, Math.min(options.threads, I)), samplerThreads: options.samplerThreads ?? false } : threadPlan(config, options.workers ?? os.availableParallelism());
+  const { threads, samplerThreads } = plan;
+  if (threads === 1) {
+    // On this thread, on the backend asked for (the workers below start it themselves), the active one restored after.
+    const previous = getBackend();
+    await useBackend(options.backend, { log: () => {} });
+    try {
+      return { ...train(config, onStep, samplerThreads ? prefetchingBatches : undefined), threads, samplerThreads };
+    } finally {
+      setBackend(previous.name);
+    }
+  }
   const seeds = instanceSeeds(config);
   const perInstance = Array.isArray(config.importance[0]);
   const restarts = config.restarts ?? 1;
@@ -115,7 +166,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
             });
             worker.on('error', reject);
             worker.on('exit', (code) => reject(new Error(`training worker for instances ${groups[t][0]}..${groups[t][1] - 1} exited (code ${code}) before it finished`)));
-            worker.postMessage({ config: parts[t], backend: options.backend, reportSteps: onStep !== undefined } satisfies TrainWorkerRequest);
+            worker.postMessage({ config: parts[t], backend: options.backend, reportSteps: onStep !== undefined, samplerThread: samplerThreads } satisfies TrainWorkerRequest);
           }),
       ),
     );
@@ -140,6 +191,7 @@ export async function trainParallel(config: TrainConfig, options: { workers?: nu
       warnings: results.flatMap((r) => r.warnings),
       ...(snapshots ? { snapshots } : {}),
       threads,
+      samplerThreads,
     };
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));

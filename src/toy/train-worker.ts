@@ -2,11 +2,12 @@
 import { parentPort } from 'node:worker_threads';
 import { useBackend } from '../kernels/select.ts';
 import { train } from './train.ts';
+import { prefetchingBatches } from './sampler-thread.ts';
 import { STEP_BATCH, type TrainWorkerReply, type TrainWorkerRequest } from './train-parallel.ts';
 
 const post = (reply: TrainWorkerReply, moved: ArrayBuffer[] = []): void => parentPort!.postMessage(reply, moved);
 
-parentPort!.once('message', async ({ config, backend, reportSteps }: TrainWorkerRequest) => {
+parentPort!.once('message', async ({ config, backend, reportSteps, samplerThread }: TrainWorkerRequest) => {
   try {
     await useBackend(backend, { log: () => {} }); // the main thread already printed its choice
     // Step losses travel in batches (a message per step cost more than a small model's step).
@@ -24,7 +25,7 @@ parentPort!.once('message', async ({ config, backend, reportSteps }: TrainWorker
       batch.push(losses.slice());
       if (batch.length === STEP_BATCH) flush();
     };
-    const { model, ...result } = train(config, reportSteps ? onStep : undefined);
+    const { model, ...result } = train(config, reportSteps ? onStep : undefined, samplerThread ? prefetchingBatches : undefined);
     flush();
     const parameters = model.parameters.map((p) => p.data.slice());
     post({ kind: 'done', result: { ...result, parameters } }, parameters.map((p) => p.buffer as ArrayBuffer));

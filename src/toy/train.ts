@@ -6,7 +6,8 @@ import { Arena } from '../autograd/arena.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { createRng, deriveSeed } from '../random.ts';
-import { sampleBatch, streamKeys, type FeatureSet } from './data.ts';
+import { sampleBatch, streamKeys, type BatchSpec, type FeatureSet } from './data.ts';
+import type { KernelMemory } from '../kernels/types.ts';
 import { MAX_STRATIFIED_FEATURES, stratifiedLoss } from './expected.ts';
 import { ToyModel, type ModelKind, type ToyModelSpec } from './model.ts';
 import { Adam, AdamW, clipGradNormPerInstance } from './optim.ts';
@@ -164,13 +165,32 @@ export function importanceTensor(importance: TrainConfig['importance'], instance
  * Train every instance of the model; with `restarts`, every instance k times and keep the best. onStep sees
  * each step's per-instance losses (restarts included, instance-major: instance i's restart r at i * k + r).
  */
-export function train(config: TrainConfig, onStep?: StepCallback): TrainResult {
+export function train(config: TrainConfig, onStep?: StepCallback, batches?: BatchSourceFactory): TrainResult {
   const restarts = config.restarts ?? 1;
   if (!Number.isInteger(restarts) || restarts < 1) throw new RangeError(`train: restarts = ${restarts}, expected an integer >= 1`);
-  return restarts === 1 ? trainOnce(config, onStep) : trainBestOf(config, restarts, onStep);
+  return restarts === 1 ? trainOnce(config, onStep, batches) : trainBestOf(config, restarts, onStep, batches);
 }
 
-function trainBestOf(config: TrainConfig, k: number, onStep?: StepCallback): TrainResult {
+/** Where a run's batches come from: step s's batch, sampleBatch's bytes, valid until batch(s + 1) is asked for. */
+export interface BatchSource {
+  batch(step: number): Float32Array;
+  /** The run is over (or failed): free what the source holds. */
+  close(): void;
+}
+/**
+ * Makes a run's BatchSource (default: sampleBatch on this thread into one buffer). `memory`: the backend's, where
+ * the batch should lie for its kernels to read it in place (absent: anywhere). See sampler-thread.ts.
+ */
+export type BatchSourceFactory = (spec: BatchSpec, keys: Int32Array, steps: number, memory: KernelMemory | undefined) => BatchSource;
+
+/** sampleBatch on this thread, into one buffer (from `memory` when given). */
+const localBatches: BatchSourceFactory = (spec, keys, _steps, memory) => {
+  const length = spec.instances * spec.batch * spec.features;
+  const x = memory ? memory.allocate(length) : new Float32Array(length);
+  return { batch: (step) => sampleBatch(spec, keys, step, x), close: () => memory?.release(x) };
+};
+
+function trainBestOf(config: TrainConfig, k: number, onStep?: StepCallback, batches?: BatchSourceFactory): TrainResult {
   const { instances: I } = config.model;
   const seeds = instanceSeeds(config);
   const expand = <T>(xs: readonly T[]): T[] => xs.flatMap((x) => Array.from({ length: k }, () => x));
@@ -186,6 +206,7 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: StepCallback): Tra
       restarts: 1,
     },
     onStep,
+    batches,
   );
   const criterion = all.evalLosses ?? all.finalLosses;
   const picks = Array.from({ length: I }, (_, i) => {
@@ -216,7 +237,7 @@ export function instanceSeeds(config: TrainConfig): readonly string[] {
   return seeds;
 }
 
-function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
+function trainOnce(config: TrainConfig, onStep?: StepCallback, batches: BatchSourceFactory = localBatches): TrainResult {
   const { instances: I, features: n } = config.model;
   const name = config.name ?? `seed ${config.seed}`;
   if (config.density.length !== I) throw new RangeError(`train: ${config.density.length} densities for ${I} instances`);
@@ -255,7 +276,7 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
   // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory, from the
   // backend's own memory where it has one (the wasm kernels then work in place), as is the batch.
   const arena = config.reuseBuffers === false ? null : new Arena(backend.memory);
-  const xData = arena && backend.memory ? backend.memory.allocate(I * config.batch * n) : new Float32Array(I * config.batch * n);
+  const source = batches(spec, dataKeys, config.steps, arena ? backend.memory : undefined);
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
   const gradNorms = new Float64Array(I);
   const snapshots: Snapshot[] | undefined = every === undefined ? undefined : [];
@@ -265,7 +286,7 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
   snapshot(0);
   const parameterViews = model.parameters.map((p) => p.data);
   const trainStep = (step: number): void => {
-    const x = new Tensor(sampleBatch(spec, dataKeys, step, xData), [I, config.batch, n]);
+    const x = new Tensor(source.batch(step), [I, config.batch, n]);
     const losses = model.instanceLosses(x, importance);
     for (let i = 0; i < I; i++) {
       if (!Number.isFinite(losses.data[i])) {
@@ -287,7 +308,7 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback): TrainResult {
     }
   } finally {
     arena?.dispose();
-    if (arena && backend.memory) backend.memory.release(xData);
+    source.close();
   }
 
   return { model, finalLosses, tailSteps, evalLosses: evaluate(config, model, seeds, importance), restarts: null, trainer: 'autograd', warnings: instanceWarnings(model, head, tail), ...(snapshots ? { snapshots } : {}) };

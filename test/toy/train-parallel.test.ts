@@ -1,6 +1,8 @@
 /** One run over several threads (train-parallel.ts): the same bytes as one thread, for any split. */
 import { expect, it } from 'vitest';
-import { instanceGroups, threadsFor, trainParallel } from '../../src/toy/train-parallel.ts';
+import { instanceGroups, threadPlan, threadsFor, trainParallel } from '../../src/toy/train-parallel.ts';
+import { prefetchingBatches } from '../../src/toy/sampler-thread.ts';
+import { sampleBatch, streamKeys } from '../../src/toy/data.ts';
 import { train, TrainingDivergedError, type TrainConfig } from '../../src/toy/train.ts';
 
 const config: TrainConfig = {
@@ -21,7 +23,7 @@ const bytes = (r: Awaited<ReturnType<typeof trainParallel>>) =>
 it('1, 2 and 3 threads give the same parameters, losses, evaluation and restarts as train(), and the same step losses', async () => {
   const steps: Float32Array[] = [];
   const one = train(config, (_, losses) => steps.push(losses.slice()));
-  const reference = bytes({ ...one, threads: 1 });
+  const reference = bytes({ ...one, threads: 1, samplerThreads: false });
   for (const threads of [2, 3]) {
     const seen: Float32Array[] = [];
     const r = await trainParallel(config, { backend: 'js', threads }, (step, losses) => (seen[step] = losses.slice()));
@@ -75,4 +77,43 @@ it('the step callback sees the live parameters on the autograd trainer', () => {
   expect(seen).toHaveLength(3);
   expect(seen[2]).toBe(r.model.W.data[0]);
   expect(seen[0]).not.toBe(seen[2]);
+});
+
+it('the sampler thread hands out sampleBatch\'s batches, in the backend\'s memory or its own, whichever thread drew them', async () => {
+  const { useBackend } = await import('../../src/kernels/select.ts');
+  const wasm = await useBackend('wasm');
+  const spec = { instances: 3, batch: 64, features: 7, density: [1, 0.3, 0.05] };
+  const keys = streamKeys(['a', 'b', 'c']);
+  for (const memory of [undefined, wasm.memory]) {
+    const source = prefetchingBatches(spec, keys, 40, memory);
+    // the first batches while the thread starts (the training thread draws them), the rest once it has
+    for (let step = 0; step < 40; step++) {
+      if (step === 5) await new Promise((resolve) => setTimeout(resolve, 1500));
+      const batch = source.batch(step);
+      expect(batch.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(Array.from(batch)).toEqual(Array.from(sampleBatch(spec, keys, step)));
+      if (step > 5) await new Promise((resolve) => setTimeout(resolve, 2)); // the thread draws the next meanwhile
+    }
+    expect(source.drawnByThread()).toBeGreaterThan(20);
+    source.close();
+  }
+}, 30_000);
+
+it('a sampler thread per training thread gives the bytes of train()', async () => {
+  const one = train(config);
+  for (const threads of [1, 2]) {
+    const r = await trainParallel(config, { backend: 'wasm', threads, samplerThreads: true });
+    expect(r.samplerThreads).toBe(true);
+    expect(bytes(r)).toBe(bytes({ ...one, threads, samplerThreads: true }));
+  }
+}, 60_000);
+
+it('gives small tied models a sampler thread and splits the instances of larger ones', () => {
+  const run = (instances: number, features: number, hidden: number, steps: number) => ({ ...config, restarts: 1, model: { kind: 'relu-output' as const, instances, features, hidden }, batch: 1024, steps });
+  expect(threadPlan(run(10, 5, 2, 10_000), 2)).toEqual({ threads: 1, samplerThreads: true }); // A: sampling is 40% of a step
+  expect(threadPlan(run(1024, 2, 1, 5000), 4)).toEqual({ threads: 2, samplerThreads: true }); // B on 4 cores: two of each
+  expect(threadPlan(run(20, 100, 20, 5000), 2)).toEqual({ threads: 2, samplerThreads: false }); // C: split the instances
+  expect(threadPlan(run(1, 400, 30, 5000), 2)).toEqual({ threads: 1, samplerThreads: true }); // one instance: cannot split
+  expect(threadPlan(run(10, 5, 2, 100), 2)).toEqual({ threads: 1, samplerThreads: false }); // too short to start a thread
+  expect(threadPlan(run(10, 5, 2, 10_000), 1)).toEqual({ threads: 1, samplerThreads: false }); // one core
 });

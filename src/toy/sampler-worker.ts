@@ -1,0 +1,18 @@
+/** The sampler thread of sampler-thread.ts: draws each batch it is asked for, until told to stop. */
+import { workerData } from 'node:worker_threads';
+import { sampleBatch } from './data.ts';
+import { CONTROL, SLOT, waitWhile, type SamplerThreadData } from './sampler-thread.ts';
+
+const { spec, keys, control, buffers } = workerData as SamplerThreadData;
+const views = buffers.map(({ buffer, byteOffset, length }) => new Float32Array(buffer, byteOffset, length));
+for (;;) {
+  const requests = Atomics.load(control, CONTROL.requests);
+  if (Atomics.load(control, CONTROL.stop) === 1) break;
+  for (const k of [0, 1]) {
+    if (Atomics.compareExchange(control, CONTROL.state + k, SLOT.requested, SLOT.working) !== SLOT.requested) continue;
+    sampleBatch(spec, keys, Atomics.load(control, CONTROL.step + k), views[k]);
+    Atomics.store(control, CONTROL.state + k, SLOT.ready);
+    Atomics.notify(control, CONTROL.state + k);
+  }
+  waitWhile(control, CONTROL.requests, requests, 2); // until the next request (at once if one came meanwhile)
+}
