@@ -34,7 +34,7 @@ export type { OpAttrs } from './autograd/ops.ts';
 export type { GradcheckInputReport } from './autograd/gradcheck.ts';
 export type { GpujsInstance, GpujsKernel, GpujsModule } from './kernels/gpujs.ts';
 export type { DeviceStats } from './kernels/device/program.ts';
-export type { Trainer } from './toy/train.ts';
+export type { Trainer, BatchSource, BatchSourceFactory } from './toy/train.ts';
 export type { InstanceMetrics, TrainedInstance } from './toy/presets.ts';
 export type { Cell, ExperimentShape } from './phase/experiments.ts';
 export type { Candidate } from './phase/theory.ts';

@@ -164,6 +164,8 @@ export function importanceTensor(importance: TrainConfig['importance'], instance
 /**
  * Train every instance of the model; with `restarts`, every instance k times and keep the best. onStep sees
  * each step's per-instance losses (restarts included, instance-major: instance i's restart r at i * k + r).
+ * `batches`: where the batches come from (default: drawn on this thread; train-parallel.ts passes a sampler
+ * thread's); the batches, and so the result, are the same bytes either way.
  */
 export function train(config: TrainConfig, onStep?: StepCallback, batches?: BatchSourceFactory): TrainResult {
   const restarts = config.restarts ?? 1;
