@@ -173,8 +173,9 @@ export function train(config: TrainConfig, onStep?: StepCallback, batches?: Batc
   return restarts === 1 ? trainOnce(config, onStep, batches) : trainBestOf(config, restarts, onStep, batches);
 }
 
-/** Where a run's batches come from: step s's batch, sampleBatch's bytes, valid until batch(s + 1) is asked for. */
+/** Where a run's batches come from. */
 export interface BatchSource {
+  /** Step s's batch (sampleBatch's bytes), valid until batch(s + 1) is asked for. */
   batch(step: number): Float32Array;
   /** The run is over (or failed): free what the source holds. */
   close(): void;
