@@ -2,7 +2,7 @@
  * Training one chunk of a sweep: a set of (cell, seed) runs trained as the instances of one batched model.
  * Used in the main thread and inside worker threads alike, so both produce the same bytes.
  */
-import { train } from '../toy/train.ts';
+import { train, type BatchSourceFactory } from '../toy/train.ts';
 import { cellsOf, SHAPES, type SweepConfig } from './experiments.ts';
 
 export interface ChunkRun {
@@ -27,8 +27,11 @@ export interface RunOutput {
   warning?: string;
 }
 
-/** Train the runs as one batched model; onSteps(n) reports n more steps done (every 50 steps, for progress). */
-export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSteps?: (steps: number) => void): RunOutput[] {
+/**
+ * Train the runs as one batched model; onSteps(n) reports n more steps done (every 50 steps, for progress).
+ * `batches`: where the batches come from (a sampler thread's, see sweep.ts; the same bytes).
+ */
+export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSteps?: (steps: number) => void, batches?: BatchSourceFactory): RunOutput[] {
   const shape = SHAPES[config.experiment];
   const { features: n, hidden: m } = shape;
   const I = runs.length;
@@ -46,7 +49,7 @@ export function trainChunk(config: SweepConfig, runs: readonly ChunkRun[], onSte
     instanceSeeds: runs.map((r) => r.seed),
     evalBatch: config.evalBatch,
     name: `${config.experiment} cells ${runs[0].cell}..${runs[I - 1].cell}`,
-  }, onSteps && ((step) => (step + 1) % 50 === 0 && onSteps(50)));
+  }, onSteps && ((step) => (step + 1) % 50 === 0 && onSteps(50)), batches);
   const { W, W2, b } = result.model;
   return runs.map((r, i) => ({
     cell: r.cell,

@@ -17,6 +17,10 @@ import { evaluationRows } from '../toy/train.ts';
 import { checkRuns, ResultsFileError } from './results-check.ts';
 import { show } from '../schema.ts';
 import { moduleFile } from '../module-file.ts';
+import { getBackend, setBackend } from '../kernels/registry.ts';
+import { useBackend } from '../kernels/select.ts';
+import { SMALL_MODEL_WEIGHTS } from '../toy/fused.ts';
+import { prefetchingBatches } from '../toy/sampler-thread.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -65,17 +69,36 @@ interface PartialFile {
 
 
 /**
- * Run the chunks on `workers` threads (in this thread when 1), calling onChunk as each finishes (in any order)
- * and onRunSteps as training advances.
+ * How a sweep uses `workers` cores: `trainers` threads training chunks, each with a sampler thread when
+ * `samplerThreads`. The small tied models (the 2x1 and 3x2 feature sweeps: sampling is about half a step) give half
+ * the cores to sampler threads, as train-parallel.ts's threadPlan does for one run; the others train on every core.
+ */
+export function sweepThreadPlan(config: SweepConfig, workers: number): { trainers: number; samplerThreads: boolean } {
+  const { kind, features: n, hidden: m } = SHAPES[config.experiment];
+  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && workers >= 2;
+  return small ? { trainers: Math.floor(workers / 2), samplerThreads: true } : { trainers: workers, samplerThreads: false };
+}
+
+/**
+ * Run the chunks on `workers` cores (in this thread when one trains, see sweepThreadPlan), calling onChunk as each
+ * finishes (in any order) and onRunSteps as training advances.
  */
 async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, backend: string, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
-  if (workers <= 1) {
-    for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length)));
+  const { trainers, samplerThreads } = sweepThreadPlan(config, workers);
+  if (trainers <= 1) {
+    // In this thread, on the sweep's backend (the workers start it themselves), the active one restored after.
+    const previous = getBackend();
+    await useBackend(backend, { log: () => {} });
+    try {
+      for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length), samplerThreads ? prefetchingBatches : undefined));
+    } finally {
+      setBackend(previous.name);
+    }
     return;
   }
   const boot = new URL('../worker-boot.mjs', import.meta.url);
   const entry = moduleFile('./worker', import.meta.url).href;
-  const pool = Array.from({ length: Math.min(workers, chunks.length) }, () => new Worker(boot, { workerData: { entry } }));
+  const pool = Array.from({ length: Math.min(trainers, chunks.length) }, () => new Worker(boot, { workerData: { entry } }));
   let next = 0;
   try {
     await Promise.all(
@@ -85,7 +108,7 @@ async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: num
             const send = (): void => {
               if (next >= chunks.length) return resolve();
               const id = next++;
-              worker.postMessage({ id, config, runs: chunks[id], backend });
+              worker.postMessage({ id, config, runs: chunks[id], backend, samplerThread: samplerThreads });
             };
             worker.on('message', (msg: { id: number; outputs?: RunOutput[]; steps?: number; error?: string }) => {
               if (msg.error !== undefined) return reject(new Error(msg.error));

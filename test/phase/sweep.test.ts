@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cellsOf, EXPERIMENTS, logspace, type SweepConfig } from '../../src/phase/experiments.ts';
 import { sweepFromArgs } from '../../src/phase/flags.ts';
 import { writeReport } from '../../src/phase/report.ts';
-import { runSweep, sweepMemory, type FeatureCell, type NeuronCell, type SweepResults } from '../../src/phase/sweep.ts';
+import { runSweep, sweepMemory, sweepThreadPlan, type FeatureCell, type NeuronCell, type SweepResults } from '../../src/phase/sweep.ts';
 
 const tiny: SweepConfig = {
   experiment: 'feature-2x1',
@@ -28,9 +28,15 @@ const bytes = (x: unknown): string => JSON.stringify(x);
 describe('sweep determinism', () => {
   it('one worker, two workers and other chunkings give the same bytes', async () => {
     const one = await runSweep(tiny, { workers: 1 });
+    // a 2x1 sweep on 2 cores: chunks in this thread, each with a sampler thread; on 4: two workers, each with one
+    expect(sweepThreadPlan(tiny, 2)).toEqual({ trainers: 1, samplerThreads: true });
+    expect(sweepThreadPlan(tiny, 4)).toEqual({ trainers: 2, samplerThreads: true });
+    expect(sweepThreadPlan({ ...tiny, experiment: 'neuron' }, 4)).toEqual({ trainers: 4, samplerThreads: false });
     const two = await runSweep(tiny, { workers: 2, maxInstancesPerChunk: 2 });
+    const four = await runSweep(tiny, { workers: 4, maxInstancesPerChunk: 2 });
     const inProcessSmallChunks = await runSweep(tiny, { workers: 1, maxInstancesPerChunk: 4 });
     expect(bytes(two)).toBe(bytes(one));
+    expect(bytes(four)).toBe(bytes(one));
     expect(bytes(inProcessSmallChunks)).toBe(bytes(one));
     expect(one.cells).toHaveLength(9);
     // The notebook's 3-D Xavier fan counts the whole sweep's runs, not a chunk's.
