@@ -1,10 +1,12 @@
 /**
  * The `wasm` backend: the reference backend with its large batched matmuls on WebAssembly SIMD micro-kernels
- * (./wasm/simd.ts, emitted from TypeScript at first use; one module per padded output width). Products too small
- * to repay copying the operands into WebAssembly memory (under WASM_MIN_MACS multiply-adds per batch entry)
- * stay on the reference loops; that rule is the backend's definition, so results depend only on the shapes.
- * Everything else is the reference backend's. Results agree with the reference within float32 rounding (the
- * kernels sum in float32, the reference in float64 partial sums) and are deterministic.
+ * (./wasm/simd.ts: dense and sparse, emitted from TypeScript at first use), the fused training passes of
+ * src/toy/fused.ts as SIMD kernels (./wasm/output-loss.ts, ./wasm/tied-loss.ts), and a memory the training step's
+ * arrays can live in so that all of these work in place (./wasm/memory.ts). Products too small to repay copying
+ * their operands (under WASM_MIN_MACS multiply-adds per batch entry) stay on the reference loops; that rule is the
+ * backend's definition, so results depend only on the shapes. Products agree with the reference within float32
+ * rounding (the kernels sum in float32, the reference in float64 partial sums); the fused passes give their loops'
+ * bits; all are deterministic.
  */
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';

@@ -1,13 +1,13 @@
 /**
  * WebAssembly SIMD matmul micro-kernels, generated per padded output width Np (a multiple of 4) so that each
- * output row's columns sit in v128 registers. Both skip zero entries of A, which are ~90% of the paper's
- * inputs at the densities that matter. Sums run in float32, k in order, so results are deterministic (not
- * bit-equal to the reference loops, which accumulate partial sums in float64).
+ * output row's columns sit in v128 registers. Sums run in float32, k in order, so results are deterministic and
+ * the same bits whichever kernel runs (not bit-equal to the reference loops, which accumulate in float64).
  *
- *   nn(a, b, c, M, K)   C[M x Np] = A[M x K] . B[K x Np]          row by row, accumulators in registers
- *   tn(a, b, c, M, K)   C[M x Np] += A[K x M]^T . B[K x Np]       rank-1 updates of C for each non-zero A[k, i]
+ *   nn(a, b, c, M, K, vals, addrs, table)    C[M x Np] = A[M x K] . B[K x Np]       sparse A: each row compacted first
+ *   tn(a, b, c, M, K, vals, addrs, table)    C[M x Np] += A[K x M]^T . B[K x Np]    sparse A: rank-1 updates per non-zero
+ *   nn4(a, b, c, M) / tn4(a, b, c, M, rowB)  the same for dense A, four rows of C at a time (K baked in)
  *
- * Pointers are byte offsets into the imported memory; B and C rows are Np floats apart.
+ * Pointers are byte offsets into the imported memory; C's rows are Np floats apart, B's Np or a packed panel's width.
  */
 import { Code, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
 
