@@ -1,0 +1,46 @@
+/** The wasm backend's memory (src/kernels/wasm/memory.ts): arrays handed out survive growth, blocks are reused. */
+import { expect, it } from 'vitest';
+import { KernelHeap } from '../../src/kernels/wasm/memory.ts';
+import { createWasmKernels } from '../../src/kernels/wasm.ts';
+
+it('arrays handed out keep their values and stay live when the memory grows (it is shared)', () => {
+  const heap = new KernelHeap();
+  expect(heap.shared).toBe(true); // Node has shared WebAssembly memory
+  const at = heap.alloc(1000);
+  const view = new Float32Array(heap.memory.buffer, at * 4, 1000);
+  view.forEach((_, i) => (view[i] = i + 0.5));
+  const before = heap.memory.buffer.byteLength;
+  heap.alloc(16 * 2 ** 20); // 64 MiB: the memory grows
+  expect(heap.memory.buffer.byteLength).toBeGreaterThan(before);
+  expect(view.length).toBe(1000); // not detached
+  expect(view[999]).toBe(999.5);
+  view[3] = -7; // and still the same memory
+  expect(heap.floats[at + 3]).toBe(-7);
+  expect(heap.offsetOf(view)).toBe(at);
+  expect(heap.offsetOf(new Float32Array(10))).toBeNull();
+});
+
+it('a released block is handed out again for the same size; sizes round up to 4 floats (16-byte alignment)', () => {
+  const heap = new KernelHeap();
+  const a = heap.alloc(10);
+  const b = heap.alloc(10);
+  expect(b - a).toBe(12);
+  expect(a % 4).toBe(0);
+  heap.release(a, 10);
+  expect(heap.alloc(12)).toBe(a); // 10 and 12 floats are the same block size
+  expect(heap.alloc(10)).not.toBe(a);
+});
+
+it('more than 4 GiB is an error that names the size and how to need less', () => {
+  const heap = new KernelHeap();
+  expect(() => heap.alloc(2 ** 30 + 2 ** 28)).toThrow(/5\.00 GiB of WebAssembly memory needed, more than the 4 GiB it can address .*train fewer instances at once \(a smaller sweep chunk\)/);
+});
+
+it('the backend offers its memory, and release() refuses an array it did not give', () => {
+  const k = createWasmKernels();
+  const x = k.memory!.allocate(100);
+  expect(x.buffer).toBeInstanceOf(SharedArrayBuffer);
+  expect(Array.from(x.subarray(0, 3))).toEqual([0, 0, 0]); // zero-filled
+  k.memory!.release(x);
+  expect(() => k.memory!.release(new Float32Array(100))).toThrow('wasm backend: release() of an array that allocate() did not give');
+});
