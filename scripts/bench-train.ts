@@ -136,6 +136,7 @@ function samplingSeconds(name: string): number {
  * as one thread), on the CPU backend asked for (wasm when a GPU one is): steps/s after the first STEP_BATCH
  * steps, and the seconds until then (thread start-up and those steps: what a short run pays on top).
  */
+/** `singleSps`: this configuration's steps/s on one CPU thread, which sizes the warm-up (a device's would not). */
 async function split(name: string, singleSps: number): Promise<{ sps: number; startUp: number; plan: string }> {
   const backend = flags.backend === 'js' || flags.backend === 'wasm' ? flags.backend : 'wasm';
   // The workers report steps in batches of STEP_BATCH: the warm-up (at least a second, for the threads to start) and
@@ -190,7 +191,7 @@ for (const name of names) {
   }
   await useBackend('js');
     const sampling = samplingSeconds(name); // before the threads of split(), on the main thread's warm JIT
-  ours.set(name, { sps: timings.map((t) => t.sps), timings, gcShare: timings[0].gcShare, split: await split(name, Math.max(...timings.map((t) => t.sps))), sampling });
+  ours.set(name, { sps: timings.map((t) => t.sps), timings, gcShare: timings[0].gcShare, split: await split(name, Math.max(...timings.filter((_, k) => backends[k].trainer === 'autograd' && ['js', 'wasm'].includes(backends[k].name)).map((t) => t.sps))), sampling });
 }
 
 // --- anchors ------------------------------------------------------------------------------------------------
