@@ -93,7 +93,8 @@ export function createWasmKernels(): Kernels {
     // unpadded, and when no padding rows follow it.
     const aIn = aCols === aRowLength ? heap.offsetOf(a) : null;
     const bIn = !transB && np === n && k4 === k ? heap.offsetOf(b) : null;
-    const cIn = np === n ? heap.offsetOf(out) : null;
+    // (not when a dense TN product could write C's rows padded to a multiple of 4 past the output's end)
+    const cIn = np === n && !(transA && m % 4 !== 0) ? heap.offsetOf(out) : null;
     const listLength = align4(Math.max(aCols, k4)) + 4; // a compacted row, and the slack of its last stores
     const aSize = aIn === null ? align4(aRows * aCols) : 0;
     const bSize = bIn === null ? align4(k4 * np) : 0;

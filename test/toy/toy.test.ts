@@ -334,6 +334,22 @@ describe("wasm: the step's buffers in WebAssembly memory", () => {
     plain.model.parameters.forEach((p, i) => expect(Buffer.from(inMemory.model.parameters[i].data.buffer).equals(Buffer.from(p.data.buffer))).toBe(true));
     expect([...inMemory.finalLosses]).toEqual([...plain.finalLosses]);
   });
+
+  it.each([['relu-output', 10, 8], ['relu-hidden', 10, 8], ['abs', 8, 10]] as const)('%s %i -> %i, dense, 20 instances: products whose rows pad to 4 write no further than their output', async (kind, n, m) => {
+    // A dense TN product writes C rows padded to a multiple of 4: into an output that lies in the memory, the padding
+    // rows would overwrite the next block (the arena's next buffer).
+    const { useBackend } = await import('../../src/kernels/select.ts');
+    const { withBackend } = await import('../../src/kernels/registry.ts');
+    await useBackend('wasm');
+    setBackend('js');
+    const run = (reuseBuffers: boolean) =>
+      withBackend('wasm', () =>
+        train({ model: { kind, instances: 20, features: n, hidden: m }, importance: Array.from({ length: n }, (_, i) => 0.95 ** i), density: new Array(20).fill(0.8), batch: 512, steps: 10, lr: 1e-2, optimizer: 'adamw', seed: 5, reuseBuffers }),
+      );
+    const [plain, inMemory] = [run(false), run(true)];
+    plain.model.parameters.forEach((p, i) => expect(Buffer.from(inMemory.model.parameters[i].data.buffer).equals(Buffer.from(p.data.buffer))).toBe(true));
+    expect([...inMemory.finalLosses]).toEqual([...plain.finalLosses]);
+  });
 });
 
 const backends = await nodeBackends(); // js and wasm run tiedProduct's host path; the gpu.js ones its device path
