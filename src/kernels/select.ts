@@ -11,7 +11,7 @@
  * installed, asynchronous-only readback); nothing falls back silently.
  */
 import { referenceKernels } from './reference.ts';
-import { registerBackend, setBackend } from './registry.ts';
+import { getBackend, listBackends, registerBackend, setBackend } from './registry.ts';
 import { BackendUnavailableError, createGpujsKernels, gpujsGlobal, GPUJS_MODES, type GpujsKernels, type GpujsMode, type GpujsModule } from './gpujs.ts';
 import type { Kernels, MatmulSpec } from './types.ts';
 import { createWasmKernels } from './wasm.ts';
@@ -228,4 +228,19 @@ export function autoKernels(
     choices,
     candidates: candidates.map((c) => c.name),
   };
+}
+
+/**
+ * Run fn with backend `name` active (started first when it is not registered yet, as useBackend starts it; one that
+ * is, whatever options started it, is used as it is), and the previously active backend restored afterwards.
+ */
+export async function runOnBackend<T>(name: string, fn: () => T): Promise<T> {
+  const previous = getBackend();
+  if (listBackends().includes(name)) setBackend(name);
+  else await useBackend(name, { log: () => {} });
+  try {
+    return fn();
+  } finally {
+    setBackend(previous.name);
+  }
 }

@@ -17,8 +17,7 @@ import { evaluationRows } from '../toy/train.ts';
 import { checkRuns, ResultsFileError } from './results-check.ts';
 import { show } from '../schema.ts';
 import { moduleFile } from '../module-file.ts';
-import { getBackend, setBackend } from '../kernels/registry.ts';
-import { useBackend } from '../kernels/select.ts';
+import { runOnBackend } from '../kernels/select.ts';
 import { SMALL_MODEL_WEIGHTS } from '../toy/fused.ts';
 import { prefetchingBatches } from '../toy/sampler-thread.ts';
 
@@ -86,14 +85,10 @@ export function sweepThreadPlan(config: SweepConfig, workers: number): { trainer
 async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, backend: string, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
   const { trainers, samplerThreads } = sweepThreadPlan(config, workers);
   if (trainers <= 1) {
-    // In this thread, on the sweep's backend (the workers start it themselves), the active one restored after.
-    const previous = getBackend();
-    await useBackend(backend, { log: () => {} });
-    try {
+    // In this thread, on the sweep's backend (the workers start it themselves).
+    await runOnBackend(backend, () => {
       for (const runs of chunks) onChunk(trainChunk(config, runs, (steps) => onRunSteps(steps * runs.length), samplerThreads ? prefetchingBatches : undefined));
-    } finally {
-      setBackend(previous.name);
-    }
+    });
     return;
   }
   const boot = new URL('../worker-boot.mjs', import.meta.url);

@@ -13,8 +13,8 @@ import { sampleBatch } from './data.ts';
 import type { BatchSourceFactory } from './train.ts';
 import { moduleFile } from '../module-file.ts';
 
-/** Control words: a state and a step per buffer, then a request counter and the stop flag. */
-export const CONTROL = { state: 0, step: 2, requests: 4, stop: 5, length: 6 } as const;
+/** Control words: a state and a step per buffer, then a request counter, the stop flag, and 1 once the thread has failed. */
+export const CONTROL = { state: 0, step: 2, requests: 4, stop: 5, failed: 6, length: 7 } as const;
 /** A buffer's states. The sampler thread takes REQUESTED -> WORKING -> READY; the training thread REQUESTED -> MAIN -> READY. */
 export const SLOT = { idle: 0, requested: 1, working: 2, ready: 3, main: 4 } as const;
 
@@ -39,7 +39,7 @@ export interface SamplerThreadData {
 }
 
 /** A BatchSource that also says how many of its batches the sampler thread drew (the rest: the training thread). */
-export type PrefetchingSource = ReturnType<BatchSourceFactory> & { drawnByThread(): number };
+export type PrefetchingSource = ReturnType<BatchSourceFactory> & { drawnByThread(): number; /** whether the sampler thread failed (the training thread then drew the rest) */ failed(): boolean };
 
 export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<BatchSourceFactory>): PrefetchingSource => {
   const length = spec.instances * spec.batch * spec.features;
@@ -52,22 +52,37 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
   }
   const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.length));
   control[CONTROL.step] = control[CONTROL.step + 1] = -1;
-  const worker = new Worker(new URL('../worker-boot.mjs', import.meta.url), {
-    workerData: {
-      entry: moduleFile('./sampler-worker', import.meta.url).href,
-      spec,
-      keys,
-      control,
-      buffers: buffers.map((b) => ({ buffer: b.buffer as SharedArrayBuffer, byteOffset: b.byteOffset, length: b.length })),
-    } satisfies SamplerThreadData,
-  });
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('../worker-boot.mjs', import.meta.url), {
+      workerData: {
+        entry: moduleFile('./sampler-worker', import.meta.url).href,
+        spec,
+        keys,
+        control,
+        buffers: buffers.map((b) => ({ buffer: b.buffer as SharedArrayBuffer, byteOffset: b.byteOffset, length: b.length })),
+      } satisfies SamplerThreadData,
+    });
+  } catch (e) {
+    if (!ownBuffers) for (const b of buffers) memory!.release(b);
+    throw e;
+  }
   worker.unref();
-  worker.on('error', () => {}); // a thread that fails leaves its requests to the training thread
+  // A thread that fails (see sampler-worker.ts) hands its batch back and stops: the training thread draws the rest.
+  worker.on('error', () => {});
 
   const waitWhileWorking = (k: number) => waitWhile(control, CONTROL.state + k, SLOT.working, 1);
-  /** Draw `step` into buffer k on this thread (the slot must not be the sampler thread's). */
+  /** Take buffer k for this thread: once the sampler thread is off it, whatever its state. */
+  const claim = (k: number) => {
+    for (;;) {
+      const state = Atomics.load(control, CONTROL.state + k);
+      if (state === SLOT.working) waitWhileWorking(k);
+      else if (Atomics.compareExchange(control, CONTROL.state + k, state, SLOT.main) === state) return;
+    }
+  };
   let drawnHere = 0;
   let handedOut = 0;
+  /** Draw `step` into buffer k on this thread (claimed: the slot is not the sampler thread's). */
   const drawHere = (k: number, step: number) => {
     drawnHere++;
     sampleBatch(spec, keys, step, buffers[k]);
@@ -79,12 +94,8 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
       const k = step & 1;
       const at = CONTROL.state + k;
       if (Atomics.load(control, CONTROL.step + k) !== step) {
-        // never asked for (the first step): take the buffer once the thread is off it
-        for (;;) {
-          const state = Atomics.load(control, at);
-          if (state === SLOT.working) waitWhileWorking(k);
-          else if (Atomics.compareExchange(control, at, state, SLOT.main) === state) break;
-        }
+        // never asked for (the first step, or a step out of order)
+        claim(k);
         drawHere(k, step);
       } else {
         for (;;) {
@@ -98,10 +109,11 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
           }
         }
       }
-      // Ask for the next batch in the other buffer, whose batch (step - 1) is used up.
+      // Ask for the next batch in the other buffer, whose batch (step - 1) is used up: claimed first, so that the
+      // thread cannot be drawing into it while its step changes.
       if (step + 1 < steps) {
         const next = 1 - k;
-        waitWhileWorking(next);
+        claim(next);
         Atomics.store(control, CONTROL.step + next, step + 1);
         Atomics.store(control, CONTROL.state + next, SLOT.requested);
         Atomics.add(control, CONTROL.requests, 1);
@@ -111,6 +123,7 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
       return buffers[k];
     },
     drawnByThread: () => handedOut - drawnHere,
+    failed: () => Atomics.load(control, CONTROL.failed) === 1,
     close() {
       Atomics.store(control, CONTROL.stop, 1);
       Atomics.add(control, CONTROL.requests, 1);

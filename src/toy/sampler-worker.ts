@@ -7,10 +7,18 @@ const { spec, keys, control, buffers } = workerData as SamplerThreadData;
 const views = buffers.map(({ buffer, byteOffset, length }) => new Float32Array(buffer, byteOffset, length));
 for (;;) {
   const requests = Atomics.load(control, CONTROL.requests);
-  if (Atomics.load(control, CONTROL.stop) === 1) break;
+  if (Atomics.load(control, CONTROL.stop) === 1 || Atomics.load(control, CONTROL.failed) === 1) break;
   for (const k of [0, 1]) {
     if (Atomics.compareExchange(control, CONTROL.state + k, SLOT.requested, SLOT.working) !== SLOT.requested) continue;
-    sampleBatch(spec, keys, Atomics.load(control, CONTROL.step + k), views[k]);
+    try {
+      sampleBatch(spec, keys, Atomics.load(control, CONTROL.step + k), views[k]);
+    } catch {
+      // Hand the batch back (the training thread draws it, and every later one) and stop.
+      Atomics.store(control, CONTROL.failed, 1);
+      Atomics.store(control, CONTROL.state + k, SLOT.requested);
+      Atomics.notify(control, CONTROL.state + k);
+      process.exit(1);
+    }
     Atomics.store(control, CONTROL.state + k, SLOT.ready);
     Atomics.notify(control, CONTROL.state + k);
   }

@@ -14,8 +14,7 @@ import { instanceSeeds, train, trainerFor, TrainingDivergedError, type StepCallb
 import { SMALL_MODEL_WEIGHTS } from './fused.ts';
 import { prefetchingBatches } from './sampler-thread.ts';
 import { moduleFile } from '../module-file.ts';
-import { getBackend, setBackend } from '../kernels/registry.ts';
-import { useBackend } from '../kernels/select.ts';
+import { runOnBackend } from '../kernels/select.ts';
 
 /**
  * Steps whose losses a worker sends in one message (a message per step cost more than a small model's step):
@@ -105,14 +104,8 @@ export async function trainParallel(
   const plan = device ? { threads: 1, samplerThreads: false } : options.threads !== undefined ? { threads: Math.max(1, Math.min(options.threads, I)), samplerThreads: options.samplerThreads ?? false } : threadPlan(config, options.workers ?? os.availableParallelism());
   const { threads, samplerThreads } = plan;
   if (threads === 1) {
-    // On this thread, on the backend asked for (the workers below start it themselves), the active one restored after.
-    const previous = getBackend();
-    await useBackend(options.backend, { log: () => {} });
-    try {
-      return { ...train(config, onStep, samplerThreads ? prefetchingBatches : undefined), threads, samplerThreads };
-    } finally {
-      setBackend(previous.name);
-    }
+    // On this thread, on the backend asked for (the workers below start it themselves).
+    return runOnBackend(options.backend, () => ({ ...train(config, onStep, samplerThreads ? prefetchingBatches : undefined), threads, samplerThreads }));
   }
   const seeds = instanceSeeds(config);
   const perInstance = Array.isArray(config.importance[0]);

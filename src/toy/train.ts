@@ -279,7 +279,6 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback, batches: BatchSou
   // Every step builds the same graph: an arena hands each op last step's buffer instead of fresh memory, from the
   // backend's own memory where it has one (the wasm kernels then work in place), as is the batch.
   const arena = config.reuseBuffers === false ? null : new Arena(backend.memory);
-  const source = batches(spec, dataKeys, config.steps, arena ? backend.memory : undefined);
   const ones = new Tensor(new Float32Array(I).fill(1), [I]);
   const gradNorms = new Float64Array(I);
   const snapshots: Snapshot[] | undefined = every === undefined ? undefined : [];
@@ -303,6 +302,7 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback, batches: BatchSou
     if (step >= config.steps - tailSteps) for (let i = 0; i < I; i++) finalLosses[i] += losses.data[i] / tailSteps;
     watch(step, losses.data, parameterViews); // inside the step: the arena reuses losses.data afterwards
   };
+  const source = batches(spec, dataKeys, config.steps, arena ? backend.memory : undefined);
   try {
     for (let step = 0; step < config.steps; step++) {
       if (arena) arena.run(() => trainStep(step));
