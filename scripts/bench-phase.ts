@@ -23,7 +23,7 @@ import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import { hasDeviceTraining } from '../src/kernels/device/training.ts';
 import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
 import { logspace } from '../src/phase/experiments.ts';
-import { runSweep, sweepThreadPlan } from '../src/phase/sweep.ts';
+import { describeThreadPlan, runSweep } from '../src/phase/sweep.ts';
 
 const flags = flagsOrExit('bench-phase', () => {
   const f = parseFlags(process.argv.slice(2), {
@@ -59,8 +59,7 @@ for (const backend of flags.backends.split(',')) {
   await runSweep(sweep, { workers, backend, ...(device ? { maxInstancesPerChunk: Math.ceil((G * G * seeds) / workers) } : {}) });
   const seconds = (performance.now() - t0) / 1000;
   ours.push({ backend, device: describeBackend(kernels), trainer: device ? 'device' : 'autograd', workers, seconds });
-  const plan = sweepThreadPlan(sweep, workers);
-  const threads = device ? `${workers} workers` : plan.samplerThreads ? `${workers} cores: ${plan.trainers} training and ${plan.trainers} sampler thread${plan.trainers > 1 ? 's' : ''}` : `${workers} workers`;
+  const threads = describeThreadPlan(sweep, workers, backend);
   console.log(`superposition-lab (backend ${describeBackend(kernels)}, ${device ? 'device' : 'autograd'} trainer, ${threads}): ${seconds.toFixed(1)} s for ${steps} steps -> ${(seconds * scale).toFixed(0)} s for ${flags.steps}`);
 }
 const best = Math.min(...ours.map((o) => o.seconds));

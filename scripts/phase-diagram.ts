@@ -22,7 +22,7 @@ import { sweepFlags, sweepFromFlags } from '../src/phase/flags.ts';
 import { headline, writeReport } from '../src/phase/report.ts';
 import { mergeCommand, resolveShard, shardCountFlag, shardNote, writeShard } from '../src/phase/shards.ts';
 import { claimOutDir } from '../src/phase/out-dir.ts';
-import { assembleResults, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
+import { assembleResults, describeThreadPlan, trainSweep, type SweepResults } from '../src/phase/sweep.ts';
 import { warningLines } from '../src/phase/results.ts';
 import { progress } from '../src/progress.ts';
 
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
   const out = resolve(flags.out || `out/${experiment}`);
   const sharding = resolveShard(flags.shard, flags['shard-count']); // bad values throw FlagError (exit 2)
   const cellCount = cellsOf(config).length;
-  console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${flags.workers} worker${flags.workers > 1 ? 's' : ''}, backend ${describeBackend()}, trainer ${describeTrainer()}`);
+  console.log(`phase-diagram: ${experiment}, ${cellCount} cells x ${flags.seeds} seeds, ${flags.steps} steps, batch ${flags.batch}, ${flags.optimizer} lr ${flags.lr} (${flags.schedule}), seed ${flags.seed}, ${describeThreadPlan(config, flags.workers, flags.backend)}, backend ${describeBackend()}, trainer ${describeTrainer()}`);
   if (sharding) console.log(shardNote(sharding));
   // A shard keeps its partial.json in a folder of its own: shards of one job share --out.
   const runDir = sharding ? join(out, `partial-${sharding.shard.index}-of-${sharding.shard.count}`) : out;

@@ -72,10 +72,18 @@ interface PartialFile {
  * `samplerThreads`. The small tied models (the 2x1 and 3x2 feature sweeps: sampling is about half a step) give half
  * the cores to sampler threads, as train-parallel.ts's threadPlan does for one run; the others train on every core.
  */
-export function sweepThreadPlan(config: SweepConfig, workers: number): { trainers: number; samplerThreads: boolean } {
+export function sweepThreadPlan(config: SweepConfig, workers: number, backend = 'js'): { trainers: number; samplerThreads: boolean } {
   const { kind, features: n, hidden: m } = SHAPES[config.experiment];
-  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && workers >= 2;
+  // gpujs:webgpu, the one backend with a device trainer (webgpu-bridge.ts), samples on the device: no sampler threads
+  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && workers >= 2 && backend !== 'gpujs:webgpu';
   return small ? { trainers: Math.floor(workers / 2), samplerThreads: true } : { trainers: workers, samplerThreads: false };
+}
+
+/** sweepThreadPlan in words, for the scripts' headers: "2 cores: 1 training and 1 sampler thread", "4 worker threads". */
+export function describeThreadPlan(config: SweepConfig, workers: number, backend?: string): string {
+  const { trainers, samplerThreads } = sweepThreadPlan(config, workers, backend);
+  if (samplerThreads) return `${workers} cores: ${trainers} training and ${trainers} sampler thread${trainers > 1 ? 's' : ''}`;
+  return `${workers} worker thread${workers > 1 ? 's' : ''}`;
 }
 
 /**
@@ -83,7 +91,7 @@ export function sweepThreadPlan(config: SweepConfig, workers: number): { trainer
  * finishes (in any order) and onRunSteps as training advances.
  */
 async function runChunks(config: SweepConfig, chunks: ChunkRun[][], workers: number, backend: string, onChunk: (outputs: RunOutput[]) => void, onRunSteps: (n: number) => void): Promise<void> {
-  const { trainers, samplerThreads } = sweepThreadPlan(config, workers);
+  const { trainers, samplerThreads } = sweepThreadPlan(config, workers, backend);
   if (trainers <= 1) {
     // In this thread, on the sweep's backend (the workers start it themselves).
     await runOnBackend(backend, () => {

@@ -32,6 +32,7 @@ describe('sweep determinism', () => {
     expect(sweepThreadPlan(tiny, 2)).toEqual({ trainers: 1, samplerThreads: true });
     expect(sweepThreadPlan(tiny, 4)).toEqual({ trainers: 2, samplerThreads: true });
     expect(sweepThreadPlan({ ...tiny, experiment: 'neuron' }, 4)).toEqual({ trainers: 4, samplerThreads: false });
+    expect(sweepThreadPlan(tiny, 4, 'gpujs:webgpu')).toEqual({ trainers: 4, samplerThreads: false }); // samples on the device
     const two = await runSweep(tiny, { workers: 2, maxInstancesPerChunk: 2 });
     const four = await runSweep(tiny, { workers: 4, maxInstancesPerChunk: 2 });
     const inProcessSmallChunks = await runSweep(tiny, { workers: 1, maxInstancesPerChunk: 4 });
