@@ -134,6 +134,8 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
       }
       void worker.terminate();
       if (!ownBuffers) for (const b of buffers) memory!.release(b);
+      // Not silent: the run's results are the same, but it ran slower than planned.
+      if (Atomics.load(control, CONTROL.failed) === 1) process.emitWarning(`the sampler thread failed after drawing ${handedOut - drawnHere} of ${handedOut} batches; the training thread drew the rest (the same bytes, more slowly)`, 'SamplerThreadWarning');
     },
   };
 };
