@@ -61,13 +61,16 @@ export const SAMPLER_THREAD_WORK = 1e8;
  * `samplerThreads`. The small tied models (tiedReluLoss: sampling is 40-55% of their step on the wasm backend)
  * give half the cores to sampler threads: on 2 cores one training thread and one sampler thread ran A (10 x 5->2)
  * 1.4x and B (1024 x 2->1) 1.8x faster than one thread, where splitting the instances gave 0.93x and 1.7x. Larger
- * models split their instances (C 20 x 100->20: 1.9x, against 1.3x from a sampler thread), and take a sampler
- * thread only when they cannot split (one instance, or a run too small for training threads).
+ * models, and runs with correlated feature sets (sampled in TypeScript, most of their step), split their instances
+ * (C 20 x 100->20: 1.9x, against 1.3x from a sampler thread), and take a sampler thread only when they cannot split
+ * (one instance, or a run too small for training threads).
  */
 export function threadPlan(config: TrainConfig, workers: number): { threads: number; samplerThreads: boolean } {
   const { kind, instances: I, features: n, hidden: m } = config.model;
   const drawn = config.steps * I * config.batch * n * (config.restarts ?? 1);
-  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS;
+  // Correlated feature sets draw in TypeScript (~25 ns a value, most of a step): splitting halves that, a sampler
+  // thread only moves it.
+  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && (config.featureSets ?? []).length === 0;
   const threads = threadsFor(config, small ? Math.floor(workers / 2) || 1 : workers);
   return { threads, samplerThreads: workers >= 2 && drawn >= SAMPLER_THREAD_WORK && (small || threads === 1) };
 }

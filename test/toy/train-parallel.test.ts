@@ -115,5 +115,7 @@ it('gives small tied models a sampler thread and splits the instances of larger 
   expect(threadPlan(run(20, 100, 20, 5000), 2)).toEqual({ threads: 2, samplerThreads: false }); // C: split the instances
   expect(threadPlan(run(1, 400, 30, 5000), 2)).toEqual({ threads: 1, samplerThreads: true }); // one instance: cannot split
   expect(threadPlan(run(10, 5, 2, 100), 2)).toEqual({ threads: 1, samplerThreads: false }); // too short to start a thread
+  const correlated = { ...run(10, 6, 2, 10_000), featureSets: [{ kind: 'correlated' as const, features: [0, 1] }] };
+  expect(threadPlan(correlated, 2)).toEqual({ threads: 2, samplerThreads: false }); // sampled in TypeScript: split it
   expect(threadPlan(run(10, 5, 2, 10_000), 1)).toEqual({ threads: 1, samplerThreads: false }); // one core
 });
