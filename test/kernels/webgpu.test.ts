@@ -203,7 +203,7 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
       env: { ...env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
       timeout: 120_000,
     });
-    expect(stdout).toMatch(/2 workers, backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
+    expect(stdout).toMatch(/2 worker threads, backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
     const { manifest } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(manifest).toMatchObject({ backend: 'gpujs:webgpu', trainer: 'device', dataStream: 'threefry2x32-20 v1' });
   }, 150_000);
