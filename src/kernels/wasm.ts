@@ -94,7 +94,8 @@ export function createWasmKernels(): Kernels {
     const aIn = aCols === aRowLength ? heap.offsetOf(a) : null;
     const bIn = !transB && np === n && k4 === k ? heap.offsetOf(b) : null;
     // (not when a dense TN product could write C's rows padded to a multiple of 4 past the output's end)
-    const cIn = np === n && !(transA && m % 4 !== 0) ? heap.offsetOf(out) : null;
+    // (nor when the output overlaps an operand: the kernels would read what they have written)
+    const cIn = np === n && !(transA && m % 4 !== 0) && !overlaps(out, a) && !overlaps(out, b) ? heap.offsetOf(out) : null;
     const listLength = align4(Math.max(aCols, k4)) + 4; // a compacted row, and the slack of its last stores
     const aSize = aIn === null ? align4(aRows * aCols) : 0;
     const bSize = bIn === null ? align4(k4 * np) : 0;
@@ -225,6 +226,11 @@ export function createWasmKernels(): Kernels {
       }
     : undefined;
   return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, tiedReluLoss, ...(kernelMemory ? { memory: kernelMemory } : {}) };
+}
+
+/** Whether two arrays share any bytes. */
+function overlaps(x: Float32Array, y: Float32Array): boolean {
+  return x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 /**

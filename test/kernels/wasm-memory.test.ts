@@ -44,3 +44,17 @@ it('the backend offers its memory, and release() refuses an array it did not giv
   k.memory!.release(x);
   expect(() => k.memory!.release(new Float32Array(100))).toThrow('wasm backend: release() of an array that allocate() did not give');
 });
+
+it('a product whose output overlaps an operand in the memory is computed as if they were apart', async () => {
+  const { batchedSpec } = await import('../../src/kernels/types.ts');
+  const k = createWasmKernels();
+  const [m, kk, n] = [64, 64, 64];
+  const block = k.memory!.allocate(2 * m * kk);
+  let seed = 3;
+  block.forEach((_, i) => (block[i] = ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5));
+  const [a, b] = [block.subarray(0, m * kk), block.subarray(m * kk)];
+  const expected = new Float32Array(m * n);
+  k.matmul(a.slice(), b.slice(), expected, batchedSpec(1, m, kk, n, false, false));
+  k.matmul(a, b, a, batchedSpec(1, m, kk, n, false, false)); // out is a
+  expect(Array.from(a)).toEqual(Array.from(expected));
+});
