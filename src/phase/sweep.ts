@@ -18,7 +18,7 @@ import { checkRuns, ResultsFileError } from './results-check.ts';
 import { show } from '../schema.ts';
 import { moduleFile } from '../module-file.ts';
 import { runOnBackend } from '../kernels/select.ts';
-import { SMALL_MODEL_WEIGHTS } from '../toy/fused.ts';
+import { isSmallTiedModel } from '../toy/fused.ts';
 import { prefetchingBatches } from '../toy/sampler-thread.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
@@ -73,9 +73,8 @@ interface PartialFile {
  * the cores to sampler threads, as train-parallel.ts's threadPlan does for one run; the others train on every core.
  */
 export function sweepThreadPlan(config: SweepConfig, workers: number, backend = 'js'): { trainers: number; samplerThreads: boolean } {
-  const { kind, features: n, hidden: m } = SHAPES[config.experiment];
   // gpujs:webgpu, the one backend with a device trainer (webgpu-bridge.ts), samples on the device: no sampler threads
-  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && workers >= 2 && backend !== 'gpujs:webgpu';
+  const small = isSmallTiedModel(SHAPES[config.experiment]) && workers >= 2 && backend !== 'gpujs:webgpu';
   return small ? { trainers: Math.floor(workers / 2), samplerThreads: true } : { trainers: workers, samplerThreads: false };
 }
 

@@ -254,6 +254,10 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
 /** Models with at most this many weights per instance (n * m) train through tiedReluLoss. */
 export const SMALL_MODEL_WEIGHTS = 64;
 
+/** Whether a model trains through tiedReluLoss (when fused): the ReLU-output models of at most SMALL_MODEL_WEIGHTS weights. */
+export const isSmallTiedModel = ({ kind, features, hidden }: { kind: string; features: number; hidden: number }): boolean =>
+  kind === 'relu-output' && features * hidden <= SMALL_MODEL_WEIGHTS;
+
 /**
  * The whole tied ReLU-output model and its loss, one sample at a time, for small models (n * m up to
  * SMALL_MODEL_WEIGHTS: the 2->1 and 3->2 phase sweeps, the 5->2 intro). loss[i] is

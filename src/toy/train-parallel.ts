@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { ToyModel } from './model.ts';
 import { instanceSeeds, train, trainerFor, TrainingDivergedError, type StepCallback, type TrainConfig, type TrainResult } from './train.ts';
-import { SMALL_MODEL_WEIGHTS } from './fused.ts';
+import { isSmallTiedModel } from './fused.ts';
 import { prefetchingBatches } from './sampler-thread.ts';
 import { moduleFile } from '../module-file.ts';
 import { runOnBackend } from '../kernels/select.ts';
@@ -66,11 +66,11 @@ export const SAMPLER_THREAD_WORK = 1e8;
  * (one instance, or a run too small for training threads).
  */
 export function threadPlan(config: TrainConfig, workers: number): { threads: number; samplerThreads: boolean } {
-  const { kind, instances: I, features: n, hidden: m } = config.model;
+  const { instances: I, features: n } = config.model;
   const drawn = config.steps * I * config.batch * n * (config.restarts ?? 1);
   // Correlated feature sets draw in TypeScript (~25 ns a value, most of a step): splitting halves that, a sampler
   // thread only moves it.
-  const small = kind === 'relu-output' && n * m <= SMALL_MODEL_WEIGHTS && (config.featureSets ?? []).length === 0;
+  const small = isSmallTiedModel(config.model) && (config.featureSets ?? []).length === 0;
   const threads = threadsFor(config, small ? Math.floor(workers / 2) || 1 : workers);
   return { threads, samplerThreads: workers >= 2 && drawn >= SAMPLER_THREAD_WORK && (small || threads === 1) };
 }
