@@ -100,15 +100,16 @@ export function createWasmKernels(): Kernels {
     const aSize = aIn === null ? align4(aRows * aCols) : 0;
     const bSize = bIn === null ? align4(k4 * np) : 0;
     const cSize = cIn === null ? align4(Math.max(m, aCols) * np) : 0;
-    const packSize = panelWidth(np, k4) < np ? align4(k4 * panelWidth(np, k4)) : 0; // one packed panel of B
+    // The four-row kernels cover a panel of `width` columns a call (see panelWidth), packed into consecutive rows
+    // of `width` floats when narrower than B; the last panel may be narrower still.
+    const width = panelWidth(np, k4);
+    const packSize = width < np ? align4(k4 * width) : 0; // one packed panel of B
     const base = scratch(aSize + bSize + cSize + 2 * listLength + packSize);
+    const f = heap.floats; // no allocation below: memory does not grow
     const [aAt, bAt, cAt] = [base, base + aSize, base + aSize + bSize];
     const valsAt = cAt + cSize;
     const addrsAt = valsAt + listLength;
     const { nn, tn } = kernelsFor(np);
-    // The four-row kernels cover a panel of `width` columns a call (see panelWidth), packed into consecutive rows
-    // of `width` floats when narrower than B; the last panel may be narrower still.
-    const width = panelWidth(np, k4);
     const packAt = addrsAt + listLength;
     const panels = (bq: number, cq: number, run: (w: number, b: number, bStride: number, c: number) => void) => {
       if (width === np) return run(np, bq, np, cq);
@@ -122,7 +123,6 @@ export function createWasmKernels(): Kernels {
       panels(bq, cq, (w, b, bStride, c) => blockedFor(np, k4, w, bStride)(aq * 4, b * 4, c * 4, rows));
     const tn4 = (aq: number, bq: number, cq: number, rows: number, aRowBytes: number) =>
       panels(bq, cq, (w, b, bStride, c) => blockedTransposedFor(np, k, w, bStride)(aq * 4, b * 4, c * 4, rows, aRowBytes));
-    const f = heap.floats; // no allocation below: memory does not grow
     if (bIn === null && k4 !== k) f.fill(0, bAt + k * np, bAt + k4 * np); // B's padding rows
     for (let q = 0; q < batch; q++) {
       const aOff = s.aOffsets[q];
@@ -188,9 +188,13 @@ export function createWasmKernels(): Kernels {
     if (xAt === null) return false; // copying the batch in would cost more than the kernel saves
     const kernels = instantiate(`tied ${n}x${m}`, () => tiedLossModule(n, m, shared)) as { forward: TiedForward; backward: TiedBackward };
     // The small arrays go through scratch: W, b, imp, g in; out or dW and db back.
-    const sizes = [W.length, b.length, imp.length, I, W.length, b.length].map(align4);
-    const at = scratch(sizes.reduce((sum, size) => sum + size, 0));
-    const [wAt, bAt, impAt, gAt, outAt, dbAt] = sizes.map((_, j) => at + sizes.slice(0, j).reduce((sum, size) => sum + size, 0));
+    // (outAt holds out [I] or dW [I n m])
+    const wAt = scratch(2 * align4(W.length) + 2 * align4(b.length) + align4(imp.length) + align4(I));
+    const bAt = wAt + align4(W.length);
+    const impAt = bAt + align4(b.length);
+    const gAt = impAt + align4(imp.length);
+    const outAt = gAt + align4(I);
+    const dbAt = outAt + align4(W.length);
     const f = heap.floats;
     f.set(W, wAt);
     f.set(b, bAt);
@@ -208,19 +212,19 @@ export function createWasmKernels(): Kernels {
   }
 
   // Arrays in this memory are only offered where they survive its growth (see KernelHeap).
-  const sizes = new WeakMap<Float32Array, number>();
+  const offsets = new WeakMap<Float32Array, number>();
   const kernelMemory = shared
     ? {
         allocate(length: number): Float32Array {
           const at = heap.alloc(length);
           const array = new Float32Array(memory.buffer, at * 4, length).fill(0);
-          sizes.set(array, at);
+          offsets.set(array, at);
           return array;
         },
         release(array: Float32Array): void {
-          const at = sizes.get(array);
+          const at = offsets.get(array);
           if (at === undefined) throw new Error('wasm backend: release() of an array that allocate() did not give');
-          sizes.delete(array);
+          offsets.delete(array);
           heap.release(at, array.length);
         },
       }

@@ -24,7 +24,6 @@ export const op = {
   localTee: 0x22,
   i32Load: 0x28,
   f32Load: 0x2a,
-  i32Store: 0x36,
   f32Store: 0x38,
   i32Const: 0x41,
   i32Xor: 0x73,
@@ -35,14 +34,11 @@ export const op = {
   i32LtU: 0x49,
   i32Popcnt: 0x69,
   f64Add: 0xa0,
-  f64Mul: 0xa2,
-  f64Div: 0xa3,
   f32DemoteF64: 0xb6,
   f64ConvertI32S: 0xb7,
   i32LtS: 0x48,
   select: 0x1b,
   i32Add: 0x6a,
-  i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32Shl: 0x74,
   /** memory.copy (dst, src, bytes) and memory.fill (dst, byte, bytes) of the bulk memory operations, memory 0. */
@@ -170,6 +166,10 @@ export class Code {
     body();
     if (step !== 0) this.addConst(p, step); // 0: the body advances p itself
     return this.emit(op.br, 0, op.end, op.end);
+  }
+  /** v128.const of sixteen zero bytes (+0 in every lane). */
+  v128Zero(): this {
+    return this.simd(simd.v128Const, ...new Array(16).fill(0));
   }
   /** A SIMD instruction, with its immediate bytes (a memarg for loads and stores). */
   simd(sub: number, ...immediates: number[]): this {

@@ -13,7 +13,6 @@
 import { Code, F64, I32, moduleBytes, op, simd, V128 } from './emit.ts';
 
 const ALIGN = 2;
-const zero = new Array(16).fill(0);
 /** Lanes 2 and 3 of a float32 vector moved to lanes 0 and 1 (for promote_low). */
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 /** Lanes 0 and 1 of the first vector, then lanes 0 and 1 of the second. */
@@ -33,7 +32,7 @@ export function outputLossModule(shared: boolean): Uint8Array {
     c.i32(0).set(f);
     c.whileBelow(f, rowBytes, 16, () => {
       load(pre, o).get(bias).get(f).emit(op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN, 0)).simd(simd.f32x4Add).set(v);
-      c.get(v).simd(simd.v128Const, ...zero).simd(simd.f32x4Max).set(y);
+      c.get(v).v128Zero().simd(simd.f32x4Max).set(y);
       load(target, o).set(t);
       c.get(y).simd(simd.f64x2PromoteLowF32x4).set(yl);
       c.get(t).simd(simd.f64x2PromoteLowF32x4).set(tl);
@@ -49,7 +48,7 @@ export function outputLossModule(shared: boolean): Uint8Array {
       }
       // the four d as float32, zero where v <= 0 (relu'), stored; acc[f] += d in float64
       c.get(dl).simd(simd.f32x4DemoteF64x2Zero).get(dh).simd(simd.f32x4DemoteF64x2Zero).simd(simd.i8x16Shuffle, ...LOW_HALVES);
-      c.get(v).simd(simd.v128Const, ...zero).simd(simd.f32x4Gt).simd(simd.v128And).set(v);
+      c.get(v).v128Zero().simd(simd.f32x4Gt).simd(simd.v128And).set(v);
       c.get(dPre).get(o).emit(op.i32Add).get(v).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
       for (const [extra, lanes] of [[0, null], [16, HIGH_HALF]] as const) {
         c.get(acc).get(f).i32(1).emit(op.i32Shl, op.i32Add);

@@ -56,7 +56,7 @@ interface CompactLocals {
 function compactRow(code: Code, l: CompactLocals, table: number, addrStep4: number): void {
   code.whileBelow(l.p, l.end, 16, () => {
     code.get(l.p).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0)).set(l.v);
-    code.get(l.v).simd(simd.v128Const, ...new Array(16).fill(0)).simd(simd.f32x4Ne).simd(simd.i32x4Bitmask).set(l.mask);
+    code.get(l.v).v128Zero().simd(simd.f32x4Ne).simd(simd.i32x4Bitmask).set(l.mask);
     // the shuffle, kept on the stack for both stores: table + mask * 16
     code.get(l.vEnd).get(l.v).get(table).get(l.mask).i32(4).emit(op.i32Shl, op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN4, 0));
     code.simd(simd.i8x16Swizzle).simd(simd.v128Store, ...Code.memarg(ALIGN4, 0));
@@ -99,7 +99,7 @@ function nn(np: number): FunctionDef {
     compactRow(code, { p, end, vEnd, aEnd, mask, v, addr }, table, 4 * np * 4);
     code.get(aRow).get(K).i32(2).emit(op.i32Shl, op.i32Add).set(aRow);
     for (const [j0, vectors] of columnBlocks(np)) {
-      for (let w = 0; w < vectors; w++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc0 + w);
+      for (let w = 0; w < vectors; w++) code.v128Zero().set(acc0 + w);
       code.get(vals).set(vp).get(addrs).set(ap);
       code.whileBelow(vp, vEnd, 4, () => {
         code.get(vp).simd(simd.v128Load32Splat, ...Code.memarg(ALIGN4, 0)).set(s);
@@ -174,7 +174,7 @@ function nn4(np: number, K: number, width: number, bStride: number): FunctionDef
   code.whileBelow(aRow, aEnd, 4 * rowBytes, () => {
     for (let j0 = 0; j0 < width; j0 += 8) {
       const V = Math.min(2, (width - j0) / 4);
-      for (let v = 0; v < 4 * V; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc + v);
+      for (let v = 0; v < 4 * V; v++) code.v128Zero().set(acc + v);
       code.get(aRow).set(aP).get(aRow).i32(rowBytes).emit(op.i32Add).set(pEnd);
       code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
       code.whileBelow(aP, pEnd, 16, () => {
@@ -216,7 +216,7 @@ function tn4(np: number, K: number, width: number, bStride: number): FunctionDef
   code.whileBelow(aCol, aColEnd, 16, () => {
     for (let j0 = 0; j0 < width; j0 += 8) {
       const V = Math.min(2, (width - j0) / 4);
-      for (let v = 0; v < 4 * V; v++) code.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc + v);
+      for (let v = 0; v < 4 * V; v++) code.v128Zero().set(acc + v);
       code.get(aCol).set(aP);
       code.get(b).i32(j0 * 4).emit(op.i32Add).set(bP);
       code.get(bP).i32(K * bStride * 4).emit(op.i32Add).set(bEnd);

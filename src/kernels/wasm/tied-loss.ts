@@ -92,10 +92,10 @@ function kernel(n: number, m: number, backward: boolean): FunctionDef {
       c.f64(2).simd(simd.f64x2Splat);
       pair(c, x0, x1, 0).simd(simd.f64x2Mul).get(count).simd(simd.f64x2Div).set(scale);
       for (const f of F) {
-        c.simd(simd.v128Const, ...new Array(16).fill(0)).set(dbv[f]);
-        for (const j of J) c.simd(simd.v128Const, ...new Array(16).fill(0)).set(dWv[f][j]);
+        c.v128Zero().set(dbv[f]);
+        for (const j of J) c.v128Zero().set(dWv[f][j]);
       }
-    } else c.simd(simd.v128Const, ...new Array(16).fill(0)).set(acc);
+    } else c.v128Zero().set(acc);
     // the two instances' rows of x: i * B * n floats in
     c.get(x).get(i).get(B).emit(op.i32Mul).i32(n * 4).emit(op.i32Mul, op.i32Add).set(x0);
     c.get(x0).get(B).i32(n * 4).emit(op.i32Mul, op.i32Add).set(xEnd);
@@ -119,7 +119,7 @@ function kernel(n: number, m: number, backward: boolean): FunctionDef {
         // acc += sum_f imp_f e_f e_f, e_f = x_f - relu(p_f)
         c.get(acc);
         for (const f of F) {
-          c.get(xv[f]).get(pv[f]).simd(simd.v128Const, ...new Array(16).fill(0)).simd(simd.f64x2Max).simd(simd.f64x2Sub).set(dv[f]);
+          c.get(xv[f]).get(pv[f]).v128Zero().simd(simd.f64x2Max).simd(simd.f64x2Sub).set(dv[f]);
           c.get(wv[f]).get(dv[f]).simd(simd.f64x2Mul).get(dv[f]).simd(simd.f64x2Mul);
           if (f > 0) c.simd(simd.f64x2Add);
         }
@@ -128,7 +128,7 @@ function kernel(n: number, m: number, backward: boolean): FunctionDef {
         // d_f = scale imp_f (p_f - x_f) where p_f > 0, else +0
         for (const f of F) {
           c.get(scale).get(wv[f]).simd(simd.f64x2Mul).get(pv[f]).get(xv[f]).simd(simd.f64x2Sub).simd(simd.f64x2Mul);
-          c.get(pv[f]).simd(simd.v128Const, ...new Array(16).fill(0)).simd(simd.f64x2Gt).simd(simd.v128And).set(dv[f]);
+          c.get(pv[f]).v128Zero().simd(simd.f64x2Gt).simd(simd.v128And).set(dv[f]);
           c.get(dbv[f]).get(dv[f]).simd(simd.f64x2Add).set(dbv[f]);
         }
         for (const j of J) {
