@@ -15,6 +15,7 @@ import { tiedLossModule } from './wasm/tied-loss.ts';
 import { copyRowsModule } from './wasm/copy-rows.ts';
 import { outputLossModule } from './wasm/output-loss.ts';
 import { KernelHeap } from './wasm/memory.ts';
+import { transposeModule } from './wasm/transpose.ts';
 import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, panelWidth, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
@@ -104,13 +105,24 @@ export function createWasmKernels(): Kernels {
     // of `width` floats when narrower than B; the last panel may be narrower still.
     const width = panelWidth(np, k4);
     const packSize = width < np ? align4(k4 * width) : 0; // one packed panel of B
-    const base = scratch(aSize + bSize + cSize + 2 * listLength + packSize);
+    // A transposed B is transposed into place by the transpose kernel, from where it lies or from a copy here.
+    const bHeap = transB ? heap.offsetOf(b) : null;
+    const stageSize = transB && bHeap === null ? align4(n * k) : 0;
+    // A dense transposed A whose rows lie 2 KiB or more apart is transposed and multiplied by the NN kernel: in
+    // place, each step of the TN kernel's inner loop reads a new cache line, all of them in the same few cache
+    // sets (1024^3: 22 GFLOP/s against 30). The transpose costs about 1/n of the product, so only for wide B.
+    // Only for k % 4 = 0, where the NN kernel runs over exactly k and its sums are the TN kernel's bits.
+    const transposeA = transA && k % 4 === 0 && m >= 512 && n >= 256;
+    const tSize = transposeA ? align4(m * k) : 0;
+    const base = scratch(aSize + bSize + cSize + 2 * listLength + packSize + stageSize + tSize);
     const f = heap.floats; // no allocation below: memory does not grow
     const [aAt, bAt, cAt] = [base, base + aSize, base + aSize + bSize];
     const valsAt = cAt + cSize;
     const addrsAt = valsAt + listLength;
     const { nn, tn } = kernelsFor(np);
     const packAt = addrsAt + listLength;
+    const stageAt = packAt + packSize;
+    const transposedAt = stageAt + stageSize;
     const panels = (bq: number, cq: number, run: (w: number, b: number, bStride: number, c: number) => void) => {
       if (width === np) return run(np, bq, np, cq);
       for (let j0 = 0; j0 < np; j0 += width) {
@@ -137,11 +149,21 @@ export function createWasmKernels(): Kernels {
       let bq = bAt;
       if (bIn !== null) bq = bIn + bOff;
       else if (transB) {
-        for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) f[bAt + p * np + j] = b[bOff + j * k + p];
+        let from = (bHeap ?? 0) + bOff;
+        if (bHeap === null) {
+          f.set(b.subarray(bOff, bOff + n * k), stageAt);
+          from = stageAt;
+        }
+        transpose(from, k, bAt, np, n, k);
       } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
       else copyRows(b, bOff, n, f, bAt, np, k, n, false);
       const cq = cIn === null ? cAt : cIn + q * m * n;
-      if (transA && dense) tn4(aq, bq, cq, m4, aCols * 4);
+      if (transA && dense && transposeA) {
+        transpose(aq, aCols, transposedAt, k, k, m);
+        const rows4 = m - (m % 4);
+        nn4(transposedAt, bq, cq, rows4);
+        if (rows4 < m) nn((transposedAt + rows4 * k) * 4, bq * 4, (cq + rows4 * np) * 4, m - rows4, k, valsAt * 4, addrsAt * 4, tableAt);
+      } else if (transA && dense) tn4(aq, bq, cq, m4, aCols * 4);
       else if (transA) {
         f.fill(0, cq, cq + m * np);
         tn(aq * 4, bq * 4, cq * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
@@ -154,6 +176,18 @@ export function createWasmKernels(): Kernels {
       if (np === n) out.set(f.subarray(cAt, cAt + m * n), o);
       else copyRows(f, cAt, np, out, o, n, m, n, false);
     }
+  }
+
+  type TransposeKernel = (src: number, srcRowBytes: number, dst: number, dstRowBytes: number, rows: number, cols: number) => void;
+  /**
+   * dst[j][i] = src[i][j] for i < rows, j < cols, between float offsets of this memory with rows srcStride and
+   * dstStride floats long: the kernel takes the 4 x 4 blocks, a loop the edges.
+   */
+  function transpose(src: number, srcStride: number, dst: number, dstStride: number, rows: number, cols: number): void {
+    const [rows4, cols4] = [rows & ~3, cols & ~3];
+    const f = heap.floats;
+    if (rows4 > 0 && cols4 > 0) (instantiate('transpose', () => transposeModule(shared)).transpose as TransposeKernel)(src * 4, srcStride * 4, dst * 4, dstStride * 4, rows4, cols4);
+    for (let i = 0; i < rows; i++) for (let j = i < rows4 ? cols4 : 0; j < cols; j++) f[dst + j * dstStride + i] = f[src + i * srcStride + j];
   }
 
   type OutputLossKernel = (pre: number, bias: number, target: number, imp: number, scaledImp: number, dPre: number, acc: number, rows: number, n: number) => number;

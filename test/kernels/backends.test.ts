@@ -21,7 +21,7 @@ it('the contract exercises the wasm SIMD kernels, not only its small-product pat
   expect(large.some(([, , , n]) => n > 32)).toBe(true); // more than one register block
 });
 
-it('wasm: the four-row and the sparse (row-compacting) kernels (NN, NT, TN) all give float32 sums over k in order, bit for bit', async () => {
+it('wasm: the four-row and the sparse (row-compacting) kernels (NN, NT, TN, TT) all give float32 sums over k in order, bit for bit', async () => {
   const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
   const { batchedSpec } = await import('../../src/kernels/types.ts');
   const k = createWasmKernels();
@@ -39,16 +39,24 @@ it('wasm: the four-row and the sparse (row-compacting) kernels (NN, NT, TN) all 
     return c;
   };
   // M not a multiple of 4 (the last rows on the row kernel), K not a multiple of 4 (zero padding), widths of one and
-  // more register blocks; dense A takes the four-row kernel, 30%- and 5%-dense A the sparse kernels.
-  for (const [m, kk, n, transA, transB] of [[70, 37, 30, false, false], [33, 64, 13, false, true], [64, 400, 32, false, false], [41, 30, 100, false, true], [70, 37, 30, true, false], [41, 130, 13, true, false]] as const) {
+  // more register blocks, transposed B with edges (N, K not multiples of 4); dense A takes the four-row kernels
+  // (a wide TN product: transposed, then the NN kernel), 30%- and 5%-dense A the sparse kernels. Operands as
+  // plain arrays (copied in) and in the backend's memory (used where they lie).
+  const cases = [[70, 37, 30, false, false], [33, 64, 13, false, true], [64, 400, 32, false, false], [41, 30, 100, false, true], [70, 37, 30, true, false], [41, 130, 13, true, false], [514, 8, 257, true, false], [514, 12, 257, true, true]] as const;
+  const inMemory = (x: Float32Array) => k.memory!.allocate(x.length).fill(0).map((_, i) => x[i]);
+  for (const [m, kk, n, transA, transB] of cases) {
     for (const density of [1, 0.3, 0.05]) {
       const a = Float32Array.from({ length: 2 * m * kk }, () => (Math.abs(rnd()) < density / 2 ? rnd() : 0));
       const b = Float32Array.from({ length: 2 * kk * n }, rnd);
-      const out = new Float32Array(2 * m * n);
-      k.matmul(a, b, out, batchedSpec(2, m, kk, n, transA, transB));
-      for (let q = 0; q < 2; q++) {
-        const expected = sequential(a.subarray(q * m * kk), b.subarray(q * kk * n), m, kk, n, transA, transB);
-        expect(Buffer.from(out.buffer, q * m * n * 4, m * n * 4).equals(Buffer.from(expected.buffer)), `${m}x${kk}x${n}${transA ? ' TN' : transB ? ' NT' : ''} density ${density}`).toBe(true);
+      const expected = [0, 1].map((q) => sequential(a.subarray(q * m * kk), b.subarray(q * kk * n), m, kk, n, transA, transB));
+      for (const where of ['copied', 'in place'] as const) {
+        const [aw, bw] = where === 'copied' ? [a, b] : [inMemory(a), inMemory(b)];
+        const out = where === 'copied' ? new Float32Array(2 * m * n) : k.memory!.allocate(2 * m * n);
+        k.matmul(aw, bw, out, batchedSpec(2, m, kk, n, transA, transB));
+        for (let q = 0; q < 2; q++) {
+          const label = `${m}x${kk}x${n}${transA ? ' T' : ' N'}${transB ? 'T' : 'N'} density ${density}, ${where}`;
+          expect(Buffer.from(out.buffer, out.byteOffset + q * m * n * 4, m * n * 4).equals(Buffer.from(expected[q].buffer)), label).toBe(true);
+        }
       }
     }
   }
