@@ -55,6 +55,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Run fn recording a graph even inside noGrad (a gradient rule that differentiates a composition of ops). */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
 /** Whether ops currently record a graph (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;

@@ -5,12 +5,12 @@
  * (ToyModel with fused: false), which the tests check values and gradients against.
  */
 import { allocate } from '../autograd/arena.ts';
-import { isGradEnabled } from '../autograd/engine.ts';
-import { customOp } from '../autograd/ops.ts';
+import { backward, enableGrad, isGradEnabled } from '../autograd/engine.ts';
+import { customOp, matmul } from '../autograd/ops.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { fmt } from '../kernels/shape.ts';
-import { batchedSpec, hasDevice, type DeviceArray, type DeviceKernels } from '../kernels/types.ts';
+import { batchedSpec, hasDevice, type DeviceArray, type DeviceKernels, type Kernels, type OutputLossArgs } from '../kernels/types.ts';
 
 /**
  * relu(pre + b[:, None, :]) for pre [I, B, n] and b [I, n]. Gradients: d pre = g * (out > 0) and
@@ -158,53 +158,8 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
     const keep = isGradEnabled() && (pre.requiresGrad || b.requiresGrad);
     const dPre = keep ? allocate(pre.size) : null;
     const dB = keep ? allocate(I * n) : null;
-    const p = pre.data;
-    const t = target.data;
-    const bias = b.data;
-    const perInstance = imp.rank === 2;
-    // The backend's own version of the loop below (the wasm backend's SIMD kernel), when it has one for these arrays.
-    if (dPre && dB && k.reluOutputLoss?.({ pre: p, bias, target: t, imp: imp.data, impPerInstance: perInstance, I, B, n, out, dPre, dB })) {
-      outputLossSaved.set(out, { dPre, dB });
-      return out;
-    }
-    const scale = 2 / (B * n); // importanceMse's (1 * 2 * g) / (B n) at g = 1
-    const acc = new Float64Array(n);
-    const wf = new Float64Array(n); // imp[f]
-    const sw = new Float64Array(n); // scale * imp[f], as the expression below groups it
-    const bf = new Float64Array(n); // b[i, f]
-    for (let i = 0; i < I; i++) {
-      const w0 = perInstance ? i * n : 0;
-      for (let f = 0; f < n; f++) {
-        wf[f] = imp.data[w0 + f];
-        sw[f] = scale * wf[f];
-        bf[f] = bias[i * n + f];
-      }
-      let loss = 0;
-      acc.fill(0);
-      // No branch on the sign: the sign of pre + b is random, and mispredicted branches tripled the pass's time.
-      // For a float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0; -Inf, from an overflowed sum, is tested
-      // apart: a branch never taken costs nothing), and d * m + (m - 1) * -0 is d (its sign kept, -0 included) for
-      // m = 1 and +0 for m = 0, as the ternary gave for every finite d (an infinite masked d, only after a
-      // divergence the loss check reports, becomes NaN where the ternary gave 0). Row by row, so that the
-      // per-feature constants are indexed by f alone.
-      for (let row = i * B * n, rowEnd = (i + 1) * B * n; row < rowEnd; row += n) {
-        for (let f = 0; f < n; f++) {
-          const o = row + f;
-          const v = Math.fround(p[o] + bf[f]); // biasRelu stores its output as float32
-          const y = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // -Inf (an overflowed sum) would give NaN; never taken otherwise
-          const e = t[o] - y;
-          loss += wf[f] * e * e;
-          if (dPre) {
-            const m = +(v > 0);
-            const d = Math.fround(sw[f] * (y - t[o])) * m + (m - 1) * -0; // + -0 keeps d's sign, + +0 makes +0
-            dPre[o] = d;
-            acc[f] += d;
-          }
-        }
-      }
-      out[i] = loss / (B * n);
-      if (dB) for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];
-    }
+    const args = { pre: pre.data, bias: b.data, target: target.data, imp: imp.data, impPerInstance: imp.rank === 2, I, B, n, out, dPre, dB };
+    outputLoss(k, args);
     if (dPre) outputLossSaved.set(out, { dPre, dB: dB! });
     return out;
   },
@@ -251,6 +206,129 @@ export const reluOutputLoss = customOp('reluOutputLoss', {
   },
 });
 
+/**
+ * reluOutputLoss's forward: out[i] the loss, and with dPre and dB their values for g = 1; on the backend's own
+ * kernel when it has one for these arrays (the wasm backend's SIMD kernel, the same bits), else the loop below.
+ */
+function outputLoss(k: Kernels, args: Omit<OutputLossArgs, 'dPre' | 'dB'> & { dPre: Float32Array | null; dB: Float32Array | null }): void {
+  const { dPre, dB } = args;
+  if (dPre && dB && k.reluOutputLoss?.({ ...args, dPre, dB })) return;
+  const { pre, bias, target, imp, impPerInstance, I, B, n, out } = args;
+  const scale = 2 / (B * n); // importanceMse's (1 * 2 * g) / (B n) at g = 1
+  const acc = new Float64Array(n);
+  const wf = new Float64Array(n); // imp[f]
+  const sw = new Float64Array(n); // scale * imp[f], as the expression below groups it
+  const bf = new Float64Array(n); // b[i, f]
+  for (let i = 0; i < I; i++) {
+    const w0 = impPerInstance ? i * n : 0;
+    for (let f = 0; f < n; f++) {
+      wf[f] = imp[w0 + f];
+      sw[f] = scale * wf[f];
+      bf[f] = bias[i * n + f];
+    }
+    let loss = 0;
+    acc.fill(0);
+    // No branch on the sign: the sign of pre + b is random, and mispredicted branches tripled the pass's time.
+    // For a float32 v, (v + |v|) / 2 is exactly relu(v) (+0 for v <= 0; -Inf, from an overflowed sum, is tested
+    // apart: a branch never taken costs nothing), and d * m + (m - 1) * -0 is d (its sign kept, -0 included) for
+    // m = 1 and +0 for m = 0, as the ternary gave for every finite d (an infinite masked d, only after a
+    // divergence the loss check reports, becomes NaN where the ternary gave 0). Row by row, so that the
+    // per-feature constants are indexed by f alone.
+    for (let row = i * B * n, rowEnd = (i + 1) * B * n; row < rowEnd; row += n) {
+      for (let f = 0; f < n; f++) {
+        const o = row + f;
+        const v = Math.fround(pre[o] + bf[f]); // biasRelu stores its output as float32
+        const y = v === -Infinity ? 0 : (v + Math.abs(v)) * 0.5; // -Inf (an overflowed sum) would give NaN; never taken otherwise
+        const e = target[o] - y;
+        loss += wf[f] * e * e;
+        if (dPre) {
+          const m = +(v > 0);
+          const d = Math.fround(sw[f] * (y - target[o])) * m + (m - 1) * -0; // + -0 keeps d's sign, + +0 makes +0
+          dPre[o] = d;
+          acc[f] += d;
+        }
+      }
+    }
+    out[i] = loss / (B * n);
+    if (dB) for (let f = 0; f < n; f++) dB[i * n + f] = acc[f];
+  }
+}
+
+/** The shapes of the tied models' loss ops (tiedReluLoss, tiedOutputLoss): [I], or what is wrong. */
+function tiedShapes(x: readonly number[], W: readonly number[], b: readonly number[], imp: readonly number[]): number[] | string {
+  if (x.length !== 3 || W.length !== 3 || b.length !== 2) return 'expected x [I, B, n], W [I, n, m], b [I, n]';
+  const [I, , n] = x;
+  if (W[0] !== I || W[1] !== n || b[0] !== I || b[1] !== n) return `W must be [${I}, ${n}, m] and b [${I}, ${n}] for x ${fmt(x)}`;
+  const ok = (imp.length === 1 && imp[0] === n) || (imp.length === 2 && imp[0] === I && imp[1] === n);
+  return ok ? [I] : `importance must be [n] or [I, n] for x ${fmt(x)}`;
+}
+
+/**
+ * The tied ReLU-output model's loss, reluOutputLoss((x W) W^T, b, x, imp) for x [I, B, n], W [I, n, m], b [I, n],
+ * computed instance by instance: the same products (with the same flags) and the same output loss as the
+ * composition, so the same bits (tested), but each instance's [B, n] arrays are made, used and dropped while they
+ * are in cache, where the composition streams every op over all instances' arrays (20 x 400->30: 32 MB each).
+ * When a backward can follow, the forward pass also runs the backward for g = 1 (what training's summed loss
+ * gives) and keeps dW and db; for any other g the backward differentiates the composition itself.
+ */
+export const tiedOutputLoss = customOp('tiedOutputLoss', {
+  shape: ([x, W, b, imp]) => tiedShapes(x, W, b, imp),
+  forward(k, [x, W, b, imp]) {
+    const [I, B, n] = x.shape;
+    const m = W.shape[2];
+    const out = allocate(I);
+    const keep = isGradEnabled() && (W.requiresGrad || b.requiresGrad);
+    // One instance's arrays, reused by every instance.
+    const [h, pre, dPre, dh, second] = [allocate(B * m), allocate(B * n), allocate(B * n), allocate(B * m), allocate(n * m)];
+    const dW = allocate(W.size);
+    const db = allocate(b.size);
+    const perInstance = imp.rank === 2;
+    const product = (rows: number, inner: number, cols: number, transA: boolean, transB: boolean) => batchedSpec(1, rows, inner, cols, transA, transB);
+    for (let i = 0; i < I; i++) {
+      const xi = x.data.subarray(i * B * n, (i + 1) * B * n);
+      const Wi = W.data.subarray(i * n * m, (i + 1) * n * m);
+      k.matmul(xi, Wi, h, product(B, n, m, false, false));
+      k.matmul(h, Wi, pre, product(B, m, n, false, true));
+      const dbi = db.subarray(i * n, (i + 1) * n);
+      const bias = b.data.subarray(i * n, (i + 1) * n);
+      const impi = perInstance ? imp.data.subarray(i * n, (i + 1) * n) : imp.data;
+      outputLoss(k, { pre, bias, target: xi, imp: impi, impPerInstance: perInstance, I: 1, B, n, out: out.subarray(i, i + 1), dPre, dB: dbi });
+      if (!keep) continue;
+      // W's gradient as the engine sums the composition's two: g^T h (the later product, first back) + x^T (g W).
+      const dWi = dW.subarray(i * n * m, (i + 1) * n * m);
+      k.matmul(dPre, Wi, dh, product(B, n, m, false, false));
+      k.matmul(xi, dh, dWi, product(n, B, m, true, false));
+      k.matmul(dPre, h, second, product(n, B, m, true, false));
+      for (let j = 0; j < dWi.length; j++) dWi[j] = second[j] + dWi[j];
+    }
+    if (keep) tiedOutputSaved.set(out, { dW, db });
+    return out;
+  },
+  vjp(g, [x, W, b, imp], out) {
+    const saved = tiedOutputSaved.get(out.data);
+    tiedOutputSaved.delete(out.data);
+    let grads: { dW: Float32Array; db: Float32Array } | null = saved !== undefined && g.data.every((v) => v === 1) ? saved : null;
+    const general = () => {
+      if (grads) return grads;
+      const [Wc, bc] = [new Tensor(W.data, W.shape, true), new Tensor(b.data, b.shape, true)];
+      enableGrad(() => backward(reluOutputLoss(matmul(matmul(x, Wc), Wc, { transposeB: true }), bc, x, imp), g));
+      return (grads = { dW: Wc.grad!.data, db: bc.grad!.data });
+    };
+    return [
+      () => {
+        throw new Error('tiedOutputLoss: x is data (no gradient)');
+      },
+      () => new Tensor(general().dW, W.shape),
+      () => new Tensor(general().db, b.shape),
+      () => {
+        throw new Error('tiedOutputLoss: importance is a constant (no gradient)');
+      },
+    ];
+  },
+});
+/** tiedOutputLoss's g = 1 gradients from forward to backward, keyed by the forward's output. */
+const tiedOutputSaved = new WeakMap<Float32Array, { dW: Float32Array; db: Float32Array }>();
+
 /** Models with at most this many weights per instance (n * m) train through tiedReluLoss. */
 export const SMALL_MODEL_WEIGHTS = 64;
 
@@ -270,13 +348,7 @@ export const isSmallTiedModel = ({ kind, features, hidden }: { kind: string; fea
  * sample. Sums run in float64 and round once.
  */
 export const tiedReluLoss = customOp('tiedReluLoss', {
-  shape([x, W, b, imp]) {
-    if (x.length !== 3 || W.length !== 3 || b.length !== 2) return 'expected x [I, B, n], W [I, n, m], b [I, n]';
-    const [I, , n] = x;
-    if (W[0] !== I || W[1] !== n || b[0] !== I || b[1] !== n) return `W must be [${I}, ${n}, m] and b [${I}, ${n}] for x ${fmt(x)}`;
-    const ok = (imp.length === 1 && imp[0] === n) || (imp.length === 2 && imp[0] === I && imp[1] === n);
-    return ok ? [I] : `importance must be [n] or [I, n] for x ${fmt(x)}`;
-  },
+  shape: ([x, W, b, imp]) => tiedShapes(x, W, b, imp),
   forward(k, [x, W, b, imp]) {
     const [I, B, n] = x.shape;
     const out = allocate(I);

@@ -14,7 +14,7 @@ import { Tensor } from '../autograd/tensor.ts';
 import type { Rng } from '../random.ts';
 import { getBackend } from '../kernels/registry.ts';
 import { hasDevice } from '../kernels/types.ts';
-import { biasRelu, importanceMse, isSmallTiedModel, reluOutputLoss, tiedProduct, tiedReluLoss } from './fused.ts';
+import { biasRelu, importanceMse, isSmallTiedModel, reluOutputLoss, tiedOutputLoss, tiedProduct, tiedReluLoss } from './fused.ts';
 
 /** The toy model variants (see the module comment for each one's formula). */
 export type ModelKind = 'linear' | 'relu-output' | 'relu-hidden' | 'abs';
@@ -137,6 +137,8 @@ export class ToyModel {
   instanceLosses(x: Tensor, importance: Tensor): Tensor {
     const { kind } = this.spec;
     if ((this.spec.fused ?? true) && isSmallTiedModel(this.spec)) return tiedReluLoss(x, this.W, this.b, importance);
+    // (on a backend with device memory, tiedProduct keeps h there instead)
+    if ((this.spec.fused ?? true) && kind === 'relu-output' && !hasDevice(getBackend())) return tiedOutputLoss(x, this.W, this.b, importance);
     if ((this.spec.fused ?? true) && kind !== 'linear') return reluOutputLoss(this.outputPre(x), this.b, this.target(x), importance);
     if (this.spec.fused ?? true) return importanceMse(this.forward(x), this.target(x), importance);
     const imp = importance.rank === 2 ? reshape(importance, [this.spec.instances, 1, this.spec.features]) : importance;

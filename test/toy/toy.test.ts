@@ -299,6 +299,51 @@ describe('tiedReluLoss: the whole small tied model as one primitive', () => {
   });
 });
 
+const backends = await nodeBackends(); // js and wasm run tiedProduct's host path; the gpu.js ones its device path
+
+describe('tiedOutputLoss: the larger tied models instance by instance', () => {
+  const rng = createRng(17);
+  const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+
+  it('gradcheck on W and b, shared and per-instance importance', async () => {
+    const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
+    const { tiedOutputLoss } = await import('../../src/toy/fused.ts');
+    for (const [I, B, n, m] of [[1, 4, 9, 8], [2, 5, 12, 3]]) {
+      const x = new Tensor(values(I * B * n, 0, 1).map((v) => (v < 0.3 ? 0 : v)), [I, B, n]);
+      const W = new Tensor(values(I * n * m, -1, 1), [I, n, m]);
+      const b = new Tensor(values(I * n, -0.2, 0.2), [I, n]);
+      for (const imp of [new Tensor(values(n, 0.5, 1), [n]), new Tensor(values(I * n, 0.5, 1), [I, n])]) {
+        expect(gradcheck((w, bias) => tiedOutputLoss(x, w, bias, imp), [W, b], { seed: I + n }).ok).toBe(true);
+      }
+    }
+  });
+
+  describe.each(backends.filter((b) => !b.startsWith('gpujs:')))('on %s', (backend) => {
+    onBackend(backend);
+    it('the bits of reluOutputLoss(matmul(matmul(x, W), W^T), b, x, imp): loss, dW and db, for g = 1 and any g', async () => {
+      const { tiedOutputLoss, reluOutputLoss } = await import('../../src/toy/fused.ts');
+      // dense, sparse and very sparse instances (the wasm kernels choose per instance), past the wasm cut-off
+      const [I, B, n, m] = [3, 64, 40, 7];
+      const density = [1, 0.3, 0.05];
+      const x = new Tensor(values(I * B * n, 0, 1).map((v, e) => (rng.float32() < density[Math.floor(e / (B * n))] ? v : 0)), [I, B, n]);
+      const [Wvalues, bValues] = [values(I * n * m, -0.5, 0.5), values(I * n, -0.1, 0.1)];
+      for (const imp of [new Tensor(values(n, 0.2, 1), [n]), new Tensor(values(I * n, 0.2, 1), [I, n])]) {
+        for (const g of [new Float32Array(I).fill(1), Float32Array.of(0.5, -2, 3)]) {
+          const run = (f: (w: Tensor, b: Tensor) => Tensor) => {
+            const [W, b] = [new Tensor(Wvalues.slice(), [I, n, m], true), new Tensor(bValues.slice(), [I, n], true)];
+            const loss = f(W, b);
+            loss.backward(new Tensor(g, [I]));
+            return [loss.data, W.grad!.data, b.grad!.data].map((d) => Buffer.from(d.slice().buffer));
+          };
+          const fused = run((W, b) => tiedOutputLoss(x, W, b, imp));
+          const composed = run((W, b) => reluOutputLoss(matmul(matmul(x, W), W, { transposeB: true }), b, x, imp));
+          fused.forEach((bytes, j) => expect(bytes, ['loss', 'dW', 'db'][j]).toEqual(composed[j]));
+        }
+      }
+    });
+  });
+});
+
 describe('buffer reuse across steps', () => {
   it.each(['relu-output', 'relu-hidden', 'abs', 'linear'] as const)('%s: the same bytes with and without the arena', (kind) => {
     const run = (reuseBuffers: boolean) =>
@@ -329,8 +374,9 @@ describe("wasm: the step's buffers in WebAssembly memory", () => {
     const plain = run(false);
     expect(kernelLosses).toBe(0);
     const inMemory = run(true);
-    // small tied models: tiedReluLoss forward and backward each step; the others end in reluOutputLoss (n % 4 = 0)
-    expect(kernelLosses).toBe(n * m <= 64 ? 40 : n % 4 === 0 ? 20 : 0);
+    // small tied models: tiedReluLoss forward and backward each step; the others end in reluOutputLoss (n % 4 = 0),
+    // the larger tied ones (tiedOutputLoss) once per instance
+    expect(kernelLosses).toBe(n * m <= 64 ? 40 : n % 4 !== 0 ? 0 : kind === 'relu-output' ? 20 * 3 : 20);
     plain.model.parameters.forEach((p, i) => expect(Buffer.from(inMemory.model.parameters[i].data.buffer).equals(Buffer.from(p.data.buffer))).toBe(true));
     expect([...inMemory.finalLosses]).toEqual([...plain.finalLosses]);
   });
@@ -352,7 +398,6 @@ describe("wasm: the step's buffers in WebAssembly memory", () => {
   });
 });
 
-const backends = await nodeBackends(); // js and wasm run tiedProduct's host path; the gpu.js ones its device path
 
 describe('tiedProduct: the tied models\' two products with h kept on the device', () => {
   const rng = createRng(29);
