@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { sampleBatch } from './data.ts';
 import type { BatchSourceFactory } from './train.ts';
 import { moduleFile } from '../module-file.ts';
+import { sharedMemoryOf } from '../kernels/wasm/memory.ts';
 
 /** Control words: a state and a step per buffer, then a request counter, the stop flag, and 1 once the thread has failed. */
 export const CONTROL = { state: 0, step: 2, requests: 4, stop: 5, failed: 6, length: 7 } as const;
@@ -36,6 +37,8 @@ export interface SamplerThreadData {
   keys: Int32Array;
   control: Int32Array;
   buffers: Array<{ buffer: SharedArrayBuffer; byteOffset: number; length: number }>;
+  /** The backend's shared WebAssembly memory the buffers lie in, if they do: the sampler then writes there in place. */
+  memory?: WebAssembly.Memory;
 }
 
 /** A BatchSource that also says how many of its batches the sampler thread drew (the rest: the training thread). */
@@ -61,6 +64,7 @@ export const prefetchingBatches = (...[spec, keys, steps, memory]: Parameters<Ba
         keys,
         control,
         buffers: buffers.map((b) => ({ buffer: b.buffer as SharedArrayBuffer, byteOffset: b.byteOffset, length: b.length })),
+        memory: ownBuffers ? undefined : (sharedMemoryOf(buffers[0]) ?? undefined),
       } satisfies SamplerThreadData,
     });
   } catch (e) {

@@ -1,10 +1,13 @@
 /** The sampler thread of sampler-thread.ts: draws each batch it is asked for, until told to stop. */
 import { workerData } from 'node:worker_threads';
 import { sampleBatch } from './data.ts';
+import { adoptSharedMemory } from '../kernels/wasm/memory.ts';
 import { CONTROL, SLOT, waitWhile, type SamplerThreadData } from './sampler-thread.ts';
 
-const { spec, keys, control, buffers } = workerData as SamplerThreadData;
-const views = buffers.map(({ buffer, byteOffset, length }) => new Float32Array(buffer, byteOffset, length));
+const { spec, keys, control, buffers, memory } = workerData as SamplerThreadData;
+// Views of the backend's memory through its WebAssembly.Memory, so that the sampler writes there in place.
+const shared = memory ? adoptSharedMemory(memory) : null;
+const views = buffers.map(({ buffer, byteOffset, length }) => new Float32Array(shared ?? buffer, byteOffset, length));
 for (;;) {
   const requests = Atomics.load(control, CONTROL.requests);
   if (Atomics.load(control, CONTROL.stop) === 1 || Atomics.load(control, CONTROL.failed) === 1) break;

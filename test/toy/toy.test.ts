@@ -105,6 +105,17 @@ describe('data', () => {
       };
       for (const step of [0, 1, 2 ** 32 - 1]) expect(run(true, step).equals(run(false, step))).toBe(true);
       expect(run(true, 0).equals(run(true, 1))).toBe(false);
+      // Into the wasm backend's shared memory, where the sampler writes in place: the same bytes, and nothing
+      // written before or after the batch (777 x 3 values an instance: not a multiple of the sampler's 16 lanes).
+      const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
+      const memory = createWasmKernels().memory!;
+      const size = spec.instances * spec.batch * spec.features;
+      const around = memory.allocate(size + 40).fill(-7);
+      const inMemory = sampleBatch(spec, keys, 3, around.subarray(20, 20 + size));
+      setWasmSampling(false);
+      expect(Buffer.from(inMemory.buffer, inMemory.byteOffset, inMemory.byteLength).equals(Buffer.from(sampleBatch(spec, keys, 3).buffer))).toBe(true);
+      setWasmSampling(true);
+      expect([...around.subarray(0, 20), ...around.subarray(20 + size)]).toEqual(new Array(40).fill(-7));
     }
     setWasmSampling(true);
   });

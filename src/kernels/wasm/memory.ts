@@ -29,7 +29,12 @@ export class KernelHeap {
     this.memory = makeMemory();
     this.shared = typeof SharedArrayBuffer !== 'undefined' && this.memory.buffer instanceof SharedArrayBuffer;
     this.floats = new Float32Array(this.memory.buffer);
-    this.buffers.add(this.memory.buffer);
+    this.track(this.memory.buffer);
+  }
+
+  private track(buffer: ArrayBufferLike): void {
+    this.buffers.add(buffer);
+    if (this.shared) sharedOwners.set(buffer, this.memory);
   }
 
   /** The float offset of a block of `floats` floats (a multiple of 4, so 16-byte aligned), contents undefined. */
@@ -60,7 +65,7 @@ export class KernelHeap {
     }
     if (this.floats.buffer !== this.memory.buffer) {
       this.floats = new Float32Array(this.memory.buffer);
-      this.buffers.add(this.memory.buffer);
+      this.track(this.memory.buffer);
     }
   }
 
@@ -68,6 +73,27 @@ export class KernelHeap {
   offsetOf(array: Float32Array): number | null {
     return this.buffers.has(array.buffer) ? array.byteOffset / 4 : null;
   }
+}
+
+/** The shared memories' buffers (one per growth) and their memory, for code outside the backend that writes there. */
+const sharedOwners = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
+
+/**
+ * The shared WebAssembly memory of a backend that `array` lies in, or null: the batch sampler writes a batch there
+ * from its own module instead of copying it in.
+ */
+export function sharedMemoryOf(array: ArrayBufferView): WebAssembly.Memory | null {
+  return sharedOwners.get(array.buffer) ?? null;
+}
+
+/**
+ * A backend's shared memory as another thread received it: its buffer, registered so that sharedMemoryOf finds
+ * the memory from views of that buffer.
+ */
+export function adoptSharedMemory(memory: WebAssembly.Memory): ArrayBufferLike {
+  const buffer = memory.buffer;
+  sharedOwners.set(buffer, memory);
+  return buffer;
 }
 
 function makeMemory(): WebAssembly.Memory {
