@@ -99,6 +99,34 @@ it('the sampler thread hands out sampleBatch\'s batches, in the backend\'s memor
   }
 }, 30_000);
 
+it('a sampler thread that fails hands its batch back: the training thread draws it and the rest, the same bytes, and says so', async () => {
+  const spec = { instances: 3, batch: 64, features: 7, density: [1, 0.3, 0.05] };
+  const keys = streamKeys(['a', 'b', 'c']);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => void (w.name === 'SamplerThreadWarning' && warnings.push(w.message));
+  process.on('warning', onWarning);
+  process.env.SUPERPOSITION_SAMPLER_FAIL_AT_STEP = '12';
+  try {
+    const source = prefetchingBatches(spec, keys, 30, undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the thread is up before step 1 is asked for
+    for (let step = 0; step < 30; step++) {
+      expect(Array.from(source.batch(step)), `step ${step}`).toEqual(Array.from(sampleBatch(spec, keys, step)));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the thread draws the next meanwhile
+    }
+    expect(source.failed()).toBe(true);
+    // it drew (at most) steps 1-11, then failed on 12: the training thread drew 0 and 12-29
+    const drawn = source.drawnByThread();
+    expect(drawn).toBeGreaterThan(0);
+    expect(drawn).toBeLessThanOrEqual(11);
+    source.close();
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    expect(warnings).toEqual([`the sampler thread failed after drawing ${drawn} of 30 batches; the training thread drew the rest (the same bytes, more slowly)`]);
+  } finally {
+    delete process.env.SUPERPOSITION_SAMPLER_FAIL_AT_STEP;
+    process.off('warning', onWarning);
+  }
+}, 30_000);
+
 it('a sampler thread per training thread gives the bytes of train()', async () => {
   const one = train(config);
   for (const threads of [1, 2]) {
