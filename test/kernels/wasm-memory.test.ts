@@ -31,6 +31,28 @@ it('a released block is handed out again for the same size; sizes round up to 4 
   expect(heap.alloc(10)).not.toBe(a);
 });
 
+it('freed neighbours merge, a request takes the smallest free block that holds it, and memory is not grown while free blocks hold a request', () => {
+  const heap = new KernelHeap();
+  const [a, b, c, d] = [heap.alloc(100), heap.alloc(200), heap.alloc(300), heap.alloc(8)];
+  expect([b - a, c - b, d - c]).toEqual([100, 200, 300]);
+  heap.release(b, 200);
+  heap.release(a, 100); // merges with b's block after it
+  heap.release(c, 300); // and c's: one free block of 600 floats at a
+  const bytes = heap.memory.buffer.byteLength;
+  expect(heap.alloc(550)).toBe(a); // a shape no run asked for before, in the merged block
+  expect(heap.alloc(40)).toBe(a + 552); // the rest of it (48 floats): the smallest that holds 40
+  expect(heap.alloc(8)).toBe(a + 592);
+  expect(heap.alloc(4)).toBe(d + 8); // nothing free left below the end: past the last block
+  expect(heap.memory.buffer.byteLength).toBe(bytes);
+  // a free block at the end gives its memory back: the next request starts there
+  const [e, f] = [heap.alloc(1000), heap.alloc(1000)];
+  heap.release(f, 1000);
+  heap.release(e, 1000);
+  expect(heap.alloc(2000)).toBe(e);
+  expect(() => heap.release(a, 100)).not.toThrow();
+  expect(() => heap.release(a + 4, 8)).toThrow(/release of floats .* overlaps free floats/);
+});
+
 it('more than 4 GiB is an error that names the size and how to need less', () => {
   const heap = new KernelHeap();
   expect(() => heap.alloc(2 ** 30 + 2 ** 28)).toThrow(/5\.00 GiB of WebAssembly memory needed, more than the 4 GiB it can address .*train fewer instances at once \(a smaller sweep chunk\)/);

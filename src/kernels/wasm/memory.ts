@@ -5,8 +5,11 @@
  * here and the kernels read and write them in place. Without one (a page without cross-origin isolation) the
  * kernels copy their operands in, as they must for arrays from anywhere else.
  *
- * Blocks are kept on free lists by exact size (a training run asks for the same sizes every step and every run of
- * a sweep chunk), above a first region that the kernels keep for constant tables.
+ * Free blocks are kept in address order and merged with free neighbours; a request takes the smallest free block
+ * that holds it (its front part), else memory past the last block. A training run asks for the same sizes every
+ * step, so this is rarely called; a process that trains many shapes one after another (the paper report: every
+ * figure's sweeps) reuses the memory of the earlier ones instead of growing by each new shape. The first region is
+ * kept for the kernels' constant tables.
  */
 import { growTo } from './emit.ts';
 
@@ -21,7 +24,8 @@ export class KernelHeap {
   /** All of memory as floats; replaced when memory grows. */
   floats: Float32Array;
   private top = RESERVED_FLOATS;
-  private readonly free = new Map<number, number[]>();
+  /** Free blocks below `top`, in address order, no two adjacent. */
+  private readonly free: Array<{ at: number; size: number }> = [];
   /** The buffers of memory, one per growth: an array lies in this memory when its buffer is one of them. */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
 
@@ -40,8 +44,17 @@ export class KernelHeap {
   /** The float offset of a block of `floats` floats (a multiple of 4, so 16-byte aligned), contents undefined. */
   alloc(floats: number): number {
     const size = (floats + 3) & ~3;
-    const reused = this.free.get(size)?.pop();
-    if (reused !== undefined) return reused;
+    let best = -1;
+    this.free.forEach((block, i) => {
+      if (block.size >= size && (best < 0 || block.size < this.free[best].size)) best = i;
+    });
+    if (best >= 0) {
+      const block = this.free[best];
+      const at = block.at;
+      if (block.size === size) this.free.splice(best, 1);
+      else Object.assign(block, { at: at + size, size: block.size - size });
+      return at;
+    }
     const at = this.top;
     this.reserve(at + size);
     this.top = at + size;
@@ -51,9 +64,27 @@ export class KernelHeap {
   /** Return a block from alloc(). */
   release(offset: number, floats: number): void {
     const size = (floats + 3) & ~3;
-    const list = this.free.get(size);
-    if (list) list.push(offset);
-    else this.free.set(size, [offset]);
+    let i = 0;
+    while (i < this.free.length && this.free[i].at < offset) i++;
+    const block = { at: offset, size };
+    const before = this.free[i - 1];
+    const after = this.free[i];
+    if (before && before.at + before.size > offset) throw new Error(`wasm memory: release of floats ${offset}..${offset + size} overlaps free floats ${before.at}..${before.at + before.size}`);
+    if (after && offset + size > after.at) throw new Error(`wasm memory: release of floats ${offset}..${offset + size} overlaps free floats ${after.at}..${after.at + after.size}`);
+    if (before && before.at + before.size === offset) {
+      before.size += size;
+      if (after && before.at + before.size === after.at) {
+        before.size += after.size;
+        this.free.splice(i, 1);
+      }
+    } else if (after && offset + size === after.at) Object.assign(after, { at: offset, size: size + after.size });
+    else this.free.splice(i, 0, block);
+    // A free block at the end gives its memory back to `top`.
+    const last = this.free[this.free.length - 1];
+    if (last && last.at + last.size === this.top) {
+      this.top = last.at;
+      this.free.pop();
+    }
   }
 
   /** Make memory at least `floats` floats long (kernels' scratch beyond `top` stays below what alloc hands out). */
