@@ -46,19 +46,17 @@ let ruleOf: string | null = null;
 
 /** Run fn without recording a graph (inference, optimiser updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
-  const previous = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = previous;
-  }
+  return withGradEnabled(false, fn);
 }
 
 /** Run fn recording a graph even inside noGrad (a gradient rule that differentiates a composition of ops). */
 export function enableGrad<T>(fn: () => T): T {
+  return withGradEnabled(true, fn);
+}
+
+function withGradEnabled<T>(on: boolean, fn: () => T): T {
   const previous = gradEnabled;
-  gradEnabled = true;
+  gradEnabled = on;
   try {
     return fn();
   } finally {
