@@ -23,6 +23,8 @@
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
 import type { DeviceArray, DeviceKernels, MatmulSpec } from './types.ts';
+import { webglTraining } from './device/webgl-trainer.ts';
+import { webglInfo } from './webgl-info.ts';
 
 /** A gpu.js backend: 'gpu' (WebGL, or headless GL in Node), 'webgpu', 'webasm' (WebAssembly) or 'cpu' (plain JS). */
 export type GpujsMode = 'gpu' | 'webgpu' | 'webasm' | 'cpu';
@@ -251,10 +253,15 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     ({ kernelClass, precision } = verifyKernelClass(mode, kernel));
   }
 
+  // In a browser with WebGL2, whole training runs on the device (device/webgl-trainer.ts); headless GL in Node
+  // is WebGL1, whose shaders have no unsigned integers for the sampler.
+  const training = mode === 'gpu' && chosen === 'WebGL2Kernel' && 'document' in globalThis ? webglTraining(gpujs.GPU, `WebGL2: ${webglInfo().renderer}`) : undefined;
+
   return {
     ...referenceKernels,
     name: `gpujs:${mode}`,
     mode,
+    ...(training ? { training } : {}),
     matmul,
     matmulOnDevice,
     readBack,

@@ -63,7 +63,7 @@ const MAX_FLOATS = 2 ** 24;
 const TWO_M24 = 2 ** -24;
 
 /** Parameter segment offsets in the flat parameter vector. */
-function layout(s: DeviceTrainSpec) {
+export function layout(s: DeviceTrainSpec) {
   const { instances: I, features: n, hidden: m } = s;
   const oW2 = I * n * m;
   const oB = oW2 + (s.kind === 'abs' ? I * m * n : 0);
@@ -90,7 +90,7 @@ export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' |
 }
 
 /** Whether the three-pass chain serves this run. */
-function smallTiedModel(s: DeviceTrainSpec): boolean {
+export function smallTiedModel(s: DeviceTrainSpec): boolean {
   return (s.kind === 'linear' || s.kind === 'relu-output') && s.features * s.hidden + s.features <= 64 && s.sets.length === 0 && s.clip === 0;
 }
 
@@ -130,9 +130,20 @@ function threefry(tag: string, i: string, step: string, counter: string): string
 /** The value of value word v<tag>: (v >>> 8) 2^-24, or (v >>> 8) 2^-23 - 1 (exact in float32 either way). */
 const valueOf = (tag: string, signed: boolean): string => (signed ? `((v${tag} >>> 8) * ${2 ** -23} - 1)` : `((v${tag} >>> 8) * ${TWO_M24})`);
 
+/**
+ * How a kernel draws Threefry: 'integer', as gpu.js kernel code on integer variables (WGSL has 32-bit integers);
+ * 'native', by calling the GLSL function tfSample (threefry-glsl.ts), because gpu.js's GLSL emulates the bit
+ * operations on floats, wrongly for negative words. 'native' has no feature sets.
+ */
+export type SamplerDialect = 'integer' | 'native';
+
 /** The sampled value of element `e` (row start `row`, feature `f`) of instance `i`, into float variable `out`. */
-function sampleInto(out: string, s: DeviceTrainSpec, i: string, step: string, row: string, f: string): string {
+function sampleInto(out: string, s: DeviceTrainSpec, i: string, step: string, row: string, f: string, dialect: SamplerDialect): string {
   const signed = s.values === 'signed';
+  if (dialect === 'native') {
+    if (s.sets.length > 0) throw new RangeError('device trainer on WebGL2: correlated or anticorrelated feature sets are not supported there (its sampler has no set rules); train them on gpujs:webgpu or a CPU backend');
+    return `let ${out} = tfSample(keys[${i} * 4], keys[${i} * 4 + 1], keys[${i} * 4 + 2], keys[${i} * 4 + 3], ${step}, ${row} + ${f}, thr[${i}], ${signed ? 1 : 0});`;
+  }
   const own = threefry('o', i, step, `${row} + ${f}`);
   if (s.sets.length === 0) return `${own}\nlet ${out} = 0;\nif ((go >>> 8) < thr[${i}]) { ${out} = ${valueOf('o', signed)}; }`;
   return `${own}
@@ -168,14 +179,15 @@ function output(s: DeviceTrainSpec, i: string, r: string, f: string): string {
 
 const target = (s: DeviceTrainSpec, x: string): string => (s.kind === 'abs' ? `Math.abs(${x})` : x);
 
-function generalKernels(s: DeviceTrainSpec) {
+/** The general chain's kernel sources (see DeviceTrainer.build for how they are wired). */
+export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'integer') {
   const hiddenRelu = s.kind === 'relu-hidden' || s.kind === 'abs';
   const sample = `function (keys, thr, sets, S) {
   const t = this.thread.x;
   ${split('t', 'this.constants.Bn', 'i', 'e')}
   ${split('e', 'this.constants.n', 'sr', 'f')}
   const row = e - f;
-  ${sampleInto('x', s, 'i', 'S[this.constants.tSlot]', 'row', 'f')}
+  ${sampleInto('x', s, 'i', 'S[this.constants.tSlot]', 'row', 'f', dialect)}
   return x;
 }`;
   const hidden = `function (x, S) {
@@ -270,7 +282,7 @@ function generalKernels(s: DeviceTrainSpec) {
  * AdamW / Adam over the state [params | m | v | steps done], torch.optim's update (as src/toy/optim.ts): the
  * gradient of parameter p is grad[gradIndex(p)]; the last thread writes the step count.
  */
-function adamKernel(s: DeviceTrainSpec, small: boolean): string {
+export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
   const { oW2, oB, oC } = layout(s);
   // Where parameter p's gradient sits: the same index, or the small chain's per-instance slots.
   const gradIndex = small
@@ -311,7 +323,7 @@ function adamKernel(s: DeviceTrainSpec, small: boolean): string {
  * and the last slot the loss. Every thread runs the instance's batch itself (the work is tiny; redundancy is
  * cheaper than passes), keeping W, b and each row's activations in registers.
  */
-function smallKernels(s: DeviceTrainSpec) {
+export function smallKernels(s: DeviceTrainSpec) {
   const { features: n, hidden: m } = s;
   const F = Array.from({ length: n }, (_, f) => f);
   const K = Array.from({ length: m }, (_, k) => k);
@@ -355,6 +367,20 @@ function smallKernels(s: DeviceTrainSpec) {
   return { step, losses };
 }
 
+/**
+ * The constants every kernel of a run is built with (sizes, parameter offsets, the state's step slot, the small
+ * chain's slots per instance, the loss scale, Adam's settings), and the largest loop bound of their sources.
+ */
+export function kernelConstants(s: DeviceTrainSpec) {
+  const { batch: B, features: n, hidden: m } = s;
+  const { oW2, oB, oC, P } = layout(s);
+  const constants = {
+    n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, slots: n * m + n + 1,
+    c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
+  };
+  return { constants, loopMax: Math.max(B, n, m, n * m) };
+}
+
 /** A run on the device: build with `create`, then `run` steps (any number up to stepsPerSubmission at a time). */
 export class DeviceTrainer {
   /** Steps recorded so far (the state's step count, known here without reading it). */
@@ -384,13 +410,10 @@ export class DeviceTrainer {
 
   private static async build(program: DeviceProgram, s: DeviceTrainSpec): Promise<DeviceTrainer> {
     const { instances: I, batch: B, features: n, hidden: m } = s;
-    const { oW2, oB, oC, P } = layout(s);
+    const { P } = layout(s);
     const small = smallTiedModel(s);
-    const slots = n * m + n + 1;
-    const constants = {
-      n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, slots,
-      c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
-    };
+    const { constants, loopMax } = kernelConstants(s);
+    const { slots } = constants;
     const state = new Float32Array(3 * P + 1);
     state.set(s.params);
     program.buffer('keys', 4 * I, s.keys);
@@ -401,7 +424,6 @@ export class DeviceTrainer {
     program.buffer('S0', 3 * P + 1, state);
     program.buffer('S1', 3 * P + 1);
     for (let k = 0; k < s.stepsPerSubmission; k++) program.buffer(`loss${k}`, I);
-    const loopMax = Math.max(B, n, m, n * m);
     program.buffer('x', I * B * n);
     const k = generalKernels(s);
     const build = (name: string, source: string, output: number, args: string[]) => program.kernel(name, { source, output, constants, args, loopMax });

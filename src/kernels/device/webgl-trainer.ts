@@ -1,0 +1,177 @@
+/**
+ * The device trainer on WebGL2 (`gpujs:gpu` in a browser): the same chain of gpu.js kernels as the WebGPU program
+ * (train-step.ts), compiled by gpu.js to GLSL ES 3.00 fragment shaders. Every kernel runs in pipeline mode, so its
+ * output stays on the GPU as a float texture that the next kernel reads; nothing crosses to the host between
+ * read-back points. The state [parameters | m | v | steps done] ping-pongs between the textures of two instances
+ * of the AdamW kernel (a gpu.js kernel may not read the texture it writes), and each step's per-instance losses
+ * go into a [steps, instances] texture, itself ping-ponged, that is read once per submission.
+ *
+ * WebGL has no command encoder to fill: the driver queues the draws as they are issued, and a submission here is
+ * the steps between two read-backs (the read waits for them). The tables of the run (stream keys, thresholds,
+ * importances, the schedule) and the initial state are uploaded once, through a copy kernel each.
+ *
+ * What differs from WebGPU: the sampler is a native GLSL function (threefry-glsl.ts: gpu.js's GLSL gets bit
+ * operations on negative words wrong), so correlated feature sets, which draw other features' words, are refused
+ * with the reason. Synchronous, as WebGL is: this runs on the thread that owns the WebGL context.
+ */
+import type { DeviceStats } from './program.ts';
+import { threefryGlsl } from './threefry-glsl.ts';
+import { adamKernel, checkDeviceSize, generalKernels, kernelConstants, layout, smallKernels, smallTiedModel, type DeviceTrainSpec } from './train-step.ts';
+import type { DeviceRun, DeviceTraining } from './training.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- gpu.js's kernels and textures are untyped here */
+type GpuConstructor = new (settings: { mode: string }) => any;
+type Texture = { toArray(): Float32Array; delete?(): void };
+
+const COPY = 'function (a) { return a[this.thread.x]; }';
+/**
+ * The [steps, instances] loss table after step k (a scalar): row k gets each instance's loss, the other rows are
+ * copied. It also finishes the loss, so that a step takes as many passes as on WebGPU: from the small chain's
+ * slots (the loss slot of each instance), or the general chain's per-row sums (their sum over the batch in order,
+ * over B n: the WebGPU chain's lossInstances).
+ */
+const lossTable = (small: boolean) => `function (table, from, k) {
+  const t = this.thread.x;
+  const row = Math.floor((t + 0.5) / this.constants.I);
+  if (row !== k) { return table[t]; }
+  const i = t - row * this.constants.I;
+  ${small ? 'return from[i * this.constants.slots + this.constants.lossSlot];' : `let acc = 0;
+  for (let s = 0; s < this.constants.B; s++) { acc += from[i * this.constants.B + s]; }
+  return acc / this.constants.Bn;`}
+}`;
+
+/** The WebGL2 device trainer on gpu.js's `GPU` (its browser build), named `device` in logs and results. */
+export function webglTraining(GPU: GpuConstructor, device: string): DeviceTraining {
+  return { device, start: (spec) => startRun(GPU, spec) };
+}
+
+function startRun(GPU: GpuConstructor, s: DeviceTrainSpec): DeviceRun {
+  checkDeviceSize(s);
+  const { instances: I, batch: B, features: n, hidden: m } = s;
+  const { P } = layout(s);
+  if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
+  const small = smallTiedModel(s);
+  const sources = generalKernels(s, 'native'); // refuses feature sets
+  const K = s.stepsPerSubmission;
+  const stats: DeviceStats = { passes: 0, submissions: 0, uploads: 0, readbacks: 0, bytesUp: 0, bytesDown: 0, builds: 0 };
+  const gpu = new GPU({ mode: 'webgl2' });
+  gpu.addNativeFunction('tfSample', threefryGlsl(), { returnType: 'Number' });
+  const { constants, loopMax } = kernelConstants(s);
+  const kernels: any[] = [];
+  // immutable: every call a texture of its own (the uploads); otherwise a kernel's texture is reused by its next call
+  const build = (source: string, output: number, extra: Record<string, number> = {}, immutable = false) => {
+    const kernel = gpu.createKernel(source, { output: [output], constants: { ...constants, ...extra }, loopMaxIterations: Math.max(1, loopMax), precision: 'single', tactic: 'precision', pipeline: true, immutable });
+    kernels.push(kernel);
+    stats.builds++;
+    return (...args: unknown[]): Texture => {
+      if (!immutable) stats.passes++;
+      const out = kernel(...args) as Texture;
+      const ran = kernel.kernel?.constructor?.name;
+      if (ran !== 'WebGL2Kernel') throw new Error(`device trainer on WebGL2: gpu.js ran ${ran}, not WebGL2Kernel`);
+      if (kernel.kernel.precision !== 'single') throw new Error(`device trainer on WebGL2: the context gives precision '${kernel.kernel.precision}', not 'single' (no float render targets)`);
+      return out;
+    };
+  };
+  const copies = new Map<number, ReturnType<typeof build>>();
+  const uploaded: Texture[] = [];
+  /** An array as a texture of its own (one upload). */
+  const upload = (data: Float32Array): Texture => {
+    let copy = copies.get(data.length);
+    if (!copy) copies.set(data.length, (copy = build(COPY, data.length, {}, true)));
+    stats.uploads++;
+    stats.bytesUp += data.byteLength;
+    const texture = copy(data);
+    uploaded.push(texture);
+    return texture;
+  };
+  const read = (texture: Texture, length: number): Float32Array => {
+    stats.readbacks++;
+    stats.bytesDown += 4 * length;
+    return texture.toArray().subarray(0, length);
+  };
+
+  let released = false;
+  const release = () => {
+    released = true;
+    for (const texture of uploaded) texture.delete?.();
+    for (const kernel of kernels) kernel.destroy?.();
+    gpu.destroy?.();
+  };
+  try {
+    const state = new Float32Array(3 * P + 1);
+    state.set(s.params);
+    const keys = upload(s.keys);
+    const thr = upload(s.thresholds);
+    const imp = upload(s.importance);
+    const sched = upload(s.schedule);
+    const sets = upload(new Float32Array(5));
+    const noNorms = upload(new Float32Array(Math.max(1, I)));
+    let current = upload(state);
+    let table = upload(new Float32Array(K * I));
+
+    const sample = build(sources.sample, I * B * n);
+    const adam = [build(adamKernel(s, small), 3 * P + 1), build(adamKernel(s, small), 3 * P + 1)];
+    const tableConstants = { I, lossSlot: n * m + n };
+    const lossTables = [build(lossTable(small), K * I, tableConstants), build(lossTable(small), K * I, tableConstants)];
+    let x: Texture | null = null;
+    /** One step from state S: its next state (made by `next`) and what the loss table takes (slots or row sums). */
+    let step: (S: Texture, next: (S: Texture, grad: Texture, norms: Texture) => Texture) => { S: Texture; losses: Texture };
+    if (small) {
+      const slotsKernel = build(smallKernels(s).step, I * constants.slots);
+      step = (S, next) => {
+        x = sample(keys, thr, sets, S);
+        const slots = slotsKernel(x, imp, S);
+        return { S: next(S, slots, noNorms), losses: slots };
+      };
+    } else {
+      const k = sources;
+      const hidden = build(k.hidden, I * B * m);
+      const outgrad = build(k.outgrad, I * B * n);
+      const gh = build(k.gh, I * B * m);
+      const grad = build(k.grad, P);
+      const norms = s.clip > 0 ? build(k.norms, I) : null;
+      const lossRows = build(k.lossRows, I * B);
+      step = (S, next) => {
+        x = sample(keys, thr, sets, S);
+        const h = hidden(x, S);
+        const g = outgrad(x, h, imp, S);
+        const dh = gh(g, h, S);
+        const dP = grad(x, h, g, dh);
+        const updated = next(S, dP, norms ? norms(dP) : noNorms);
+        return { S: updated, losses: lossRows(x, h, imp, S) };
+      };
+    }
+    const start = { ...stats };
+    let done = 0;
+    const run: DeviceRun = {
+      startStats: start,
+      run(steps) {
+        if (released) throw new Error('device trainer on WebGL2: the run was freed');
+        if (!Number.isInteger(steps) || steps < 1 || steps > K) throw new RangeError(`device trainer: ${steps} steps in one submission, expected 1..${K}`);
+        if (done + steps > s.schedule.length / 4) throw new RangeError(`device trainer: step ${done + steps} is past the run's ${s.schedule.length / 4} steps`);
+        for (let k = 0; k < steps; k++) {
+          const parity = (done + k) % 2;
+          const { S, losses } = step(current, (S, g, norms) => adam[parity](S, g, sched, norms));
+          current = S;
+          table = lossTables[parity](table, losses, k);
+        }
+        done += steps;
+        stats.submissions++;
+        const losses = read(table, steps * I).slice();
+        return { losses, stats: { ...stats } };
+      },
+      state: () => read(current, 3 * P + 1).slice(),
+      batch: () => {
+        if (!x) throw new Error('device trainer on WebGL2: no step has run, so there is no batch');
+        return read(x, I * B * n).slice();
+      },
+      free() {
+        if (!released) release();
+      },
+    };
+    return run;
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
