@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { getBackend } from './kernels/registry.ts';
 import { COUNTER_RNG } from './counter/threefry.ts';
-import { DEVICE_TRAINER_BACKENDS } from './kernels/device/training.ts';
+import { DEVICE_TRAINER_BACKENDS, hasDeviceTraining } from './kernels/device/training.ts';
 
 // The package's root: one folder up from src/manifest.ts, two from the compiled dist/src/manifest.js.
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
@@ -57,7 +57,8 @@ export function manifestOf(results: object, config: object, backend = getBackend
     package: `${pkg.name}@${pkg.version}`,
     gitCommit: gitCommit(),
     backend,
-    trainer: DEVICE_TRAINER_BACKENDS.includes(backend) ? 'device' : 'autograd',
+    // the active backend says itself (gpujs:gpu trains on the device only in a browser with WebGL2)
+    trainer: (backend === getBackend().name ? hasDeviceTraining(getBackend()) : DEVICE_TRAINER_BACKENDS.includes(backend)) ? 'device' : 'autograd',
     dataStream: `${COUNTER_RNG.name} v${COUNTER_RNG.version}`,
     node: process.version,
     configHash: sha256(JSON.stringify(config)),

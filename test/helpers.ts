@@ -59,6 +59,12 @@ export const seedArb = fc.integer({ min: 0, max: 1_000_000 });
 /** fast-check settings: fixed seed so CI is reproducible. */
 export const fcParams = { seed: 20221020, numRuns: 60 } as const;
 
+/** Whether two arrays hold the same bytes (Node's Buffer is not in the browser bundles). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const [x, y] = [new Uint8Array(a.buffer, a.byteOffset, a.byteLength), new Uint8Array(b.buffer, b.byteOffset, b.byteLength)];
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let m = 0;

@@ -24,6 +24,7 @@ import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
 import type { DeviceArray, DeviceKernels, MatmulSpec } from './types.ts';
 import { webglTraining } from './device/webgl-trainer.ts';
+import type { DeviceTraining } from './device/training.ts';
 import { webglInfo } from './webgl-info.ts';
 
 /** A gpu.js backend: 'gpu' (WebGL, or headless GL in Node), 'webgpu', 'webasm' (WebAssembly) or 'cpu' (plain JS). */
@@ -172,6 +173,8 @@ export interface GpujsKernels extends DeviceKernels {
   readonly precision: string;
   /** How many distinct matmul kernels are built (one per shape). */
   readonly cachedKernels: number;
+  /** The device trainer: gpujs:gpu in a browser with WebGL2 (device/webgl-trainer.ts). */
+  readonly training?: DeviceTraining;
   /** Free every kernel built and the gpu.js instance; the backend is unusable afterwards. */
   destroy(): void;
 }
@@ -255,7 +258,7 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
 
   // In a browser with WebGL2, whole training runs on the device (device/webgl-trainer.ts); headless GL in Node
   // is WebGL1, whose shaders have no unsigned integers for the sampler.
-  const training = mode === 'gpu' && chosen === 'WebGL2Kernel' && 'document' in globalThis ? webglTraining(gpujs.GPU, `WebGL2: ${webglInfo().renderer}`) : undefined;
+  const training = mode === 'gpu' && chosen === 'WebGL2Kernel' && 'document' in globalThis ? webglTraining(gpu, `WebGL2: ${webglInfo().renderer}`) : undefined;
 
   return {
     ...referenceKernels,

@@ -135,7 +135,7 @@ export function describeTrainer(): string {
 export function trainerFor(config: Pick<TrainConfig, 'trainer'>): Trainer {
   const asked = config.trainer ?? 'auto';
   const device = hasDeviceTraining(getBackend());
-  if (asked === 'device' && !device) throw new Error(`train: the device trainer needs a backend with a device trainer (gpujs:webgpu); backend ${getBackend().name} has none`);
+  if (asked === 'device' && !device) throw new Error(`train: the device trainer needs a backend with a device trainer (gpujs:webgpu, or gpujs:gpu in a browser with WebGL2); backend ${getBackend().name} has none`);
   return asked === 'autograd' || !device ? 'autograd' : 'device';
 }
 

@@ -21,6 +21,8 @@ export interface PageReport {
   cachedKernels: number;
   results: TestResult[];
   pipeline: DeviceChainTiming;
+  /** Where the device trainer ran (gpujs:gpu's `training.device`), or null without one. */
+  deviceTrainer: string | null;
 }
 
 async function runSuite(): Promise<PageReport> {
@@ -31,6 +33,9 @@ async function runSuite(): Promise<PageReport> {
   await import('../kernels/backends.test.ts');
   await import('../autograd/ops.test.ts');
   await import('../autograd/gradcheck.test.ts');
+  // The device trainer on WebGL2: the suite gpujs:webgpu runs in Node, less what WebGL2 does not do.
+  const { deviceTrainerSuite } = await import('../toy/device-trainer-suite.ts');
+  if (gpu.training) deviceTrainerSuite({ ...gpu, training: gpu.training }, { featureSets: false, kernelCache: false });
   const results = await runCollected(/gpujs:gpu/);
   return {
     ...facts,
@@ -40,6 +45,7 @@ async function runSuite(): Promise<PageReport> {
     cachedKernels: gpu.cachedKernels,
     results,
     pipeline: measureDeviceChain(gpu, { instances: 10, batch: 256, n: 20, m: 5 }),
+    deviceTrainer: gpu.training?.device ?? null,
   };
 }
 

@@ -72,6 +72,14 @@ describe.skipIf(!CHROMIUM)('gpu.js WebGL backend in headless Chromium', () => {
     expect(report.results.length).toBeGreaterThan(50);
   });
 
+  it('gpujs:gpu trains on the device (WebGL2): the device trainer suite ran and passed (failures are listed above)', () => {
+    expect(report.deviceTrainer).toMatch(/^WebGL2: /);
+    const suite = report.results.filter((r) => r.title.startsWith('the device trainer on gpujs:gpu'));
+    console.log(`test/browser: the device trainer on ${report.deviceTrainer}: ${suite.length} tests, ${suite.reduce((a, r) => a + r.ms, 0).toFixed(0)} ms`);
+    expect(suite.length).toBeGreaterThan(15);
+    expect(suite.filter((r) => !r.ok).map((r) => `${r.title}: ${r.error}`)).toEqual([]);
+  });
+
   it('pipeline mode keeps a training step\'s products on the device, with the same results', () => {
     const p = report.pipeline;
     console.log(`test/browser: one training step's 5 matmuls (${p.shape}) on ${report.renderer}: ${p.perOpMs.toFixed(1)} ms uploading and reading back every product, ${p.onDeviceMs.toFixed(1)} ms kept on the device (${(p.perOpMs / p.onDeviceMs).toFixed(2)}x)`);

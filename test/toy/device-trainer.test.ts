@@ -1,22 +1,14 @@
 /**
- * The device trainer (src/toy/device-trainer.ts, src/kernels/device/) against its specification, the autograd
- * trainer on the js backend: the same run on gpujs:webgpu must give the same gradients, losses and parameters
- * within float32 rounding, at step 1 and after many steps, for every model and option; same seed, same bytes;
- * and the design's counts: nothing uploaded between read-backs, small tied models in at most 4 passes a step.
- *
- * Without a GPU the adapter is Mesa's llvmpipe through Dawn's OpenGL ES backend (as in test/kernels/webgpu);
- * without any adapter the tests skip, saying why, unless WEBGPU_TEST=1 (CI) makes that a failure.
+ * The device trainer on gpujs:webgpu (device-trainer-suite.ts). Without a GPU the adapter is Mesa's llvmpipe
+ * through Dawn's OpenGL ES backend (as in test/kernels/webgpu); without any adapter the tests skip, saying why,
+ * unless WEBGPU_TEST=1 (CI) makes that a failure. The WebGL2 device trainer runs the same suite in headless
+ * Chromium (test/browser/webgl.test.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerBackend, setBackend, withBackend } from '../../src/kernels/registry.ts';
-import { createWebgpuKernels, type WebgpuKernels } from '../../src/kernels/webgpu-node.ts';
-import { featureSets, sampleBatch, streamKeys } from '../../src/toy/data.ts';
-import { deviceTrainSpec } from '../../src/toy/device-trainer.ts';
-import { ToyModel } from '../../src/toy/model.ts';
-import { DATA_KEY, importanceTensor, train, TrainingDivergedError, type TrainConfig } from '../../src/toy/train.ts';
-import { Tensor } from '../../src/autograd/tensor.ts';
-import { createRng, deriveSeed } from '../../src/random.ts';
-import { maxAbsDiff } from '../helpers.ts';
+import { createWebgpuKernels } from '../../src/kernels/webgpu-node.ts';
+import { train } from '../../src/toy/train.ts';
+import { base, deviceTrainerSuite } from './device-trainer-suite.ts';
 
 const webgpu = await createWebgpuKernels({ allowSoftware: true }).catch((e: Error) => {
   if (process.env.WEBGPU_TEST === '1') throw e;
@@ -28,130 +20,11 @@ afterAll(() => {
   webgpu?.destroy();
 });
 
-const base = (kind: TrainConfig['model']['kind'], instances: number, features: number, hidden: number, extra: Partial<TrainConfig> = {}): TrainConfig => ({
-  model: { kind, instances, features, hidden },
-  importance: Array.from({ length: features }, (_, f) => 0.9 ** f),
-  density: Array.from({ length: instances }, (_, i) => [0.1, 0.5, 1][i % 3]),
-  batch: 64,
-  steps: 12,
-  lr: 1e-2,
-  optimizer: 'adamw',
-  seed: 'device',
-  stepsPerSubmission: 5, // 12 steps: submissions of 5, 5 and 2
-  ...extra,
-});
-
-/** Each run of the table, on the device and on js; parameters within `tolerance`, tail losses within 1e-5 relative. */
-const runs: [string, TrainConfig][] = [
-  ['relu-output 5->2 (small chain)', base('relu-output', 4, 5, 2)],
-  ['linear 5->2 (small chain)', base('linear', 3, 5, 2)],
-  ['relu-output 20->5 (general chain), Adam with L2 and a cosine schedule', base('relu-output', 3, 20, 5, { optimizer: 'adam', weightDecay: 1e-2, schedule: 'cosine' })],
-  ['relu-output 20->5, clipping', base('relu-output', 3, 20, 5, { clipGradNorm: 0.01 })],
-  ['relu-hidden 6->4 with hidden bias, linear schedule', base('relu-hidden', 3, 6, 4, { model: { kind: 'relu-hidden', instances: 3, features: 6, hidden: 4, hiddenBias: true }, schedule: 'linear' })],
-  ['abs 4->6 (untied, signed data)', base('abs', 3, 4, 6)],
-  ['relu-output 6->3 with correlated and anticorrelated sets (sampled on the device)', base('relu-output', 3, 6, 3, { featureSets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 3, 2, 'per-set')] })],
-  ['relu-output 2->1 with restarts (the small chain, 2 restarts an instance)', base('relu-output', 3, 2, 1, { restarts: 2, evalBatch: 512 })],
-];
-
-describe.skipIf(!webgpu)('the device trainer on gpujs:webgpu against the autograd trainer on js', () => {
-  const k = webgpu as WebgpuKernels;
-  registerBackend(k);
-  const onDevice = <T>(f: () => T): T => withBackend(k.name, f);
-
-  it.each(runs)('%s: same losses and parameters within float32 rounding after 12 steps', (_, config) => {
-    const device = onDevice(() => train(config));
-    const reference = withBackend('js', () => train(config));
-    expect(device.trainer).toBe('device');
-    expect(reference.trainer).toBe('autograd');
-    device.model.parameters.forEach((p, j) => expect(maxAbsDiff(p.data, reference.model.parameters[j].data)).toBeLessThan(2e-6));
-    device.finalLosses.forEach((v, i) => expect(Math.abs(v - reference.finalLosses[i])).toBeLessThanOrEqual(1e-5 * reference.finalLosses[i]));
-    if (config.restarts) expect(device.restarts!.map((r) => r.kept)).toEqual(reference.restarts!.map((r) => r.kept));
-  });
-
-  // AdamW without clipping: its first moment after step 1 is exactly (1 - beta1) times the gradient.
-  it.each(runs.slice(0, 6))('%s: the first step\'s gradient (AdamW\'s m / (1 - beta1), unclipped) is autograd\'s on the same batch', (_, options) => {
-    const config = { ...options, optimizer: 'adamw' as const, weightDecay: undefined, clipGradNorm: undefined };
-    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
-    const spec = deviceTrainSpec(config, model, seeds, 1);
-    const run = k.training.start(spec);
-    run.run(1);
-    const P = spec.params.length;
-    const gradient = run.state().subarray(P, 2 * P).map((m) => m / 0.1);
-    run.free();
-    // autograd on js, on the batch of step 0 (the counter-based stream: the same bits the device drew)
-    const { instances: I, features: n } = config.model;
-    const x = sampleBatch({ instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit' }, streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY))), 0);
-    withBackend('js', () => model.loss(new Tensor(x, [I, config.batch, n]), importanceTensor(config.importance, I, n)).backward());
-    const expected = Float32Array.from(model.parameters.flatMap((p) => Array.from(p.grad!.data)));
-    const scale = expected.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-    expect(scale).toBeGreaterThan(0);
-    expect(maxAbsDiff(gradient, expected)).toBeLessThan(1e-5 * scale);
-  });
-
-  it.each([['unit values', base('relu-output', 3, 5, 2)], ['signed values (|x|)', base('abs', 3, 4, 6)], ['feature sets', runs[6][1]]] as const)('the device samples the host\'s batch bit for bit (%s), at step 0 and step 6', (_, config) => {
-    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
-    const run = k.training.start(deviceTrainSpec(config, model, seeds, 6));
-    const { instances: I, features: n } = config.model;
-    const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
-    const keys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
-    try {
-      run.run(1);
-      expect(Buffer.from(run.batch().buffer).equals(Buffer.from(sampleBatch(spec, keys, 0).buffer))).toBe(true);
-      run.run(6);
-      expect(Buffer.from(run.batch().buffer).equals(Buffer.from(sampleBatch(spec, keys, 6).buffer))).toBe(true);
-    } finally {
-      run.free();
-    }
-  });
-
-  it('same seed, same bytes; another seed, other bytes', () => {
-    const config = base('relu-output', 3, 20, 5);
-    const [a, b, c] = [config, config, { ...config, seed: 'other' }].map((cfg) => onDevice(() => train(cfg)));
-    expect(Buffer.from(a.model.W.data.buffer).equals(Buffer.from(b.model.W.data.buffer))).toBe(true);
-    expect(Buffer.from(a.model.W.data.buffer).equals(Buffer.from(c.model.W.data.buffer))).toBe(false);
-  });
-
-  it('between read-backs nothing is uploaded; a small tied model takes 4 passes a step (at most 4), the general chain 8', () => {
-    for (const [config, passes] of [[base('relu-output', 4, 5, 2, { steps: 20, stepsPerSubmission: 10 }), 4], [base('relu-output', 3, 20, 5, { steps: 20, stepsPerSubmission: 10 }), 8]] as const) {
-      const { deviceStats } = onDevice(() => train(config));
-      const { start, steps } = deviceStats!;
-      expect(start.uploads).toBeGreaterThan(0); // the run's tables and initial state, once
-      expect(steps).toEqual({ passes, submissions: 1 / 10, uploads: 0, readbacks: 1 / 10, bytesUp: 0, bytesDown: 4 * config.model.instances, builds: 0 });
-    }
-  });
-
-  it('a second run of one shape and settings reuses the first one\'s compiled kernels (a sweep\'s chunks compile once), and gives the same bytes', () => {
-    const config = base('relu-output', 3, 21, 5, { steps: 6 }); // a shape no other test builds
-    const first = onDevice(() => train(config));
-    const second = onDevice(() => train(config));
-    expect(first.deviceStats!.start.builds).toBe(8); // sample, hidden, output gradient, hidden gradient, gradients, AdamW, two loss passes
-    expect(second.deviceStats!.start.builds).toBe(0);
-    expect(Buffer.from(second.model.W.data.buffer).equals(Buffer.from(first.model.W.data.buffer))).toBe(true);
-    // another size compiles its own
-    expect(onDevice(() => train({ ...config, model: { ...config.model, instances: 2 }, density: [0.5, 0.1] })).deviceStats!.start.builds).toBeGreaterThan(0);
-  });
-
-  it('a diverging run names the run, the instance and the step', () => {
-    const config = base('relu-output', 2, 5, 2, { lr: 1e30, name: 'too fast' });
-    expect(() => onDevice(() => train(config))).toThrow(TrainingDivergedError);
-    expect(() => onDevice(() => train(config))).toThrow(/^training run 'too fast': loss of instance \d is (NaN|Infinity) at step \d+ \(lr 1e\+30; device trainer on WebGPU: .+\)$/);
-  });
-
-  it('refuses the densities and feature sets the host sampler refuses (the device would train on them silently)', () => {
-    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { density: [0.5, 1.5] })))).toThrow('sampleBatch: density 1.5 of instance 1 is outside [0, 1]');
-    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [0, 1] }, { kind: 'anticorrelated', features: [1, 2] }] })))).toThrow('sampleBatch: feature 1 is in more than one set');
-    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: featureSets('anticorrelated', 1, 2) })))).toThrow('per-member density');
-    expect(() => onDevice(() => train(base('relu-output', 2, 5, 2, { featureSets: [{ kind: 'correlated', features: [3] }] })))).toThrow('sampleBatch: feature set 0 has 1 features, expected at least 2');
-  });
-
-  it('refuses a run too large for float32 indexing, naming the sizes and what to lower', () => {
-    const config = base('relu-output', 5000, 4, 2, { batch: 1024 });
-    expect(() => onDevice(() => train(config))).toThrow('device trainer: instances x batch x features = 20480000 floats (5000 instances), over the 16777216 a float32 shader indexes exactly; train fewer instances at once (phase-diagram.ts: a smaller --chunk-size) or a smaller batch');
-  });
-});
+if (webgpu) {
+  registerBackend(webgpu);
+  deviceTrainerSuite(webgpu, { featureSets: true, kernelCache: true });
+} else describe.skip('the device trainer on gpujs:webgpu (no WebGPU adapter)', () => it('skipped', () => {}));
 
 it('asking for the device trainer on a backend without one is an error, not a silent fallback', () => {
-  expect(() => withBackend('js', () => train(base('relu-output', 1, 2, 1, { trainer: 'device', steps: 1 })))).toThrow('train: the device trainer needs a backend with a device trainer (gpujs:webgpu); backend js has none');
+  expect(() => withBackend('js', () => train(base('relu-output', 1, 2, 1, { trainer: 'device', steps: 1 })))).toThrow('train: the device trainer needs a backend with a device trainer (gpujs:webgpu, or gpujs:gpu in a browser with WebGL2); backend js has none');
 });

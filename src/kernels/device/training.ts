@@ -30,7 +30,11 @@ export interface DeviceTraining {
   start(spec: DeviceTrainSpec): DeviceRun;
 }
 
-/** Backends with a device trainer, which training uses by default on them (manifests name the trainer by this). */
+/**
+ * Backends with a device trainer wherever they start, which training uses by default on them (manifests of runs on
+ * another thread's backend name the trainer by this). gpujs:gpu has one only in a browser with WebGL2, where the
+ * backend itself says so (`training`).
+ */
 export const DEVICE_TRAINER_BACKENDS: readonly string[] = ['gpujs:webgpu'];
 
 /** A backend that can run the device trainer. */

@@ -20,7 +20,7 @@ import { adamKernel, checkDeviceSize, generalKernels, kernelConstants, layout, s
 import type { DeviceRun, DeviceTraining } from './training.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- gpu.js's kernels and textures are untyped here */
-type GpuConstructor = new (settings: { mode: string }) => any;
+type Gpu = { createKernel(source: string, settings: Record<string, unknown>): any };
 type Texture = { toArray(): Float32Array; delete?(): void };
 
 const COPY = 'function (a) { return a[this.thread.x]; }';
@@ -40,12 +40,15 @@ const lossTable = (small: boolean) => `function (table, from, k) {
   return acc / this.constants.Bn;`}
 }`;
 
-/** The WebGL2 device trainer on gpu.js's `GPU` (its browser build), named `device` in logs and results. */
-export function webglTraining(GPU: GpuConstructor, device: string): DeviceTraining {
-  return { device, start: (spec) => startRun(GPU, spec) };
+/**
+ * The WebGL2 device trainer on a gpu.js instance in WebGL2 mode (the gpujs:gpu backend's own: one WebGL context,
+ * where browsers allow only a few), named `device` in logs and results.
+ */
+export function webglTraining(gpu: Gpu, device: string): DeviceTraining {
+  return { device, start: (spec) => startRun(gpu, spec) };
 }
 
-function startRun(GPU: GpuConstructor, s: DeviceTrainSpec): DeviceRun {
+function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
   checkDeviceSize(s);
   const { instances: I, batch: B, features: n, hidden: m } = s;
   const { P } = layout(s);
@@ -54,13 +57,12 @@ function startRun(GPU: GpuConstructor, s: DeviceTrainSpec): DeviceRun {
   const sources = generalKernels(s, 'native'); // refuses feature sets
   const K = s.stepsPerSubmission;
   const stats: DeviceStats = { passes: 0, submissions: 0, uploads: 0, readbacks: 0, bytesUp: 0, bytesDown: 0, builds: 0 };
-  const gpu = new GPU({ mode: 'webgl2' });
-  gpu.addNativeFunction('tfSample', threefryGlsl(), { returnType: 'Number' });
+  const nativeFunctions = [{ name: 'tfSample', source: threefryGlsl(), returnType: 'Number' }];
   const { constants, loopMax } = kernelConstants(s);
   const kernels: any[] = [];
   // immutable: every call a texture of its own (the uploads); otherwise a kernel's texture is reused by its next call
   const build = (source: string, output: number, extra: Record<string, number> = {}, immutable = false) => {
-    const kernel = gpu.createKernel(source, { output: [output], constants: { ...constants, ...extra }, loopMaxIterations: Math.max(1, loopMax), precision: 'single', tactic: 'precision', pipeline: true, immutable });
+    const kernel = gpu.createKernel(source, { output: [output], constants: { ...constants, ...extra }, loopMaxIterations: Math.max(1, loopMax), precision: 'single', tactic: 'precision', pipeline: true, immutable, nativeFunctions });
     kernels.push(kernel);
     stats.builds++;
     return (...args: unknown[]): Texture => {
@@ -95,7 +97,6 @@ function startRun(GPU: GpuConstructor, s: DeviceTrainSpec): DeviceRun {
     released = true;
     for (const texture of uploaded) texture.delete?.();
     for (const kernel of kernels) kernel.destroy?.();
-    gpu.destroy?.();
   };
   try {
     const state = new Float32Array(3 * P + 1);
