@@ -256,9 +256,9 @@ export function createGpujsKernels(gpujs: GpujsModule, mode: GpujsMode): GpujsKe
     ({ kernelClass, precision } = verifyKernelClass(mode, kernel));
   }
 
-  // In a browser with WebGL2, whole training runs on the device (device/webgl-trainer.ts); headless GL in Node
-  // is WebGL1, whose shaders have no unsigned integers for the sampler.
-  const training = mode === 'gpu' && chosen === 'WebGL2Kernel' && 'document' in globalThis ? webglTraining(gpu, `WebGL2: ${webglInfo().renderer}`) : undefined;
+  // With WebGL2 (a browser page or Web Worker), whole training runs on the device (device/webgl-trainer.ts);
+  // headless GL in Node is WebGL1, whose shaders have no unsigned integers for the sampler.
+  const training = mode === 'gpu' && chosen === 'WebGL2Kernel' ? webglTraining(gpu, `WebGL2: ${webglInfo().renderer}`) : undefined;
 
   return {
     ...referenceKernels,

@@ -1,7 +1,7 @@
 /**
  * What WebGL a page has: WebGL2, float render targets (what gpu.js needs for single precision), the renderer
  * string, and whether that renderer is a GPU (software renderers such as SwiftShader and llvmpipe run shaders
- * on the CPU). Browser only: it creates a canvas. Declares the few DOM calls it makes (the project compiles
+ * on the CPU). Browser only: it creates a canvas (an OffscreenCanvas in a Web Worker). Declares the few DOM calls it makes (the project compiles
  * without the DOM typings).
  */
 interface GL {
@@ -18,8 +18,11 @@ export interface WebglInfo {
 }
 
 export function webglInfo(): WebglInfo {
-  const doc = (globalThis as unknown as { document: { createElement(tag: 'canvas'): { getContext(kind: 'webgl2'): GL | null } } }).document;
-  const gl = doc.createElement('canvas').getContext('webgl2');
+  // A page's canvas, or in a Web Worker an OffscreenCanvas
+  type Canvas = { getContext(kind: 'webgl2'): GL | null };
+  const scope = globalThis as unknown as { document?: { createElement(tag: 'canvas'): Canvas }; OffscreenCanvas?: new (w: number, h: number) => Canvas };
+  const canvas = scope.document ? scope.document.createElement('canvas') : scope.OffscreenCanvas ? new scope.OffscreenCanvas(1, 1) : null;
+  const gl = canvas?.getContext('webgl2') ?? null;
   if (!gl) return { webgl2: false, floatRenderTargets: false, renderer: 'no WebGL2', hardware: false };
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER));

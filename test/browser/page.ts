@@ -35,7 +35,7 @@ async function runSuite(): Promise<PageReport> {
   await import('../autograd/gradcheck.test.ts');
   // The device trainer on WebGL2: the suite gpujs:webgpu runs in Node, less what WebGL2 does not do.
   const { deviceTrainerSuite } = await import('../toy/device-trainer-suite.ts');
-  if (gpu.training) deviceTrainerSuite({ ...gpu, training: gpu.training }, { featureSets: false, kernelCache: false });
+  if (gpu.training) deviceTrainerSuite({ ...gpu, training: gpu.training }, { featureSets: false });
   const results = await runCollected(/gpujs:gpu/);
   return {
     ...facts,
