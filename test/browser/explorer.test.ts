@@ -37,6 +37,8 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
   let stopResume: { outcome: string; cells: number; status: string } = { outcome: '', cells: 0, status: '' };
   let watchdog = '';
   let gpu: { status: string; js: number[]; gpujs: number[]; webgpuStatus: string; webgpu: number[] } = { status: '', js: [], gpujs: [], webgpuStatus: '', webgpu: [] };
+  type Sweep = { regimes: string[]; all: number; away: number; status: string; seconds: number };
+  let defaults: { device: Sweep; js: Sweep } | null = null;
   let isolated = false;
 
   beforeAll(async () => {
@@ -154,11 +156,22 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
         const webgpu = await losses('gpujs:webgpu');
         return { status, js, gpujs, webgpuStatus: doc.document.getElementById('status-text').textContent, webgpu };
       });
+      // The default 2x1 phase diagram (the CLI's defaults) on the WebGL2 device trainer and on js autograd.
+      defaults = await page.evaluate(async () => {
+        const api = (globalThis as unknown as { explorer: Api }).explorer;
+        const doc = globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } };
+        const sweep = async (backend: string) => {
+          const start = performance.now();
+          const r = (await api.run({ experiment: 'feature-2x1', backend, workers: 2 })) as { cells: Array<{ regime: string }>; agreement: { all: number; awayFromBoundary: number } };
+          return { regimes: r.cells.map((c) => c.regime), all: r.agreement.all, away: r.agreement.awayFromBoundary, status: doc.document.getElementById('status-text').textContent, seconds: (performance.now() - start) / 1000 };
+        };
+        return { device: await sweep('gpujs:gpu'), js: await sweep('js') };
+      });
     } finally {
       await context.close();
       writeFileSync(path.join(dir, 'exported.json'), exported);
     }
-  }, 300_000);
+  }, 600_000);
 
   afterAll(() => {
     server?.close();
@@ -231,6 +244,17 @@ describe.skipIf(!CHROMIUM)('explorer in headless Chromium', () => {
     // Measured: ~1e-7 relative in the final losses; 1e-4 leaves room without hiding a wrong kernel, which
     // changes a loss at the first digits.
     gpu.js.forEach((loss, i) => expect(Math.abs(gpu.gpujs[i] - loss) / loss, `cell ${i}`).toBeLessThan(1e-4));
+  });
+
+  it('the default 2x1 sweep on the WebGL2 device trainer labels as js autograd does (>= 97% of cells), and agrees with theory as well (within 1 point)', () => {
+    const { device, js } = defaults!;
+    console.log(`test/browser: default 2x1 sweep: WebGL2 device trainer ${device.seconds.toFixed(1)} s, js ${js.seconds.toFixed(1)} s; agreement with theory ${(100 * device.all).toFixed(1)}% and ${(100 * js.all).toFixed(1)}%`);
+    expect(device.status).toContain('backend gpujs:gpu, device trainer');
+    expect(device.regimes.length).toBe(js.regimes.length);
+    expect(device.regimes.length).toBeGreaterThan(50);
+    expect(device.regimes.filter((r, i) => r === js.regimes[i]).length / js.regimes.length).toBeGreaterThanOrEqual(0.97);
+    expect(Math.abs(device.all - js.all)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(device.away - js.away)).toBeLessThanOrEqual(0.01);
   });
 
   it("trains on gpu.js's WebGPU backend from the workers (cross-origin isolated page), within float32 tolerance of js", () => {
