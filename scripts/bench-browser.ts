@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import type { BrowserBenchRow } from './browser/bench-page.ts';
-import { serveFiles } from './explorer.ts';
+import { CROSS_ORIGIN_ISOLATED, serveFiles } from './explorer.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flags = flagsOrExit('bench-browser', () => {
@@ -34,7 +34,8 @@ const { server, url } = await serveFiles({
   '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu-browser.min.js"></script><script type="module" src="/bench.js"></script>'],
   '/bench.js': ['text/javascript', bundle.outputFiles[0].text],
   '/gpu-browser.min.js': ['text/javascript', readFileSync(path.join(root, 'node_modules/gpu.js/dist/gpu-browser.min.js'))],
-});
+  // cross-origin isolated, as the explorer is: the wasm backend's memory is then shared and its kernels work in place
+}, 0, CROSS_ORIGIN_ISOLATED);
 
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({ executablePath: flags.chromium, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--no-first-run'] });
