@@ -6,7 +6,9 @@
  */
 interface GL {
   RENDERER: number;
-  getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null;
+  getExtension(name: 'WEBGL_debug_renderer_info'): { UNMASKED_RENDERER_WEBGL: number } | null;
+  getExtension(name: 'WEBGL_lose_context'): { loseContext(): void } | null;
+  getExtension(name: string): object | null;
   getParameter(p: number): unknown;
 }
 
@@ -26,10 +28,8 @@ export function webglInfo(): WebglInfo {
   if (!gl) return { webgl2: false, floatRenderTargets: false, renderer: 'no WebGL2', hardware: false };
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
-  return {
-    webgl2: true,
-    floatRenderTargets: gl.getExtension('EXT_color_buffer_float') !== null,
-    renderer,
-    hardware: !/swiftshader|llvmpipe|software|basic render/i.test(renderer),
-  };
+  const floatRenderTargets = gl.getExtension('EXT_color_buffer_float') !== null;
+  // Give the context back at once: browsers keep only a few, and lose the oldest (maybe gpu.js's) beyond that.
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return { webgl2: true, floatRenderTargets, renderer, hardware: !/swiftshader|llvmpipe|software|basic render/i.test(renderer) };
 }

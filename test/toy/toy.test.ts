@@ -10,6 +10,9 @@ import { Adam, AdamW } from '../../src/toy/optim.ts';
 import { lrFactor, train } from '../../src/toy/train.ts';
 import { matmul, mul, sum } from '../../src/autograd/ops.ts';
 import { getBackend, setBackend } from '../../src/kernels/registry.ts';
+
+/** Arrays of `size` floats uniform in [lo, hi) from rng. */
+const uniforms = (rng: ReturnType<typeof createRng>) => (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
 import { maxAbsDiff, nodeBackends, onBackend } from '../helpers.ts';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/torch_golden.json', import.meta.url), 'utf8'));
@@ -291,8 +294,7 @@ describe('tiedReluLoss: the whole small tied model as one primitive', () => {
   it('gradcheck on W and b over shapes up to the size cut-off, shared and per-instance importance', async () => {
     const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
     const { tiedReluLoss } = await import('../../src/toy/fused.ts');
-    const rng = createRng(13);
-    const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+    const values = uniforms(createRng(13));
     for (const [I, B, n, m] of [[1, 3, 2, 1], [2, 5, 3, 2], [3, 4, 5, 2], [1, 6, 8, 8]]) {
       const x = new Tensor(values(I * B * n, 0, 1).map((v) => (v < 0.3 ? 0 : v)), [I, B, n]); // sparse, as the data is
       const W = new Tensor(values(I * n * m, -1, 1), [I, n, m]);
@@ -314,7 +316,7 @@ const backends = await nodeBackends(); // js and wasm run tiedProduct's host pat
 
 describe('tiedOutputLoss: the larger tied models instance by instance', () => {
   const rng = createRng(17);
-  const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+  const values = uniforms(rng);
 
   it('gradcheck on W and b, shared and per-instance importance', async () => {
     const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
@@ -411,8 +413,7 @@ describe("wasm: the step's buffers in WebAssembly memory", () => {
 
 
 describe('tiedProduct: the tied models\' two products with h kept on the device', () => {
-  const rng = createRng(29);
-  const values = (size: number, lo: number, hi: number) => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float32());
+  const values = uniforms(createRng(29));
 
   it('gradcheck on W (host path)', async () => {
     const { gradcheck } = await import('../../src/autograd/gradcheck.ts');
