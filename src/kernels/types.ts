@@ -73,6 +73,31 @@ export interface Kernels {
    * when the backend cannot run it on these arrays (the op runs its loops).
    */
   tiedReluLoss?(args: TiedLossArgs): boolean;
+  /**
+   * One Adam / AdamW update of one parameter array in place (src/toy/optim.ts's loop, the specification) with that
+   * loop's bits; false when the backend has no such kernel (the optimizer runs its loop).
+   */
+  adamUpdate?(args: AdamUpdateArgs): boolean;
+}
+
+/**
+ * Adam's update of w from its gradient g, moments m and v (all of one length, updated in place), with the step's
+ * scalars (src/toy/optim.ts's adamStepScalars): gi = g + l2 w; w *= decay; m = b1 m + (1 - b1) gi;
+ * v = b2 v + (1 - b2) gi^2; w -= stepSize m / (sqrt(v) / bc2Sqrt + eps), in float64, each array rounded to
+ * float32 where it is stored.
+ */
+export interface AdamUpdateArgs {
+  w: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  b1: number;
+  b2: number;
+  eps: number;
+  stepSize: number;
+  bc2Sqrt: number;
+  decay: number;
+  l2: number;
 }
 
 /** One pass of the small tied models' loss over x [I, B, n] with W [I, n, m], b [I, n], imp [n] or [I, n]. */

@@ -10,12 +10,13 @@
  */
 import { referenceKernels } from './reference.ts';
 import { BackendUnavailableError } from './registry.ts';
-import type { Kernels, MatmulSpec, OutputLossArgs, TiedLossArgs } from './types.ts';
+import type { AdamUpdateArgs, Kernels, MatmulSpec, OutputLossArgs, TiedLossArgs } from './types.ts';
 import { tiedLossModule } from './wasm/tied-loss.ts';
 import { copyRowsModule } from './wasm/copy-rows.ts';
 import { outputLossModule } from './wasm/output-loss.ts';
 import { KernelHeap } from './wasm/memory.ts';
 import { transposeModule } from './wasm/transpose.ts';
+import { adamModule } from './wasm/adam.ts';
 import { blockedModule, blockedTransposedModule, leftPackTable, matmulModule, panelWidth, simdSupported } from './wasm/simd.ts';
 
 /** Below this many multiply-adds per batch entry (m*k*n) the reference loop is as fast as the copies alone. */
@@ -245,6 +246,37 @@ export function createWasmKernels(): Kernels {
     return true;
   }
 
+  type AdamKernel = (w: number, g: number, m: number, v: number, count: number, scalars: number) => void;
+  /**
+   * Adam's update in WebAssembly: the four arrays copied in (or used where they lie in this memory), updated,
+   * and w, m, v copied back. Arrays whose length is not a multiple of 4 (small bias vectors) are left to the
+   * optimizer's loop.
+   */
+  function adamUpdate({ w, g, m, v, b1, b2, eps, stepSize, bc2Sqrt, decay, l2 }: AdamUpdateArgs): boolean {
+    const count = w.length;
+    if (count % 4 !== 0 || g.length !== count || m.length !== count || v.length !== count) return false;
+    const kernel = instantiate('adam', () => adamModule(shared)).adam as AdamKernel;
+    const arrays = [w, g, m, v];
+    const inPlace = arrays.map((a) => heap.offsetOf(a));
+    const copied = inPlace.filter((at) => at === null).length;
+    const at = scratch(18 + copied * count); // the nine float64 scalars, then the arrays that are copied
+    new Float64Array(memory.buffer, at * 4, 9).set([l2, decay, b1, 1 - b1, b2, 1 - b2, stepSize, bc2Sqrt, eps]);
+    const f = heap.floats;
+    let next = at + 18;
+    const where = arrays.map((a, j) => {
+      const lies = inPlace[j];
+      if (lies !== null) return lies;
+      f.set(a, next);
+      next += count;
+      return next - count;
+    });
+    kernel(where[0] * 4, where[1] * 4, where[2] * 4, where[3] * 4, count, at * 4);
+    [w, g, m, v].forEach((a, j) => {
+      if (j !== 1 && inPlace[j] === null) a.set(f.subarray(where[j], where[j] + count));
+    });
+    return true;
+  }
+
   // Arrays in this memory are only offered where they survive its growth (see KernelHeap).
   const offsets = new WeakMap<Float32Array, number>();
   const kernelMemory = shared
@@ -263,7 +295,7 @@ export function createWasmKernels(): Kernels {
         },
       }
     : undefined;
-  return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, tiedReluLoss, ...(kernelMemory ? { memory: kernelMemory } : {}) };
+  return { ...referenceKernels, name: 'wasm', matmul, reluOutputLoss, tiedReluLoss, adamUpdate, ...(kernelMemory ? { memory: kernelMemory } : {}) };
 }
 
 /** Whether two arrays share any bytes. */

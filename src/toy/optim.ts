@@ -6,6 +6,7 @@
  */
 import type { Tensor } from '../autograd/tensor.ts';
 import { powInt } from '../math.ts';
+import { getBackend } from '../kernels/registry.ts';
 
 /** Adam/AdamW hyperparameters; omitted ones take PyTorch's defaults. */
 export interface AdamOptions {
@@ -69,6 +70,8 @@ export class Adam {
       const w = p.data;
       const m = this.m[k];
       const v = this.v[k];
+      // The backend's own version of the loop below (the wasm backend's SIMD kernel, the same bits), if it has one.
+      if (getBackend().adamUpdate?.({ w, g, m, v, b1, b2, eps: this.eps, stepSize, bc2Sqrt, decay, l2 })) return;
       for (let i = 0; i < w.length; i++) {
         const gi = g[i] + l2 * w[i];
         w[i] *= decay;

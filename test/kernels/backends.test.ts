@@ -62,6 +62,40 @@ it('wasm: the four-row and the sparse (row-compacting) kernels (NN, NT, TN, TT) 
   }
 });
 
+it("wasm: the SIMD Adam kernel gives the bytes of the optimizer's loop (Adam with L2 and AdamW, zeros, -0, tiny and large values, in and out of the backend's memory)", async () => {
+  const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
+  const { registerBackend, withBackend } = await import('../../src/kernels/registry.ts');
+  const { Adam, AdamW } = await import('../../src/toy/optim.ts');
+  const { Tensor } = await import('../../src/autograd/tensor.ts');
+  const wasm = createWasmKernels();
+  let calls = 0;
+  registerBackend({ ...wasm, name: 'wasm-adam', adamUpdate: (args) => (wasm.adamUpdate!(args) ? (calls++, true) : false) });
+  const special = [0, -0, 1e-30, -1e-30, 3e38, -3e38, 1e-45];
+  const values = (n: number, f: number) => Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[(i + f) % special.length] : Math.sin(i * f) * 10 ** ((i % 9) - 6)));
+  for (const length of [4, 40, 1000, 1002]) {
+    for (const make of [(p: InstanceType<typeof Tensor>) => new AdamW([p], { lr: 1e-2 }), (p: InstanceType<typeof Tensor>) => new Adam([p], { lr: 3e-3, weightDecay: 0.05 })]) {
+      for (const inMemory of [false, true]) {
+        const run = (backend: string) =>
+          withBackend(backend, () => {
+            const data = inMemory && backend !== 'js' ? wasm.memory!.allocate(length) : new Float32Array(length);
+            data.set(values(length, 0.7));
+            const p = new Tensor(data, [length], true);
+            const opt = make(p);
+            for (let step = 0; step < 4; step++) {
+              p.grad = new Tensor(values(length, 1.3 + step), [length]);
+              opt.step(step === 2 ? 0.5 : 1);
+            }
+            const state = opt as unknown as { m: Float32Array[]; v: Float32Array[] };
+            return [p.data, state.m[0], state.v[0]].map((a) => Buffer.from(a.slice().buffer));
+          });
+        const [loop, kernel] = [run('js'), run('wasm-adam')];
+        kernel.forEach((bytes, j) => expect(bytes.equals(loop[j]), `${['w', 'm', 'v'][j]}, ${length} parameters, ${make.toString().includes('AdamW') ? 'AdamW' : 'Adam + L2'}, ${inMemory ? 'in' : 'out of'} the memory`).toBe(true));
+      }
+    }
+  }
+  expect(calls).toBe(3 * 2 * 2 * 4); // every length that is a multiple of 4 went through the kernel (1002 did not)
+});
+
 it("wasm: the SIMD output-loss kernel gives the bytes of reluOutputLoss's loop, zeros and ties included", async () => {
   const { createWasmKernels } = await import('../../src/kernels/wasm.ts');
   const { reluOutputLoss } = await import('../../src/toy/fused.ts');

@@ -55,6 +55,8 @@ export const simd = {
   v128Const: 0x0c,
   /** v128.load32_splat: one float from memory into all four lanes (a broadcast load, no shuffle). */
   v128Load32Splat: 0x09,
+  /** v128.load64_splat: one float64 from memory into both lanes. */
+  v128Load64Splat: 0x0a,
   /** i8x16.shuffle: its 16 lane indices follow as immediates. */
   i8x16Shuffle: 0x0d,
   /** i8x16.swizzle: bytes of the first operand picked by the second's lanes (0 for an index above 15). */
@@ -81,6 +83,7 @@ export const simd = {
   v128Load32Zero: 0x5c,
   f64x2Gt: 0x4a,
   f64x2Div: 0xf3,
+  f64x2Sqrt: 0xef,
   f64x2Max: 0xf5,
   f32x4Gt: 0x44,
   f32x4DemoteF64x2Zero: 0x5e,
