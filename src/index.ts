@@ -10,7 +10,7 @@ export { gradcheck, type GradcheckOptions, type GradcheckReport } from './autogr
 export { toNdarray, fromNdarray } from './autograd/ndarray.ts';
 export { createRng, deriveSeed, type Rng } from './random.ts';
 export { setBackend, getBackend, describeBackend, listBackends, registerBackend, withBackend } from './kernels/registry.ts';
-export type { Kernels, KernelMemory, MatmulSpec, OutputLossArgs, TiedLossArgs, UnaryOp, BinaryOp } from './kernels/types.ts';
+export type { AdamUpdateArgs, Kernels, KernelMemory, MatmulSpec, OutputLossArgs, TiedLossArgs, UnaryOp, BinaryOp } from './kernels/types.ts';
 export { useBackend, backendFlag, BACKEND_CHOICES, AUTO_MARGIN, type AutoKernels, type UseBackendOptions } from './kernels/select.ts';
 export { createGpujsKernels, BackendUnavailableError, GPUJS_MODES, type DeviceArray, type GpujsKernels, type GpujsMode } from './kernels/gpujs.ts';
 export { measureDeviceChain, type DeviceChainSize, type DeviceChainTiming } from './kernels/device-chain.ts';
