@@ -8,13 +8,9 @@
  * Pointers are byte offsets: w, g, m, v [count] float32 (count a multiple of 4; w, m, v updated in place),
  * scalars [9] float64: l2, decay, b1, 1 - b1, b2, 1 - b2, stepSize, bc2Sqrt, eps.
  */
-import { Code, I32, moduleBytes, op, simd, V128 } from './emit.ts';
+import { Code, HIGH_HALF, I32, LOW_HALVES, moduleBytes, op, simd, V128 } from './emit.ts';
 
 const ALIGN = 2;
-/** Lanes 2 and 3 of a float32 vector moved to lanes 0 and 1 (for promote_low). */
-const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-/** Lanes 0 and 1 of the first vector, then lanes 0 and 1 of the second. */
-const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 export function adamModule(shared: boolean): Uint8Array {
   // params: w 0, g 1, m 2, v 3, count 4, scalars 5; i32 locals: o 6, end 7; v128: the nine scalars 8..16, then

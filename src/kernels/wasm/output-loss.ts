@@ -10,13 +10,9 @@
  * Pointers are byte offsets: pre, target and dPre [rows x n] float32, bias [n] float32, imp, scaledImp and acc [n]
  * float64 (acc zeroed by the caller and added to). n is a multiple of 4.
  */
-import { Code, F64, I32, moduleBytes, op, simd, V128 } from './emit.ts';
+import { Code, F64, HIGH_HALF, I32, LOW_HALVES, moduleBytes, op, simd, V128 } from './emit.ts';
 
 const ALIGN = 2;
-/** Lanes 2 and 3 of a float32 vector moved to lanes 0 and 1 (for promote_low). */
-const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-/** Lanes 0 and 1 of the first vector, then lanes 0 and 1 of the second. */
-const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 export function outputLossModule(shared: boolean): Uint8Array {
   // params: pre 0, bias 1, target 2, imp 3, scaledImp 4, dPre 5, acc 6, rows 7, n 8; i32 locals: o 9, end 10, f 11,

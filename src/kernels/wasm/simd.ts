@@ -9,7 +9,7 @@
  *
  * Pointers are byte offsets into the imported memory; C's rows are Np floats apart, B's Np or a packed panel's width.
  */
-import { Code, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
+import { Code, floatLanes, I32, moduleBytes, op, simd, V128, type FunctionDef } from './emit.ts';
 
 /** Vectors of 4 floats per column block: accumulators (or B vectors) held in registers at once. */
 const BLOCK_VECTORS = 8;
@@ -153,7 +153,8 @@ function tn(np: number): FunctionDef {
   return { name: 'tn', params: new Array(8).fill(I32), locals: [...new Array(10).fill(I32), V128, V128, V128, ...new Array(vectors).fill(V128)], body: code };
 }
 
-const broadcastLane = (l: number): number[] => Array.from({ length: 16 }, (_, i) => 4 * l + (i % 4));
+/** The shuffle that fills every lane with float32 lane l. */
+const broadcastLane = (l: number): number[] => floatLanes(l, l, l, l);
 
 /**
  * nn4(a, b, c, M): C[M x Np] = A[M x K] . B[K x Np] for M a multiple of 4 and K (a multiple of 4) baked in: four

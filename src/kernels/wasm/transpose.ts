@@ -10,11 +10,9 @@
  *
  * Moves bits only: a transposed operand gives a product the bits it would have had without.
  */
-import { Code, I32, moduleBytes, op, simd, V128 } from './emit.ts';
+import { Code, floatLanes, I32, moduleBytes, op, simd, V128 } from './emit.ts';
 
 const ALIGN = 2;
-/** i8x16.shuffle indices that pick float lanes (0-3 of the first vector, 4-7 of the second). */
-const lanes = (...l: number[]): number[] => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
 
 export function transposeModule(shared: boolean): Uint8Array {
   // params: src 0, srcRowBytes 1, dst 2, dstRowBytes 3, rows 4, cols 5; i32 locals: sRow 6, sEnd 7, dCol 8, sp 9,
@@ -37,15 +35,15 @@ export function transposeModule(shared: boolean): Uint8Array {
       c.get(sp).get(s2).emit(op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN, 0)).set(r0 + 2);
       c.get(sp).get(s2).emit(op.i32Add).get(srcRowBytes).emit(op.i32Add).simd(simd.v128Load, ...Code.memarg(ALIGN, 0)).set(r0 + 3);
       // [a0 b0 a1 b1], [a2 b2 a3 b3], [c0 d0 c1 d1], [c2 d2 c3 d3]
-      c.get(r0).get(r0 + 1).simd(simd.i8x16Shuffle, ...lanes(0, 4, 1, 5)).set(t0);
-      c.get(r0).get(r0 + 1).simd(simd.i8x16Shuffle, ...lanes(2, 6, 3, 7)).set(t0 + 1);
-      c.get(r0 + 2).get(r0 + 3).simd(simd.i8x16Shuffle, ...lanes(0, 4, 1, 5)).set(t0 + 2);
-      c.get(r0 + 2).get(r0 + 3).simd(simd.i8x16Shuffle, ...lanes(2, 6, 3, 7)).set(t0 + 3);
+      c.get(r0).get(r0 + 1).simd(simd.i8x16Shuffle, ...floatLanes(0, 4, 1, 5)).set(t0);
+      c.get(r0).get(r0 + 1).simd(simd.i8x16Shuffle, ...floatLanes(2, 6, 3, 7)).set(t0 + 1);
+      c.get(r0 + 2).get(r0 + 3).simd(simd.i8x16Shuffle, ...floatLanes(0, 4, 1, 5)).set(t0 + 2);
+      c.get(r0 + 2).get(r0 + 3).simd(simd.i8x16Shuffle, ...floatLanes(2, 6, 3, 7)).set(t0 + 3);
       // columns 0-3 of the four rows, each stored as a row of dst
-      c.get(dp).get(t0).get(t0 + 2).simd(simd.i8x16Shuffle, ...lanes(0, 1, 4, 5)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
-      c.get(dp).get(dstRowBytes).emit(op.i32Add).get(t0).get(t0 + 2).simd(simd.i8x16Shuffle, ...lanes(2, 3, 6, 7)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
-      c.get(dp).get(d2).emit(op.i32Add).get(t0 + 1).get(t0 + 3).simd(simd.i8x16Shuffle, ...lanes(0, 1, 4, 5)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
-      c.get(dp).get(d2).emit(op.i32Add).get(dstRowBytes).emit(op.i32Add).get(t0 + 1).get(t0 + 3).simd(simd.i8x16Shuffle, ...lanes(2, 3, 6, 7)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
+      c.get(dp).get(t0).get(t0 + 2).simd(simd.i8x16Shuffle, ...floatLanes(0, 1, 4, 5)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
+      c.get(dp).get(dstRowBytes).emit(op.i32Add).get(t0).get(t0 + 2).simd(simd.i8x16Shuffle, ...floatLanes(2, 3, 6, 7)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
+      c.get(dp).get(d2).emit(op.i32Add).get(t0 + 1).get(t0 + 3).simd(simd.i8x16Shuffle, ...floatLanes(0, 1, 4, 5)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
+      c.get(dp).get(d2).emit(op.i32Add).get(dstRowBytes).emit(op.i32Add).get(t0 + 1).get(t0 + 3).simd(simd.i8x16Shuffle, ...floatLanes(2, 3, 6, 7)).simd(simd.v128Store, ...Code.memarg(ALIGN, 0));
       c.get(dp).get(d2).get(d2).emit(op.i32Add, op.i32Add).set(dp);
     });
     c.get(sRow).get(s2).get(s2).emit(op.i32Add, op.i32Add).set(sRow);
