@@ -86,7 +86,12 @@ export function createWasmKernels(): Kernels {
     // multiple of 4 floats (NN: K, TN: M), B's depth too for NN; the dense NN's last m % 4 rows take the sparse
     // kernel. Chosen for each product of the batch (instances of a sweep differ in density, 1 to 0.05 in the
     // geometry experiment). Every kernel sums over k in order in float32, so the choice never changes a bit.
-    const blockRows = transA ? align4(m) : m - (m % 4); // rows of C the four-row kernels take
+    // A dense transposed A whose rows lie 2 KiB or more apart is transposed and multiplied by the NN kernel: in
+    // place, each step of the TN kernel's inner loop reads a new cache line, all of them in the same few cache
+    // sets (1024^3: 22 GFLOP/s against 30). The transpose costs about 1/n of the product, so only for wide B.
+    // Only for k % 4 = 0, where the NN kernel runs over exactly k and its sums are the TN kernel's bits.
+    const transposeA = transA && k % 4 === 0 && m >= 512 && n >= 256;
+    const blockRows = transA && !transposeA ? align4(m) : m - (m % 4); // rows of C the four-row kernels take
     const k4 = transA ? k : align4(k);
     const aCols = transA ? align4(m) : k4; // A's row length in WebAssembly memory
     const [aRows, aRowLength] = transA ? [k, m] : [m, k]; // A as stored
@@ -109,11 +114,6 @@ export function createWasmKernels(): Kernels {
     // A transposed B is transposed into place by the transpose kernel, from where it lies or from a copy here.
     const bHeap = transB ? heap.offsetOf(b) : null;
     const stageSize = transB && bHeap === null ? align4(n * k) : 0;
-    // A dense transposed A whose rows lie 2 KiB or more apart is transposed and multiplied by the NN kernel: in
-    // place, each step of the TN kernel's inner loop reads a new cache line, all of them in the same few cache
-    // sets (1024^3: 22 GFLOP/s against 30). The transpose costs about 1/n of the product, so only for wide B.
-    // Only for k % 4 = 0, where the NN kernel runs over exactly k and its sums are the TN kernel's bits.
-    const transposeA = transA && k % 4 === 0 && m >= 512 && n >= 256;
     const tSize = transposeA ? align4(m * k) : 0;
     const base = scratch(aSize + bSize + cSize + 2 * listLength + packSize + stageSize + tSize);
     const f = heap.floats; // no allocation below: memory does not grow
@@ -159,13 +159,14 @@ export function createWasmKernels(): Kernels {
       } else if (np === n) f.set(b.subarray(bOff, bOff + k * n), bAt);
       else copyRows(b, bOff, n, f, bAt, np, k, n, false);
       const cq = cIn === null ? cAt : cIn + q * m * n;
-      if (transA && dense && transposeA) {
+      // (a dense A to transpose becomes an NN product's m x k A, rows k = k4 floats long)
+      const viaTranspose = transA && dense && transposeA;
+      if (viaTranspose) {
         transpose(aq, aCols, transposedAt, k, k, m);
-        const rows4 = m - (m % 4);
-        nn4(transposedAt, bq, cq, rows4);
-        if (rows4 < m) nn((transposedAt + rows4 * k) * 4, bq * 4, (cq + rows4 * np) * 4, m - rows4, k, valsAt * 4, addrsAt * 4, tableAt);
-      } else if (transA && dense) tn4(aq, bq, cq, m4, aCols * 4);
-      else if (transA) {
+        aq = transposedAt;
+      }
+      if (transA && !viaTranspose && dense) tn4(aq, bq, cq, m4, aCols * 4);
+      else if (transA && !viaTranspose) {
         f.fill(0, cq, cq + m * np);
         tn(aq * 4, bq * 4, cq * 4, aCols, k, valsAt * 4, addrsAt * 4, tableAt);
       } else {
@@ -271,8 +272,8 @@ export function createWasmKernels(): Kernels {
       return next - count;
     });
     kernel(where[0] * 4, where[1] * 4, where[2] * 4, where[3] * 4, count, at * 4);
-    [w, g, m, v].forEach((a, j) => {
-      if (j !== 1 && inPlace[j] === null) a.set(f.subarray(where[j], where[j] + count));
+    arrays.forEach((a, j) => {
+      if (j !== 1 && inPlace[j] === null) a.set(f.subarray(where[j], where[j] + count)); // not g: read only
     });
     return true;
   }
