@@ -254,6 +254,20 @@ function outputLoss(k: Kernels, args: Omit<OutputLossArgs, 'dPre' | 'dB'> & { dP
   }
 }
 
+/**
+ * The gradient of the tied models' W from the output's gradient g [I, B, n] and the hidden activations h = x W
+ * [I, B, m], with the products (and flags) that the composition matmul(matmul(x, W), W^T)'s backward runs, so with
+ * its bits: dW = x^T (g W) + g^T h, the second term computed into `second` and added as the engine sums the two.
+ * gh [I, B, m] and second [I, n, m] are scratch.
+ */
+function tiedWeightGradient(k: Kernels, x: Float32Array, W: Float32Array, g: Float32Array, h: Float32Array, I: number, B: number, n: number, m: number, dW: Float32Array, gh: Float32Array, second: Float32Array): void {
+  const dWSpec = batchedSpec(I, n, B, m, true, false);
+  k.matmul(g, W, gh, batchedSpec(I, B, n, m, false, false));
+  k.matmul(x, gh, dW, dWSpec);
+  k.matmul(g, h, second, dWSpec);
+  for (let j = 0; j < dW.length; j++) dW[j] += second[j];
+}
+
 /** The shapes of the tied models' loss ops (tiedReluLoss, tiedOutputLoss): [I], or what is wrong. */
 function tiedShapes(x: readonly number[], W: readonly number[], b: readonly number[], imp: readonly number[]): number[] | string {
   if (x.length !== 3 || W.length !== 3 || b.length !== 2) return 'expected x [I, B, n], W [I, n, m], b [I, n]';
@@ -294,12 +308,7 @@ export const tiedOutputLoss = customOp('tiedOutputLoss', {
       const impi = perInstance ? imp.data.subarray(i * n, (i + 1) * n) : imp.data;
       outputLoss(k, { pre, bias, target: xi, imp: impi, impPerInstance: perInstance, I: 1, B, n, out: out.subarray(i, i + 1), dPre, dB: dbi });
       if (!keep) continue;
-      // W's gradient as the engine sums the composition's two: g^T h (the later product, first back) + x^T (g W).
-      const dWi = dW.subarray(i * n * m, (i + 1) * n * m);
-      k.matmul(dPre, Wi, dh, product(B, n, m, false, false));
-      k.matmul(xi, dh, dWi, product(n, B, m, true, false));
-      k.matmul(dPre, h, second, product(n, B, m, true, false));
-      for (let j = 0; j < dWi.length; j++) dWi[j] = second[j] + dWi[j];
+      tiedWeightGradient(k, xi, Wi, dPre, h, 1, B, n, m, dW.subarray(i * n * m, (i + 1) * n * m), dh, second);
     }
     if (keep) tiedOutputSaved.set(out, { dW, db });
     return out;
@@ -472,13 +481,8 @@ export const tiedProduct = customOp('tiedProduct', {
           // three backward products.
           if (saved) release(saved.x, saved.W, saved.h);
           const h = allocate(I * B * m);
-          const gh = allocate(I * B * m);
-          const second = allocate(W.size);
           k.matmul(x.data, W.data, h, batchedSpec(I, B, n, m, false, false));
-          k.matmul(g.data, W.data, gh, batchedSpec(I, B, n, m, false, false));
-          k.matmul(x.data, gh, dW, dWSpec);
-          k.matmul(g.data, h, second, dWSpec);
-          for (let i = 0; i < dW.length; i++) dW[i] += second[i];
+          tiedWeightGradient(k, x.data, W.data, g.data, h, I, B, n, m, dW, allocate(I * B * m), allocate(W.size));
           return new Tensor(dW, W.shape);
         }
         const held: DeviceArray[] = [saved.x, saved.W, saved.h];
