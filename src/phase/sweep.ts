@@ -20,6 +20,7 @@ import { moduleFile } from '../module-file.ts';
 import { runOnBackend } from '../kernels/select.ts';
 import { isSmallTiedModel } from '../toy/fused.ts';
 import { prefetchingBatches } from '../toy/sampler-thread.ts';
+import { DEVICE_TRAINER_BACKENDS } from '../kernels/device/training.ts';
 
 // The results types and assembly live in results.ts (shared with the browser explorer); re-exported for callers.
 export { agreementOf, assembleResults, type Agreement, type FeatureCell, type GeometryCell, type NeuronCell, type SweepResults, type SweepRuns } from './results.ts';
@@ -73,8 +74,8 @@ interface PartialFile {
  * the cores to sampler threads, as train-parallel.ts's threadPlan does for one run; the others train on every core.
  */
 export function sweepThreadPlan(config: SweepConfig, workers: number, backend = 'js'): { trainers: number; samplerThreads: boolean } {
-  // gpujs:webgpu, the one backend with a device trainer (webgpu-bridge.ts), samples on the device: no sampler threads
-  const small = isSmallTiedModel(SHAPES[config.experiment]) && workers >= 2 && backend !== 'gpujs:webgpu';
+  // a backend with a device trainer samples on the device: no sampler threads
+  const small = isSmallTiedModel(SHAPES[config.experiment]) && workers >= 2 && !DEVICE_TRAINER_BACKENDS.includes(backend);
   return small ? { trainers: Math.floor(workers / 2), samplerThreads: true } : { trainers: workers, samplerThreads: false };
 }
 
