@@ -4,7 +4,9 @@
  *    executor, src/kernels/device/program.ts), ms per submission, and the fit: microseconds per pass and the
  *    fixed cost of a submission with its read-back;
  * 2. device-trainer steps per second at several steps-per-submission K, on configurations of bench-train
- *    (default P = 4000 x 2->1, C = 20 x 100->20, D = 8 x 400->30), with the per-step counts.
+ *    (default P = 4000 x 2->1, C = 20 x 100->20, D = 8 x 400->30), with the per-step counts;
+ * 3. where a step's time goes: each pass of the configuration's step chain timed alone (DeviceTrainer.profile:
+ *    many copies of the pass in one submission against one copy), microseconds a pass.
  *
  *   npx tsx scripts/bench-device.ts [--software] [--configs P,C,D] [--k 16,64,256] [--json FILE]
  *
@@ -18,7 +20,11 @@ import { chooseAdapter } from '../src/kernels/dawn-adapter.ts';
 import { DeviceProgram } from '../src/kernels/device/program.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
-import { train, type TrainConfig } from '../src/toy/train.ts';
+import { DeviceTrainer } from '../src/kernels/device/train-step.ts';
+import { createRng, deriveSeed } from '../src/random.ts';
+import { deviceTrainSpec } from '../src/toy/device-trainer.ts';
+import { ToyModel } from '../src/toy/model.ts';
+import { instanceSeeds, train, type TrainConfig } from '../src/toy/train.ts';
 import { PEER_CONFIGS, peerData } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
@@ -30,6 +36,7 @@ const flags = flagsOrExit('bench-device', () => {
     k: { kind: 'string', default: '16,64,256', help: 'steps per submission to time, comma-separated' },
     submissions: { kind: 'number', default: 2, min: 1, max: 100, integer: true, help: 'timed submissions per (config, K), after one untimed' },
     passes: { kind: 'string', default: '1,8,64,256,512', help: 'passes per submission for the per-pass curve' },
+    'profile-repeats': { kind: 'number', default: 32, min: 0, max: 4096, integer: true, help: 'copies of each pass per submission in the per-pass breakdown (0: no breakdown)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
   }, 'usage: npx tsx scripts/bench-device.ts [flags]   per-pass cost and device-trainer steps/s on a WebGPU device');
   const list = (flag: string, text: string, max: number) =>
@@ -80,22 +87,27 @@ const kernels = await useBackend('gpujs:webgpu', { log: () => {} });
 console.log(`\ndevice trainer on ${describeBackend(kernels)}: steps/s by steps per submission K (batch 1024, density 0.1, AdamW)\n`);
 console.log(`| config | ${flags.ks.map((k) => `K = ${k}`).join(' | ')} | passes a step |\n|---|${flags.ks.map(() => '---|').join('')}---|`);
 const rows: Record<string, Record<string, number>> = {};
+/** bench-train's configuration `name` on the device trainer, K steps a submission. */
+function benchConfig(name: string, K: number, steps: number): TrainConfig {
+  const { I, n, m } = CONFIGS[name];
+  return {
+    model: { kind: 'relu-output', instances: I, features: n, hidden: m },
+    ...peerData(name),
+    batch: 1024,
+    steps,
+    lr: 1e-3,
+    optimizer: 'adamw',
+    seed: 0,
+    trainer: 'device',
+    stepsPerSubmission: K,
+  };
+}
 for (const name of flags.configs.split(',')) {
   const { I, n, m } = CONFIGS[name];
   rows[name] = {};
   let passes = NaN;
   for (const K of flags.ks) {
-    const config: TrainConfig = {
-      model: { kind: 'relu-output', instances: I, features: n, hidden: m },
-      ...peerData(name),
-      batch: 1024,
-      steps: K * (1 + flags.submissions),
-      lr: 1e-3,
-      optimizer: 'adamw',
-      seed: 0,
-      trainer: 'device',
-      stepsPerSubmission: K,
-    };
+    const config = benchConfig(name, K, K * (1 + flags.submissions));
     let start = 0;
     const result = train(config, (step) => {
       if (step === K - 1) start = performance.now(); // the first submission (shader builds) is the warm-up
@@ -107,8 +119,30 @@ for (const name of flags.configs.split(',')) {
   console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} |`);
 }
 
+// --- 3. where a step's time goes -------------------------------------------------------------------------------
+const breakdown: Record<string, { pass: string; us: number }[]> = {};
+if (flags['profile-repeats'] > 0) {
+  const R = flags['profile-repeats'];
+  console.log(`\nwhere a step's time goes: each pass of the step chain alone, ${R} copies in one submission against one (us a pass; the sum is a step's time without the submission's fixed cost)\n`);
+  const gpu = new GPU({ mode: 'webgpu' });
+  for (const name of flags.configs.split(',')) {
+    const config = benchConfig(name, 1, 2);
+    const seeds = instanceSeeds(config);
+    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const trainer = await DeviceTrainer.create(gpu, deviceTrainSpec(config, model, seeds, 1));
+    try {
+      await trainer.run(1); // builds nothing more; fills every buffer the passes read
+      breakdown[name] = await trainer.profile(R);
+    } finally {
+      trainer.destroy();
+    }
+    const total = breakdown[name].reduce((a, p) => a + p.us, 0);
+    console.log(`${name}: ${breakdown[name].map((p) => `${p.pass} ${p.us.toFixed(1)}`).join(', ')}; sum ${total.toFixed(1)} us (${(1e6 / total).toFixed(0)} steps/s without fixed costs)`);
+  }
+}
+
 if (flags.json) {
-  writeAtomic(flags.json, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows } }, null, 1)}\n`);
+  writeAtomic(flags.json, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows }, breakdown }, null, 1)}\n`);
   console.log(`\nwrote ${flags.json}`);
 }
 process.exit(0); // the in-thread Dawn device would keep Node alive

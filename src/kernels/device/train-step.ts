@@ -486,6 +486,33 @@ export class DeviceTrainer {
   }
 
   /**
+   * Where a step's time goes: each pass of one step's chain timed alone, as `repeats` copies of it in one submission
+   * against one copy (the difference over repeats - 1 leaves out the submission's fixed cost), median of `trials`;
+   * microseconds a pass. Every pass reads buffers other than the one it writes, so repeats compute the same thing
+   * and the run's state is left as it was (the next step overwrites what the profile wrote).
+   */
+  async profile(repeats = 32, trials = 5): Promise<{ pass: string; us: number }[]> {
+    if (!Number.isInteger(repeats) || repeats < 2) throw new RangeError(`device trainer: profile repeats = ${repeats}, expected an integer >= 2`);
+    const [a, b] = this.done % 2 === 0 ? ['S0', 'S1'] : ['S1', 'S0'];
+    const chain = this.chain(a, b, 'loss0');
+    const time = async (passes: Pass[]): Promise<number> => {
+      const t0 = performance.now();
+      await this.program.run(passes, ['loss0']);
+      return performance.now() - t0;
+    };
+    const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+    const out: { pass: string; us: number }[] = [];
+    for (const pass of chain) {
+      const many = Array.from({ length: repeats }, () => pass);
+      await time(many); // warm-up
+      const diffs: number[] = [];
+      for (let t = 0; t < trials; t++) diffs.push(((await time(many)) - (await time([pass]))) / (repeats - 1));
+      out.push({ pass: pass.program.name, us: median(diffs) * 1000 });
+    }
+    return out;
+  }
+
+  /**
    * One read-back of a buffer: by default the current state, [parameters | Adam's m | Adam's v | steps done];
    * 'x' is the last step's batch (for checking the device sampler against the host's bit for bit).
    */
