@@ -21,7 +21,7 @@ import { FlagError, flagsOrExit, parseFlags } from '../src/cli.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { BACKEND_CHOICES, useBackend } from '../src/kernels/select.ts';
 import { hasDeviceTraining } from '../src/kernels/device/training.ts';
-import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
+import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
 import { logspace } from '../src/phase/experiments.ts';
 import { describeThreadPlan, runSweep } from '../src/phase/sweep.ts';
 
@@ -107,7 +107,8 @@ if (cudaDevice === null) {
   const dir = mkdtempSync(join(os.tmpdir(), 'bench-phase-'));
   for (const [mode, extra] of CUDA_MODES) {
     const file = join(dir, `cuda-${extra.join('') || 'eager'}.json`);
-    const r = spawnSync(flags.python, [new URL('./anchors/tms_torch_device.py', import.meta.url).pathname, '--device', 'cuda', '--configs', 'P', ...extra, '--json', file], { encoding: 'utf8' });
+    const args = deviceAnchorArgs(new URL('./anchors/tms_torch_device.py', import.meta.url).pathname, { device: 'cuda', configs: ['P'], mode: extra, runs: 3, secs: 1 });
+    const r = spawnSync(flags.python, [...args, '--json', file], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`PyTorch CUDA ${mode} did not run: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
       continue;

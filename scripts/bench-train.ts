@@ -33,7 +33,7 @@ import { hasDeviceTraining, type DeviceStats } from '../src/kernels/device/train
 import { STEP_BATCH, threadPlan, trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
-import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
+import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, DEVICE_ANCHOR_CONFIGS, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
 import { PEER_CONFIGS, peerData } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
@@ -197,13 +197,14 @@ for (const name of names) {
 // --- anchors ------------------------------------------------------------------------------------------------
 const tmp = mkdtempSync(join(os.tmpdir(), 'bench-train-'));
 const anchorDir = fileURLToPath(new URL('./anchors/', import.meta.url));
-const common = ['--configs', names.join(','), '--no-matmul', '--runs', String(flags.runs), '--secs', '1'];
+/** The CPU anchors' shared flags (tms_torch.py, tms_plainjs.mjs, tms_tfjs.mjs); the CUDA anchor has its own. */
+const cpuCommon = ['--configs', names.join(','), '--no-matmul', '--runs', String(flags.runs), '--secs', '1'];
 /** The BLAS each PyTorch CPU anchor loaded (from the shared libraries it had mapped), by column label. */
 const blasOfColumn = new Map<string, BlasInfo>();
 /** Run one anchor; its steps/s per configuration, or the reason it did not run. */
 function runAnchor(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, column?: string): Map<string, number> | string {
   const json = join(tmp, `${label}.json`);
-  const r = spawnSync(command, [...args, ...common, '--json', json], { encoding: 'utf8', env });
+  const r = spawnSync(command, [...args, '--json', json], { encoding: 'utf8', env });
   if (r.status !== 0) return `${command}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
   // tms_torch_device.py writes steps_per_s, the other anchors tms
   const out = JSON.parse(readFileSync(json, 'utf8')) as { tms?: Record<string, { median: number }>; steps_per_s?: Record<string, { median: number }>; info?: { blas?: string[]; blas_threads?: number } };
@@ -213,7 +214,7 @@ function runAnchor(label: string, command: string, args: string[], env: NodeJS.P
 const columns: Array<[string, Map<string, number> | string]> = [];
 if (anchors.includes('torch')) {
   const env = { ...process.env, LD_LIBRARY_PATH: [flags['blas-dir'], process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
-  const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1'], env, 'PyTorch, 2 threads');
+  const r = runAnchor('torch', flags.python, [join(anchorDir, 'tms_torch.py'), '--threads', '2', '--blas-threads', '1', ...cpuCommon], env, 'PyTorch, 2 threads');
   columns.push(['PyTorch, 2 threads', typeof r === 'string' ? `${r} (install Debian's python3-torch and pass --python /usr/bin/python3)` : r]);
 }
 if (anchors.includes('torch-cuda')) {
@@ -222,15 +223,17 @@ if (anchors.includes('torch-cuda')) {
   if (cudaDevice === null) columns.push(['PyTorch CUDA', `${flags.python} has no torch with a CUDA device here`]);
   else {
     for (const [mode, extra] of CUDA_MODES) {
-      columns.push([`PyTorch CUDA ${mode} (${cudaDevice})`, runAnchor(`cuda-${extra.join('')}`, flags.python, [join(anchorDir, 'tms_torch_device.py'), '--device', 'cuda', ...extra])]);
+      const column = `PyTorch CUDA ${mode} (${cudaDevice})`;
+      if (!names.some((c) => DEVICE_ANCHOR_CONFIGS.includes(c))) columns.push([column, `tms_torch_device.py has none of ${names.join(',')}`]);
+      else columns.push([column, runAnchor(`cuda-${extra.join('') || 'eager'}`, flags.python, deviceAnchorArgs(join(anchorDir, 'tms_torch_device.py'), { device: 'cuda', configs: names, mode: extra, runs: flags.runs, secs: 1 }))]);
     }
   }
 }
 if (anchors.includes('plainjs')) {
-  columns.push(['plain JS, 1 thread', runAnchor('plainjs1', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '1'])]);
-  columns.push(['plain JS, 2 threads', runAnchor('plainjs2', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '2'])]);
+  columns.push(['plain JS, 1 thread', runAnchor('plainjs1', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '1', ...cpuCommon])]);
+  columns.push(['plain JS, 2 threads', runAnchor('plainjs2', process.execPath, [join(anchorDir, 'tms_plainjs.mjs'), '--workers', '2', ...cpuCommon])]);
 }
-if (anchors.includes('tfjs')) columns.push(['TF.js wasm', runAnchor('tfjs', process.execPath, [join(anchorDir, 'tms_tfjs.mjs'), 'wasm'])]);
+if (anchors.includes('tfjs')) columns.push(['TF.js wasm', runAnchor('tfjs', process.execPath, [join(anchorDir, 'tms_tfjs.mjs'), 'wasm', ...cpuCommon])]);
 
 // --- table --------------------------------------------------------------------------------------------------
 const measured = columns.filter((c): c is [string, Map<string, number>] => typeof c[1] !== 'string');

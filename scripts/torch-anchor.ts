@@ -18,6 +18,20 @@ export function cudaDeviceName(python: string): string | null {
 
 /** tms_torch_device.py's modes: eager, torch.compile, and the whole step as one CUDA graph (the least overhead torch offers). */
 export const CUDA_MODES = [['eager', []], ['torch.compile', ['--compile']], ['CUDA graph', ['--graph']]] as const;
+
+/** The configurations tms_torch_device.py has (its CONFIGS: no G). */
+export const DEVICE_ANCHOR_CONFIGS: readonly string[] = ['A', 'B', 'C', 'D', 'P'];
+
+/**
+ * tms_torch_device.py's command line for one mode (the caller adds --json FILE): the configurations it has among
+ * `configs`, `runs` timed runs of `secs` each. Its flags are its own (no --no-matmul: it times no products), so both benchmark
+ * scripts build them here (tested against the script's parser).
+ */
+export function deviceAnchorArgs(script: string, o: { device: 'cuda' | 'cpu'; configs: readonly string[]; mode: readonly string[]; runs: number; secs: number }): string[] {
+  const configs = o.configs.filter((c) => DEVICE_ANCHOR_CONFIGS.includes(c));
+  if (configs.length === 0) throw new RangeError(`tms_torch_device.py has none of the configurations ${o.configs.join(',')} (it has ${DEVICE_ANCHOR_CONFIGS.join(',')})`);
+  return [script, '--device', o.device, '--configs', configs.join(','), ...o.mode, '--runs', String(o.runs), '--secs', String(o.secs)];
+}
 export interface BlasInfo {
   kind: 'OpenBLAS' | 'reference BLAS' | 'unknown';
   /** The library that serves sgemm, as mapped. */

@@ -1,6 +1,11 @@
 /** The PyTorch anchor's BLAS, as the benchmark scripts read it from the libraries the anchor had mapped. */
-import { expect, it } from 'vitest';
-import { blasOf, ratioAllowed } from '../../scripts/torch-anchor.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { blasOf, CUDA_MODES, deviceAnchorArgs, ratioAllowed } from '../../scripts/torch-anchor.ts';
 
 it('names the BLAS that serves sgemm: libblas.so.3, not the libopenblas.so.0 that libtorch maps anyway', () => {
   // Debian's torch with the reference BLAS selected: libtorch_cpu still maps OpenBLAS directly (a mislabel once).
@@ -16,4 +21,28 @@ it('refuses a ratio against the reference BLAS unless allowed', () => {
   expect(ratioAllowed(reference, false)).toBe(false);
   expect(ratioAllowed(reference, true)).toBe(true);
   expect(ratioAllowed(blasOf(['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3']), false)).toBe(true);
+});
+
+describe("the CUDA anchor's command line (tms_torch_device.py, run by bench-train and bench-phase)", () => {
+  const script = fileURLToPath(new URL('../../scripts/anchors/tms_torch_device.py', import.meta.url));
+  const lines = CUDA_MODES.map(([, mode]) => deviceAnchorArgs(script, { device: 'cuda', configs: ['A', 'G', 'P'], mode, runs: 3, secs: 1 }));
+
+  it('passes only flags its parser declares, and only configurations it has', () => {
+    // bench-train once passed the CPU anchors' --no-matmul to it: argparse exits 2, and every CUDA column was lost.
+    const declared = new Set([...readFileSync(script, 'utf8').matchAll(/add_argument\("(--[a-z-]+)"/g)].map((m) => m[1]));
+    for (const line of lines) for (const flag of line.filter((a) => a.startsWith('--'))) expect(declared, flag).toContain(flag);
+    for (const line of lines) expect(line[line.indexOf('--configs') + 1]).toBe('A,P');
+    expect(() => deviceAnchorArgs(script, { device: 'cuda', configs: ['G'], mode: [], runs: 1, secs: 1 })).toThrow(/none of the configurations G/);
+  });
+
+  const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  it.skipIf(!python)('runs with that line (eager, on the CPU here) and writes steps per second', () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'anchor-')), 'out.json');
+    const args = deviceAnchorArgs(script, { device: 'cpu', configs: ['A'], mode: [], runs: 1, secs: 0.05 });
+    const r = spawnSync(python!, [...args, '--json', json], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as { steps_per_s: Record<string, { median: number }> };
+    expect(Object.keys(out.steps_per_s)).toEqual(['A']);
+    expect(out.steps_per_s.A.median).toBeGreaterThan(0);
+  });
 });
