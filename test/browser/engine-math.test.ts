@@ -5,14 +5,14 @@
  * Node differ in the last bit of Math.exp, log, sin and cos for a few percent of inputs, so these go through
  * src/math.ts's own versions. Skipped without Debian's chromium (CI installs it).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 import * as sl from '../../src/index.ts';
+import { CHROMIUM } from './chromium.ts';
 
-const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 
 /** Everything engine-dependent, as one string of exact numbers; `lib` is the library (sources or bundle). */
 function fingerprint(lib: typeof sl): string {

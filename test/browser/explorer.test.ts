@@ -6,15 +6,15 @@
  * with the reason printed, where Chromium is not installed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExplorer, serveFolder } from '../../scripts/explorer.ts';
+import { CHROMIUM } from './chromium.ts';
 
-const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 if (!CHROMIUM) console.log('test/browser: explorer skipped: no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)');
 
 /** Where the screenshots go (kept after the run, for a person to look at). */

@@ -6,16 +6,15 @@
  * Tolerances are those of the suites themselves: the kernel contract's Higham bound holds for any float32
  * summation order and for FMA contraction, which a GPU shader compiler may apply; no test is loosened here.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PageReport } from './page.ts';
 import { bundlePage, servePage } from './bundle.ts';
+import { CHROMIUM } from './chromium.ts';
 
-/** Debian's chromium: the binary itself avoids the wrapper script's warning; either works. */
-const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 if (!CHROMIUM) console.log('test/browser: skipped: no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)');
 
 describe.skipIf(!CHROMIUM)('gpu.js WebGL backend in headless Chromium', () => {

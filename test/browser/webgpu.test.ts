@@ -4,7 +4,7 @@
  * test worker allows), with the page cross-origin isolated as SharedArrayBuffer requires. Also: a page that is
  * not isolated gets the reason, not a backend. Skipped, with the reason printed, where Chromium is missing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CROSS_ORIGIN_ISOLATED, serveFiles } from '../../scripts/explorer.ts';
 import { bundleEntry } from './bundle.ts';
 import type { WebgpuSuiteReport } from './webgpu-suite.ts';
+import { CHROMIUM } from './chromium.ts';
 
-const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 

@@ -193,7 +193,33 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
       env: { ...process.env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
       timeout: 120_000,
     });
-    expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\)/);
+    expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
+  }, 150_000);
+
+  it("bench-train --json: the device trainer's per-step counts, in bench-train's JSON (what CI sees of the design)", async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'bench-train-')), 'train.json');
+    await promisify(execFile)('npx', ['tsx', 'scripts/bench-train.ts', '--configs', 'A,C', '--backend', 'gpujs:webgpu', '--anchors', '', '--steps', '2', '--warmup', '1', '--steps-per-submission', '2', '--json', json], {
+      env: { ...process.env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
+      timeout: 120_000,
+    });
+    const { configs } = JSON.parse(readFileSync(json, 'utf8'));
+    // A: the small tied chain (4 passes); C: the general chain (8). Between read-backs nothing goes up; each
+    // submission of 2 steps reads back once, 4 bytes a loss of each instance and step.
+    for (const [name, passes, instances] of [['A', 4, 10], ['C', 8, 20]] as const) {
+      expect(configs[name]).toMatchObject({ backend: 'gpujs:webgpu', trainer: 'device', perStep: { passes, uploads: 0, readbacks: 0.5, bytesUp: 0, bytesDown: 4 * instances } });
+      expect(configs[name].stepsPerSec).toBeGreaterThan(0);
+      expect(configs[name].startUp.uploads).toBe(5);
+    }
+  }, 150_000);
+
+  it('bench-device --json: the per-pass curve, steps/s by K and the per-pass breakdown of a step', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'bench-device-')), 'device.json');
+    await promisify(execFile)('npx', ['tsx', 'scripts/bench-device.ts', '--software', '--configs', 'A', '--k', '2,4', '--submissions', '1', '--passes', '1,4', '--profile-repeats', '2', '--json', json], { timeout: 120_000 });
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    expect(out.perPass.curve.map((c: { passes: number }) => c.passes)).toEqual([1, 4]);
+    expect(Object.keys(out.trainer.stepsPerSec.A)).toEqual(['2', '4']);
+    expect(out.breakdown.A.map((p: { pass: string }) => p.pass)).toEqual(['sample', 'step', 'adam', 'losses']);
+    for (const p of out.breakdown.A) expect(Number.isFinite(p.us)).toBe(true);
   }, 150_000);
 
   it('a sweep over 2 worker threads: each opens its own device (the EGL platform set by the main thread)', async () => {
