@@ -63,12 +63,13 @@ describe('sweep determinism', () => {
 });
 
 describe('the default feature-2x1 sweep (end to end, ~40 s)', () => {
-  it('agrees with the closed-form theory on at least 90% of cells away from boundaries, and writes the report', async () => {
+  it('agrees with the closed-form theory on at least 96% of cells away from boundaries, and writes the report', async () => {
     // The same configuration as `npx tsx scripts/phase-diagram.ts` with no flags.
     const config: SweepConfig = { ...tiny, densities: logspace(0.01, 1, 10), importances: logspace(0.1, 10, 10), seeds: 5, steps: 2000, batch: 256, seed: 0, evalBatch: 8192 };
     const results = await runSweep(config, { workers: 2 });
     expect(results.agreement!.cellsAway).toBeGreaterThanOrEqual(20);
-    expect(results.agreement!.awayFromBoundary).toBeGreaterThanOrEqual(0.9);
+    // The run is deterministic (measured 96.7%): the floor the counter-based data stream was required to keep.
+    expect(results.agreement!.awayFromBoundary).toBeGreaterThanOrEqual(0.96);
     const cells = results.cells as FeatureCell[];
     // Dense and unimportant: not represented; dense and important: dedicated; sparse: superposition.
     expect(cells.find((c) => c.density === 1 && c.importance === 0.1)!.regime).toBe('not-represented');
