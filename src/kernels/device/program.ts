@@ -91,7 +91,17 @@ export class DeviceProgram {
   /** Why the device was lost, once it is: a lost device's submissions do nothing and its reads may return zeros. */
   private lost: string | null = null;
 
-  constructor(private readonly gpu: Gpu) {}
+  /** Whether an out-of-memory error scope is open around the buffers' allocation (closed by `allocated`). */
+  private scoped = false;
+
+  /**
+   * @param sizeHint appended to an error about memory: how the caller can ask for less (e.g. fewer instances at
+   *   once).
+   */
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly sizeHint = '',
+  ) {}
 
   /** Build a kernel (compiles its WGSL once); its argument buffers must exist already. */
   async kernel(name: string, def: KernelDef): Promise<void> {
@@ -127,6 +137,11 @@ export class DeviceProgram {
     if (!this.device) {
       this.device = kernel._device;
       this.device.lost?.then((info: { reason?: string; message?: string }) => (this.lost = info.message || info.reason || 'unknown reason'));
+      // A failed allocation only shows as an error in a scope: watch the buffers' until `allocated`.
+      if (typeof this.device.pushErrorScope === 'function') {
+        this.device.pushErrorScope('out-of-memory');
+        this.scoped = true;
+      }
       for (const [b, { buffer, init }] of this.buffers) if (!buffer) this.materialize(b, init);
     }
     const layout = kernel.paramsLayout;
@@ -183,10 +198,24 @@ export class DeviceProgram {
     if (this.device) this.materialize(name, init);
   }
 
+  /**
+   * Throw, naming the bytes and the caller's hint, if the device could not allocate a buffer made since the
+   * device opened (WebGPU reports that only through an error scope). Call once every buffer exists.
+   */
+  async allocated(): Promise<void> {
+    if (!this.scoped) return;
+    this.scoped = false;
+    const error = await this.device.popErrorScope();
+    if (error) {
+      const bytes = [...this.buffers.values()].reduce((a, b) => a + 4 * b.length, 0);
+      throw new RangeError(`device program: the device is out of memory for this program's ${this.buffers.size} buffers (${(bytes / 2 ** 20).toFixed(1)} MiB in all): ${error.message}${this.sizeHint ? `; ${this.sizeHint}` : ''}`);
+    }
+  }
+
   private materialize(name: string, init?: Float32Array): void {
     const entry = this.get(name);
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    if (4 * entry.length > max) throw new RangeError(`device program: buffer '${name}' needs ${4 * entry.length} bytes; this device allows ${max} per storage buffer`);
+    if (4 * entry.length > max) throw new RangeError(`device program: buffer '${name}' needs ${4 * entry.length} bytes; this device allows ${max} per storage buffer${this.sizeHint ? `; ${this.sizeHint}` : ''}`);
     entry.buffer = this.device.createBuffer({ size: Math.max(16, 4 * entry.length), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     entry.init = undefined;
     if (init) this.write(name, init);
@@ -285,6 +314,10 @@ export class DeviceProgram {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    if (this.scoped) {
+      this.scoped = false;
+      void this.device.popErrorScope().catch(() => {}); // a failed build: close the scope it left open
+    }
     for (const { buffer } of this.buffers.values()) buffer?.destroy();
     this.staging?.buffer.destroy();
     for (const p of this.programs.values()) {

@@ -399,9 +399,11 @@ export class DeviceTrainer {
     const { P } = layout(s);
     checkDeviceSize(s);
     if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
-    const program = new DeviceProgram(gpu);
+    const program = new DeviceProgram(gpu, `a run of ${s.instances} instances at once (the chunk size); train fewer at once (phase-diagram.ts: a smaller --chunk-size) or a smaller batch`);
     try {
-      return await DeviceTrainer.build(program, s);
+      const trainer = await DeviceTrainer.build(program, s);
+      await program.allocated();
+      return trainer;
     } catch (e) {
       program.destroy(); // a failed build must not leave the run's buffers and kernels on the device
       throw e;
