@@ -50,6 +50,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     runs: { kind: 'number', default: 3, min: 1, max: 20, integer: true, help: "anchors' timed runs of >= 1 s each (median)" },
     python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
     'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS torch should load ('' keeps the environment's)" },
+    trainers: { kind: 'string', default: 'device,autograd,per-op', help: "a GPU backend's columns, comma-separated subset of device (the device trainer), autograd (its kernels with the device chain), per-op (every product's operands uploaded)" },
     'steps-per-submission': { kind: 'number', default: 64, min: 1, max: 4096, integer: true, help: 'device trainer: steps recorded into one submission (the first submission is the warm-up, the timed steps are whole submissions)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
     'allow-reference-blas': { kind: 'boolean', default: false, help: 'print ratios against PyTorch even when it runs on the reference BLAS (a slow, unrepresentative anchor)' },
@@ -58,6 +59,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
   for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: ${Object.keys(CONFIGS).join(', ')})`);
   const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');
   for (const a of anchors) if (!(ANCHORS as readonly string[]).includes(a)) throw new FlagError(`--anchors ${flags.anchors}: unknown anchor '${a}' (allowed: ${ANCHORS.join(', ')})`);
+  for (const t of flags.trainers.split(',')) if (!['device', 'autograd', 'per-op'].includes(t)) throw new FlagError(`--trainers ${flags.trainers}: unknown column '${t}' (allowed: device, autograd, per-op)`);
   return { flags, names, anchors };
 });
 
@@ -162,15 +164,18 @@ const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gp
  * chain on; a backend with device memory with the chain off too (every product's operands uploaded).
  */
 const backends: Column[] = [];
+const trainerColumns = flags.trainers.split(',');
 const devices = new Map<string, string>();
 const notes: string[] = [];
 for (const name of wanted) {
   try {
     const kernels = await useBackend(name, { log: (line) => notes.push(line) });
     devices.set(name, describeBackend(kernels));
-    if (hasDeviceTraining(kernels)) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
-    backends.push({ name, trainer: 'autograd', deviceChain: true, label: hasDeviceTraining(kernels) ? `${name} autograd` : name });
-    if (hasDevice(kernels)) backends.push({ name, trainer: 'autograd', deviceChain: false, label: `${name} autograd per-op` });
+    const gpu = hasDeviceTraining(kernels) || hasDevice(kernels);
+    const columns = name === 'js' || !gpu ? ['autograd'] : trainerColumns;
+    if (hasDeviceTraining(kernels) && columns.includes('device')) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
+    if (columns.includes('autograd')) backends.push({ name, trainer: 'autograd', deviceChain: true, label: hasDeviceTraining(kernels) ? `${name} autograd` : name });
+    if (hasDevice(kernels) && columns.includes('per-op')) backends.push({ name, trainer: 'autograd', deviceChain: false, label: `${name} autograd per-op` });
   } catch (e) {
     if (flags.backend !== 'all') throw e;
     notes.push(`not run: backend ${name}: ${(e as Error).message}`);
