@@ -32,6 +32,7 @@ fi
 sw=; [ "${SUPERPOSITION_WEBGPU_SOFTWARE:-}" = 1 ] && sw=--software
 # The Python whose torch sees a CUDA device (the anchor columns), else one with torch at all.
 python=python3
+for p in python3 /usr/bin/python3; do if $p -c 'import torch' 2>/dev/null; then python=$p; break; fi; done
 for p in python3 /usr/bin/python3; do if $p -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then python=$p; break; fi; done
 step 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 step 60 $tsx scripts/backends.ts $sw
