@@ -22,7 +22,7 @@ afterAll(() => {
 
 if (webgpu) {
   registerBackend(webgpu);
-  deviceTrainerSuite(webgpu, { featureSets: true, firstBuilds: 8 });
+  deviceTrainerSuite(webgpu, { featureSets: true, firstBuilds: 9 });
 } else describe.skip('the device trainer on gpujs:webgpu (no WebGPU adapter)', () => it('skipped', () => {}));
 
 it('asking for the device trainer on a backend without one is an error, not a silent fallback', () => {

@@ -10,8 +10,9 @@
  * as they are.
  *
  * Two step chains:
- * - general (any model, feature sets, clipping): sample -> hidden -> output gradient -> hidden gradient ->
- *   parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row, per instance): 8-9 passes;
+ * - general (any model, feature sets, clipping): sample -> hidden -> output -> output gradient -> hidden
+ *   gradient -> parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row from the output, per
+ *   instance): 9-10 passes;
  * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): the sample
  *   pass, then one thread per (instance, parameter) runs the whole batch itself and sums its own gradient (the
  *   loss in one more slot), then AdamW and a copy of the losses: 4 passes a step. Sampling is its own pass so
@@ -200,13 +201,22 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
   ${hiddenRelu ? 'if (acc < 0) { acc = 0; }' : ''}
   return acc;
 }`;
-  const outgrad = `function (x, h, imp, S) {
+  // The output y, then its gradient elementwise: the loss pass reads y too (n work a row, not the n m of
+  // recomputing the output layer in one thread a row).
+  const out = `function (h, S) {
   const t = this.thread.x;
   ${split('t', 'this.constants.n', 'r', 'f')}
   ${split('r', 'this.constants.B', 'i', 'sr')}
   ${output(s, 'i', 'r', 'f')}
-  let g = this.constants.c * imp[i * this.constants.n + f] * (out - ${target(s, 'x[t]')});
-  ${s.kind === 'linear' ? '' : 'if (pre <= 0) { g = 0; }'}
+  return out;
+}`;
+  // y <= 0 exactly where the ReLU's input was <= 0 (y = 0 or +-0 there; NaN passes, as pre <= 0 let it).
+  const outgrad = `function (x, y, imp) {
+  const t = this.thread.x;
+  ${split('t', 'this.constants.n', 'r', 'f')}
+  ${split('r', 'this.constants.B', 'i', 'sr')}
+  let g = this.constants.c * imp[i * this.constants.n + f] * (y[t] - ${target(s, 'x[t]')});
+  ${s.kind === 'linear' ? '' : 'if (y[t] <= 0) { g = 0; }'}
   return g;
 }`;
   const gh = `function (g, h, S) {
@@ -258,13 +268,12 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
   ${s.hiddenBias ? 'for (let q = 0; q < this.constants.m; q++) { const v = grad[this.constants.oC + i * this.constants.m + q]; acc += v * v; }' : ''}
   return Math.sqrt(acc);
 }`;
-  const lossRows = `function (x, h, imp, S) {
+  const lossRows = `function (x, y, imp) {
   const r = this.thread.x;
   ${split('r', 'this.constants.B', 'i', 'sr')}
   let acc = 0;
   for (let f = 0; f < this.constants.n; f++) {
-    ${output(s, 'i', 'r', 'f')}
-    const d = out - ${target(s, 'x[r * this.constants.n + f]')};
+    const d = y[r * this.constants.n + f] - ${target(s, 'x[r * this.constants.n + f]')};
     acc += imp[i * this.constants.n + f] * d * d;
   }
   return acc;
@@ -275,7 +284,7 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
   for (let s = 0; s < this.constants.B; s++) { acc += rows[i * this.constants.B + s]; }
   return acc / this.constants.Bn;
 }`;
-  return { sample, hidden, outgrad, gh, grad, norms, lossRows, lossInstances };
+  return { sample, hidden, out, outgrad, gh, grad, norms, lossRows, lossInstances };
 }
 
 /**
@@ -445,28 +454,31 @@ export class DeviceTrainer {
       ]);
     }
     program.buffer('h', I * B * m);
+    program.buffer('y', I * B * n);
     program.buffer('g', I * B * n);
     program.buffer('gh', I * B * m);
     program.buffer('grad', P);
     program.buffer('norms', Math.max(1, I));
     program.buffer('rows', I * B);
     await build('hidden', k.hidden, I * B * m, ['x', 'S0']);
-    await build('outgrad', k.outgrad, I * B * n, ['x', 'h', 'imp', 'S0']);
+    await build('out', k.out, I * B * n, ['h', 'S0']);
+    await build('outgrad', k.outgrad, I * B * n, ['x', 'y', 'imp']);
     await build('gh', k.gh, I * B * m, ['g', 'h', 'S0']);
     await build('grad', k.grad, P, ['x', 'h', 'g', 'gh']);
     if (s.clip > 0) await build('norms', k.norms, I, ['grad']);
     await build('adam', adamKernel(s, false), 3 * P + 1, ['S0', 'grad', 'sched', 'norms']);
-    await build('lossRows', k.lossRows, I * B, ['x', 'h', 'imp', 'S0']);
+    await build('lossRows', k.lossRows, I * B, ['x', 'y', 'imp']);
     await build('lossInstances', k.lossInstances, I, ['rows']);
     return new DeviceTrainer(program, s, (a, b, loss) => [
       program.pass('sample', ['keys', 'thr', 'sets', a], 'x'),
       program.pass('hidden', ['x', a], 'h'),
-      program.pass('outgrad', ['x', 'h', 'imp', a], 'g'),
+      program.pass('out', ['h', a], 'y'),
+      program.pass('outgrad', ['x', 'y', 'imp'], 'g'),
       program.pass('gh', ['g', 'h', a], 'gh'),
       program.pass('grad', ['x', 'h', 'g', 'gh'], 'grad'),
       ...(s.clip > 0 ? [program.pass('norms', ['grad'], 'norms')] : []),
       program.pass('adam', [a, 'grad', 'sched', 'norms'], b),
-      program.pass('lossRows', ['x', 'h', 'imp', a], 'rows'),
+      program.pass('lossRows', ['x', 'y', 'imp'], 'rows'),
       program.pass('lossInstances', ['rows'], loss),
     ]);
   }

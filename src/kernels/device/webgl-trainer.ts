@@ -159,6 +159,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
     } else {
       const k = sources;
       const hidden = build(k.hidden, I * B * m);
+      const out = build(k.out, I * B * n);
       const outgrad = build(k.outgrad, I * B * n);
       const gh = build(k.gh, I * B * m);
       const grad = build(k.grad, P);
@@ -167,11 +168,12 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
       step = (S, next) => {
         x = sample(keys, thr, sets, S);
         const h = hidden(x, S);
-        const g = outgrad(x, h, imp, S);
+        const y = out(h, S);
+        const g = outgrad(x, y, imp);
         const dh = gh(g, h, S);
         const dP = grad(x, h, g, dh);
         const updated = next(S, dP, norms ? norms(dP) : noNorms);
-        return { S: updated, losses: lossRows(x, h, imp, S) };
+        return { S: updated, losses: lossRows(x, y, imp) };
       };
     }
     const start = { ...stats };
