@@ -108,6 +108,28 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
     }
   });
 
+  it('the tied models\' general chain keeps W transposed beside W with the same bits (the output pass reads it)', () => {
+    const config = base('relu-output', 3, 20, 5, { clipGradNorm: 0.05 }); // clipping: the copy takes W's clip coefficient too
+    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
+    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const spec = deviceTrainSpec(config, model, seeds, 4);
+    const run = k.training.start(spec);
+    try {
+      run.run(4);
+      const state = run.state();
+      const { instances: I, features: n, hidden: m } = config.model;
+      const P = spec.params.length;
+      expect(state.length).toBe(3 * P + 1 + I * n * m);
+      const W = state.subarray(0, I * n * m);
+      const transposed = new Float32Array(I * n * m);
+      for (let i = 0; i < I; i++) for (let f = 0; f < n; f++) for (let q = 0; q < m; q++) transposed[i * n * m + q * n + f] = W[i * n * m + f * m + q];
+      expect(sameBytes(state.subarray(3 * P + 1), transposed)).toBe(true);
+      expect(sameBytes(W, spec.params.subarray(0, I * n * m))).toBe(false); // trained: not the initial weights
+    } finally {
+      run.free();
+    }
+  });
+
   it('same seed, same bytes; another seed, other bytes', () => {
     const config = base('relu-output', 3, 20, 5);
     const [a, b, c] = [config, config, { ...config, seed: 'other' }].map((cfg) => onDevice(() => train(cfg)));

@@ -63,14 +63,33 @@ export interface DeviceTrainSpec {
 const MAX_FLOATS = 2 ** 24;
 const TWO_M24 = 2 ** -24;
 
-/** Parameter segment offsets in the flat parameter vector. */
+/**
+ * Parameter segment offsets in the flat parameter vector, and the state's layout: [parameters | m | v | steps
+ * done], then for the tied models on the general chain W transposed ([instances, hidden, features], written by
+ * the AdamW pass with W's own bits), so that the output pass, whose neighbouring threads take neighbouring
+ * features, reads contiguous words on a GPU instead of words m apart.
+ */
 export function layout(s: DeviceTrainSpec) {
   const { instances: I, features: n, hidden: m } = s;
   const oW2 = I * n * m;
   const oB = oW2 + (s.kind === 'abs' ? I * m * n : 0);
   const oC = oB + I * n;
   const P = oC + (s.hiddenBias ? I * m : 0);
-  return { oW2, oB, oC, P };
+  const transposed = s.kind !== 'abs' && !smallTiedModel(s);
+  const oWT = 3 * P + 1;
+  return { oW2, oB, oC, P, transposed, oWT, stateLength: oWT + (transposed ? I * n * m : 0) };
+}
+
+/** The initial state: the parameters, zero moments and step count, and W transposed where the layout has it. */
+export function initialState(s: DeviceTrainSpec): Float32Array {
+  const { instances: I, features: n, hidden: m } = s;
+  const { stateLength, transposed, oWT } = layout(s);
+  const state = new Float32Array(stateLength);
+  state.set(s.params);
+  if (transposed) {
+    for (let i = 0; i < I; i++) for (let f = 0; f < n; f++) for (let k = 0; k < m; k++) state[oWT + i * n * m + k * n + f] = s.params[i * n * m + f * m + k];
+  }
+  return state;
 }
 
 /**
@@ -81,7 +100,7 @@ export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' |
   const { instances: I, batch: B, features: n, hidden: m } = s;
   const checks: [string, number][] = [
     ['4 x steps (the schedule table)', s.schedule.length],
-    ['3 x parameters', 3 * s.params.length + 1],
+    ['the state (3 x parameters, and W transposed)', 3 * s.params.length + 1 + I * n * m],
     ['instances x batch x features', I * B * n],
     ['instances x batch x hidden', I * B * m],
   ];
@@ -169,10 +188,14 @@ function sampleInto(out: string, s: DeviceTrainSpec, i: string, step: string, ro
 const w2 = (s: DeviceTrainSpec, i: string, k: string, f: string): string =>
   s.kind === 'abs' ? `S[this.constants.oW2 + ${i} * this.constants.mn + ${k} * this.constants.n + ${f}]` : `S[${i} * this.constants.mn + ${f} * this.constants.m + ${k}]`;
 
+/** W2(i, k, f) read from W's transposed copy for the tied models ([i, k, f]: contiguous in f). */
+const w2Transposed = (s: DeviceTrainSpec, i: string, k: string, f: string): string =>
+  s.kind === 'abs' ? w2(s, i, k, f) : `S[this.constants.oWT + ${i} * this.constants.mn + ${k} * this.constants.n + ${f}]`;
+
 /** The forward output of feature f of row r from hidden activations h and state S, into `pre`/`out`. */
 function output(s: DeviceTrainSpec, i: string, r: string, f: string): string {
   return `let pre = 0;
-    for (let k = 0; k < this.constants.m; k++) { pre += h[${r} * this.constants.m + k] * ${w2(s, i, 'k', f)}; }
+    for (let k = 0; k < this.constants.m; k++) { pre += h[${r} * this.constants.m + k] * ${w2Transposed(s, i, 'k', f)}; }
     pre = pre + S[this.constants.oB + ${i} * this.constants.n + ${f}];
     let out = pre;
     ${s.kind === 'linear' ? '' : 'if (pre < 0) { out = 0; }'}`;
@@ -292,7 +315,14 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
  * gradient of parameter p is grad[gradIndex(p)]; the last thread writes the step count.
  */
 export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
-  const { oW2, oB, oC } = layout(s);
+  const { oW2, oB, oC, transposed } = layout(s);
+  // Which parameter thread j updates, and which of its state words it writes (0 the parameter, 1 m, 2 v): past
+  // the step slot, the transposed copy's (i, k, f) is W's (i, f, k), updated by the same code, so the same bits.
+  const target = transposed
+    ? `let which = 0; let p = 0;
+  if (j < this.constants.tSlot) { ${split('j', 'this.constants.P', 'w0', 'p0')} which = w0; p = p0; }
+  else { const jt = j - this.constants.oWT; ${split('jt', 'this.constants.mn', 'it', 'qt')} ${split('qt', 'this.constants.n', 'kt', 'ft')} p = it * this.constants.mn + ft * this.constants.m + kt; }`
+    : split('j', 'this.constants.P', 'which', 'p');
   // Where parameter p's gradient sits: the same index, or the small chain's per-instance slots.
   const gradIndex = small
     ? `let gi = 0;
@@ -309,7 +339,7 @@ export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
   const j = this.thread.x;
   const steps = S[this.constants.tSlot];
   if (j === this.constants.tSlot) { return steps + 1; }
-  ${split('j', 'this.constants.P', 'which', 'p')}
+  ${target}
   ${gradIndex}
   let gr = grad[gi];
   ${s.clip > 0 ? `${instance}
@@ -382,9 +412,9 @@ export function smallKernels(s: DeviceTrainSpec) {
  */
 export function kernelConstants(s: DeviceTrainSpec) {
   const { batch: B, features: n, hidden: m } = s;
-  const { oW2, oB, oC, P } = layout(s);
+  const { oW2, oB, oC, P, oWT } = layout(s);
   const constants = {
-    n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, slots: n * m + n + 1,
+    n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, oWT, slots: n * m + n + 1,
     c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
   };
   return { constants, loopMax: Math.max(B, n, m, n * m) };
@@ -421,19 +451,18 @@ export class DeviceTrainer {
 
   private static async build(program: DeviceProgram, s: DeviceTrainSpec): Promise<DeviceTrainer> {
     const { instances: I, batch: B, features: n, hidden: m } = s;
-    const { P } = layout(s);
+    const { P, stateLength } = layout(s);
     const small = smallTiedModel(s);
     const { constants, loopMax } = kernelConstants(s);
     const { slots } = constants;
-    const state = new Float32Array(3 * P + 1);
-    state.set(s.params);
+    const state = initialState(s);
     program.buffer('keys', 4 * I, s.keys);
     program.buffer('thr', I, s.thresholds);
     program.buffer('imp', I * n, s.importance);
     program.buffer('sched', s.schedule.length, s.schedule);
     program.buffer('sets', Math.max(5, s.sets.length), s.sets.length ? s.sets : undefined);
-    program.buffer('S0', 3 * P + 1, state);
-    program.buffer('S1', 3 * P + 1);
+    program.buffer('S0', stateLength, state);
+    program.buffer('S1', stateLength);
     for (let k = 0; k < s.stepsPerSubmission; k++) program.buffer(`loss${k}`, I);
     program.buffer('x', I * B * n);
     const k = generalKernels(s);
@@ -444,7 +473,7 @@ export class DeviceTrainer {
       program.buffer('norms', 1);
       const small = smallKernels(s);
       await build('step', small.step, I * slots, ['x', 'imp', 'S0']);
-      await build('adam', adamKernel(s, true), 3 * P + 1, ['S0', 'slots', 'sched', 'norms']);
+      await build('adam', adamKernel(s, true), stateLength, ['S0', 'slots', 'sched', 'norms']);
       await build('losses', small.losses, I, ['slots']);
       return new DeviceTrainer(program, s, (a, b, loss) => [
         program.pass('sample', ['keys', 'thr', 'sets', a], 'x'),
@@ -466,7 +495,7 @@ export class DeviceTrainer {
     await build('gh', k.gh, I * B * m, ['g', 'h', 'S0']);
     await build('grad', k.grad, P, ['x', 'h', 'g', 'gh']);
     if (s.clip > 0) await build('norms', k.norms, I, ['grad']);
-    await build('adam', adamKernel(s, false), 3 * P + 1, ['S0', 'grad', 'sched', 'norms']);
+    await build('adam', adamKernel(s, false), stateLength, ['S0', 'grad', 'sched', 'norms']);
     await build('lossRows', k.lossRows, I * B, ['x', 'y', 'imp']);
     await build('lossInstances', k.lossInstances, I, ['rows']);
     return new DeviceTrainer(program, s, (a, b, loss) => [

@@ -14,7 +14,7 @@ export interface DeviceRun {
   run(steps: number): { losses: Float32Array; stats: DeviceStats };
   /** The counters after start-up (the uploads of the run's tables and initial state). */
   readonly startStats: DeviceStats;
-  /** The current state (one read-back): [parameters | Adam's m | Adam's v | steps done]. */
+  /** The current state (one read-back): [parameters | Adam's m | Adam's v | steps done | W transposed, where the layout has it (train-step.ts)]. */
   state(): Float32Array;
   /** The last step's batch as the device sampled it ([instances, batch, features]; one read-back). */
   batch(): Float32Array;

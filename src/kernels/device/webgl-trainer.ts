@@ -16,7 +16,7 @@
  */
 import type { DeviceStats } from './program.ts';
 import { threefryGlsl } from './threefry-glsl.ts';
-import { adamKernel, checkDeviceSize, generalKernels, kernelConstants, layout, smallKernels, smallTiedModel, type DeviceTrainSpec } from './train-step.ts';
+import { adamKernel, checkDeviceSize, generalKernels, initialState, kernelConstants, layout, smallKernels, smallTiedModel, type DeviceTrainSpec } from './train-step.ts';
 import type { DeviceRun, DeviceTraining } from './training.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- gpu.js's kernels and textures are untyped here */
@@ -81,7 +81,7 @@ export function webglTraining(gpu: Gpu, device: string): DeviceTraining {
 function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
   checkDeviceSize(s);
   const { instances: I, batch: B, features: n, hidden: m } = s;
-  const { P } = layout(s);
+  const { P, stateLength } = layout(s);
   if (s.params.length !== P) throw new RangeError(`device trainer: ${s.params.length} initial parameters, expected ${P}`);
   const small = smallTiedModel(s);
   const sources = generalKernels(s, 'native'); // refuses feature sets
@@ -131,8 +131,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
     for (const entry of taken) entry.users--;
   };
   try {
-    const state = new Float32Array(3 * P + 1);
-    state.set(s.params);
+    const state = initialState(s);
     const keys = upload(s.keys);
     const thr = upload(s.thresholds);
     const imp = upload(s.importance);
@@ -143,7 +142,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
     let table = upload(new Float32Array(K * I));
 
     const sample = build(sources.sample, I * B * n);
-    const adam = [0, 1].map((slot) => build(adamKernel(s, small), 3 * P + 1, {}, false, slot));
+    const adam = [0, 1].map((slot) => build(adamKernel(s, small), stateLength, {}, false, slot));
     const tableConstants = { I, lossSlot: n * m + n };
     const lossTables = [0, 1].map((slot) => build(lossTable(small), K * I, tableConstants, false, slot));
     let x: Texture | null = null;
@@ -195,7 +194,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
         const losses = read(table, steps * I).slice();
         return { losses, stats: { ...stats } };
       },
-      state: () => read(current, 3 * P + 1).slice(),
+      state: () => read(current, stateLength).slice(),
       batch: () => {
         if (!x) throw new Error('device trainer on WebGL2: no step has run, so there is no batch');
         return read(x, I * B * n).slice();
