@@ -25,7 +25,8 @@ export const KEY_PARITY = 0x1bd11bda;
 
 /**
  * Threefry-2x32-20 of counter (c0, c1) under key (k0, k1), as two signed 32-bit words written to out[at],
- * out[at + 1] (an Int32Array or Uint32Array). This is the specification; the WebAssembly and gpu.js versions are
+ * out[at + 1] (an Int32Array or Uint32Array). This is the specification; the WebAssembly SIMD sampler and the
+ * device trainers' (gpu.js kernel code on WebGPU and on gpu.js's JavaScript backend, native GLSL on WebGL2) are
  * tested bit-equal to it.
  */
 export function threefry2x32(k0: number, k1: number, c0: number, c1: number, out: Int32Array | Uint32Array, at = 0): void {
