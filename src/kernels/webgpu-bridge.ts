@@ -26,7 +26,7 @@ import {
   type GpujsKernels,
 } from './gpujs.ts';
 import type { DeviceArray, MatmulSpec } from './types.ts';
-import { DeviceTrainer, type DeviceTrainSpec } from './device/train-step.ts';
+import { DeviceTrainer, layout, type DeviceTrainSpec } from './device/train-step.ts';
 import type { DeviceStats } from './device/program.ts';
 import type { DeviceRun, DeviceTraining } from './device/training.ts';
 
@@ -45,7 +45,7 @@ export type WebgpuRequest =
   | { op: 'free'; id: number }
   | { op: 'train-start'; spec: DeviceTrainSpec }
   | { op: 'train-run'; id: number; steps: number }
-  | { op: 'train-read'; id: number; buffer: 'state' | 'x' }
+  | { op: 'train-read'; id: number; buffer: 'state' | 'parameters' | 'x' }
   | { op: 'train-free'; id: number };
 
 /**
@@ -391,7 +391,7 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
       const started = bridge.call({ op: 'train-start', spec }, STATS_FLOATS, TRAIN_TIMEOUT_MS);
       const id = started.id!;
       const { instances } = spec;
-      const stateLength = 3 * spec.params.length + 1;
+      const { stateLength } = layout(spec);
       let freed = false;
       const live = (what: string) => {
         if (freed) throw new Error(`gpujs:webgpu: device training run #${id} was freed; cannot ${what}`);
@@ -406,6 +406,10 @@ function bridgeTraining(bridge: Bridge, device: string): DeviceTraining {
         state() {
           live('read its state');
           return bridge.call({ op: 'train-read', id, buffer: 'state' }, stateLength).out!;
+        },
+        parameters() {
+          live('read its parameters');
+          return bridge.call({ op: 'train-read', id, buffer: 'parameters' }, spec.params.length).out!;
         },
         batch() {
           live('read its batch');

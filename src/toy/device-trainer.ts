@@ -118,7 +118,7 @@ export function trainOnDevice(config: TrainConfig, model: ToyModel, seeds: reado
       }
       done += steps;
     }
-    const params = run.state();
+    const params = run.parameters();
     let at = 0;
     for (const p of model.parameters) {
       p.data.set(params.subarray(at, at + p.size));

@@ -108,7 +108,7 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
     }
   });
 
-  it('the tied models\' general chain keeps W transposed beside W with the same bits (the output pass reads it)', () => {
+  it('the tied models\' general chain keeps W transposed beside W with the same bits (the output pass reads it); the parameters read alone', () => {
     const config = base('relu-output', 3, 20, 5, { clipGradNorm: 0.05 }); // clipping: the copy takes W's clip coefficient too
     const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
     const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
@@ -125,6 +125,8 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
       for (let i = 0; i < I; i++) for (let f = 0; f < n; f++) for (let q = 0; q < m; q++) transposed[i * n * m + q * n + f] = W[i * n * m + f * m + q];
       expect(sameBytes(state.subarray(3 * P + 1), transposed)).toBe(true);
       expect(sameBytes(W, spec.params.subarray(0, I * n * m))).toBe(false); // trained: not the initial weights
+      // the end of a run reads the parameters alone
+      expect(sameBytes(run.parameters(), state.subarray(0, P))).toBe(true);
     } finally {
       run.free();
     }

@@ -253,7 +253,7 @@ export class DeviceProgram {
    * Record every pass into one command encoder, copy the `reads` buffers into one staging buffer in the same
    * encoder, submit once, and map once: their contents, in order.
    */
-  async run(passes: readonly Pass[], reads: readonly string[]): Promise<Float32Array[]> {
+  async run(passes: readonly Pass[], reads: readonly (string | { name: string; floats: number })[]): Promise<Float32Array[]> {
     if (this.destroyed) throw new Error('device program: destroyed');
     this.checkDevice();
     const encoder = this.device.createCommandEncoder();
@@ -265,7 +265,9 @@ export class DeviceProgram {
       compute.end();
     }
     // Each read lands at a 16-byte-aligned offset of one staging buffer.
-    const sizes = reads.map((r) => 4 * this.get(r).length);
+    // A read is a whole buffer, or its first `floats` floats.
+    const names = reads.map((r) => (typeof r === 'string' ? r : r.name));
+    const sizes = reads.map((r) => 4 * (typeof r === 'string' ? this.get(r).length : Math.min(r.floats, this.get(r.name).length)));
     const offsets: number[] = [];
     let total = 0;
     for (const size of sizes) {
@@ -277,7 +279,7 @@ export class DeviceProgram {
         this.staging?.buffer.destroy();
         this.staging = { buffer: this.device.createBuffer({ size: total, usage: USAGE.MAP_READ | USAGE.COPY_DST }), bytes: total };
       }
-      reads.forEach((r, j) => encoder.copyBufferToBuffer(this.get(r).buffer, 0, this.staging!.buffer, offsets[j], sizes[j]));
+      names.forEach((r, j) => encoder.copyBufferToBuffer(this.get(r).buffer, 0, this.staging!.buffer, offsets[j], sizes[j]));
     }
     this.device.queue.submit([encoder.finish()]);
     this.stats.passes += passes.length;

@@ -556,11 +556,12 @@ export class DeviceTrainer {
   }
 
   /**
-   * One read-back of a buffer: by default the current state, [parameters | Adam's m | Adam's v | steps done];
-   * 'x' is the last step's batch (for checking the device sampler against the host's bit for bit).
+   * One read-back: by default the current state (see `layout`); 'parameters', only its parameters (the end of a
+   * run); 'x', the last step's batch (for checking the device sampler against the host's bit for bit).
    */
-  async read(buffer: 'state' | 'x' = 'state'): Promise<Float32Array> {
-    const [values] = await this.program.run([], [buffer === 'x' ? 'x' : this.done % 2 === 0 ? 'S0' : 'S1']);
+  async read(buffer: 'state' | 'parameters' | 'x' = 'state'): Promise<Float32Array> {
+    const state = this.done % 2 === 0 ? 'S0' : 'S1';
+    const [values] = await this.program.run([], [buffer === 'x' ? 'x' : buffer === 'parameters' ? { name: state, floats: layout(this.spec).P } : state]);
     return values;
   }
 

@@ -16,6 +16,8 @@ export interface DeviceRun {
   readonly startStats: DeviceStats;
   /** The current state (one read-back): [parameters | Adam's m | Adam's v | steps done | W transposed, where the layout has it (train-step.ts)]. */
   state(): Float32Array;
+  /** The current parameters alone (one read-back of the state's first segment: the end of a run). */
+  parameters(): Float32Array;
   /** The last step's batch as the device sampled it ([instances, batch, features]; one read-back). */
   batch(): Float32Array;
   /** Free the run's device buffers. */

@@ -195,6 +195,8 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
         return { losses, stats: { ...stats } };
       },
       state: () => read(current, stateLength).slice(),
+      // WebGL reads a whole texture: the state's bytes cross, counted as such
+      parameters: () => read(current, stateLength).slice(0, P),
       batch: () => {
         if (!x) throw new Error('device trainer on WebGL2: no step has run, so there is no batch');
         return read(x, I * B * n).slice();
