@@ -196,6 +196,17 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
     expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
   }, 150_000);
 
+  it('compare.ts trains both variants with the device trainer and records it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'webgpu-compare-'));
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/compare.ts', '--experiment', 'intro', '--a', '--optimizer adamw --steps 20', '--b', '--optimizer adam --steps 20', '--backend', 'gpujs:webgpu', '--out', out, '--overwrite'], {
+      env: { ...process.env, SUPERPOSITION_WEBGPU_SOFTWARE: '1' },
+      timeout: 120_000,
+    });
+    expect(stdout).toMatch(/backend gpujs:webgpu \(WebGPU: .+\), trainer device \(whole steps on the device\)/);
+    const { manifest } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(manifest).toMatchObject({ backend: 'gpujs:webgpu', trainer: 'device', dataStream: 'threefry2x32-20 v1' });
+  }, 150_000);
+
   it("bench-train --json: the device trainer's per-step counts, in bench-train's JSON (what CI sees of the design)", async () => {
     const json = join(mkdtempSync(join(tmpdir(), 'bench-train-')), 'train.json');
     await promisify(execFile)('npx', ['tsx', 'scripts/bench-train.ts', '--configs', 'A,C', '--backend', 'gpujs:webgpu', '--anchors', '', '--steps', '2', '--warmup', '1', '--steps-per-submission', '2', '--json', json], {
