@@ -25,7 +25,7 @@ import { createRng, deriveSeed } from '../src/random.ts';
 import { deviceTrainSpec } from '../src/toy/device-trainer.ts';
 import { ToyModel } from '../src/toy/model.ts';
 import { instanceSeeds, train, type TrainConfig } from '../src/toy/train.ts';
-import { PEER_CONFIGS, peerData } from './peer-configs.ts';
+import { PEER_CONFIGS, peerTrainConfig } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
 
@@ -88,20 +88,7 @@ console.log(`\ndevice trainer on ${describeBackend(kernels)}: steps/s by steps p
 console.log(`| config | ${flags.ks.map((k) => `K = ${k}`).join(' | ')} | passes a step |\n|---|${flags.ks.map(() => '---|').join('')}---|`);
 const rows: Record<string, Record<string, number>> = {};
 /** bench-train's configuration `name` on the device trainer, K steps a submission. */
-function benchConfig(name: string, K: number, steps: number): TrainConfig {
-  const { I, n, m } = CONFIGS[name];
-  return {
-    model: { kind: 'relu-output', instances: I, features: n, hidden: m },
-    ...peerData(name),
-    batch: 1024,
-    steps,
-    lr: 1e-3,
-    optimizer: 'adamw',
-    seed: 0,
-    trainer: 'device',
-    stepsPerSubmission: K,
-  };
-}
+const benchConfig = (name: string, K: number, steps: number): TrainConfig => peerTrainConfig(name, steps, { trainer: 'device', stepsPerSubmission: K });
 for (const name of flags.configs.split(',')) {
   const { I, n, m } = CONFIGS[name];
   rows[name] = {};

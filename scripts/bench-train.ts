@@ -34,7 +34,7 @@ import { STEP_BATCH, threadPlan, trainParallel } from '../src/toy/train-parallel
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
 import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, DEVICE_ANCHOR_CONFIGS, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
-import { PEER_CONFIGS, peerData } from './peer-configs.ts';
+import { PEER_CONFIGS, peerData, peerTrainConfig } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
 const ANCHORS = ['torch', 'torch-cuda', 'plainjs', 'tfjs'] as const;
@@ -82,19 +82,7 @@ interface Column {
 }
 
 function trainConfig(name: string, column: Column, steps: number): TrainConfig {
-  const { I, n, m } = CONFIGS[name];
-  return {
-    model: { kind: 'relu-output', instances: I, features: n, hidden: m, deviceChain: column.deviceChain },
-    ...peerData(name),
-    batch: 1024,
-    steps,
-    lr: 1e-3,
-    optimizer: 'adamw',
-    seed: 0,
-    name: `bench ${name}`,
-    trainer: column.trainer,
-    stepsPerSubmission: flags['steps-per-submission'],
-  };
+  return peerTrainConfig(name, steps, { deviceChain: column.deviceChain, name: `bench ${name}`, trainer: column.trainer, stepsPerSubmission: flags['steps-per-submission'] });
 }
 
 interface Timing {

@@ -1,4 +1,5 @@
 import { pow } from '../src/math.ts';
+import type { TrainConfig } from '../src/toy/train.ts';
 
 /**
  * The peer benchmark configurations (scripts/anchors' A-D, P: the paper-size 2x1 sweep as one model, and G: the
@@ -21,4 +22,23 @@ export function peerData(name: string): { density: number[]; importance: number[
   const { I, n, geometry } = PEER_CONFIGS[name];
   if (geometry) return { density: Array.from({ length: I }, (_, i) => pow(20, -(i / (I - 1)))), importance: new Array(n).fill(1) };
   return { density: new Array(I).fill(0.1), importance: Array.from({ length: n }, (_, i) => 0.9 ** i) };
+}
+
+/**
+ * Configuration `name` as a training run of `steps` steps: the tied ReLU-output model at batch 1024, AdamW lr 1e-3,
+ * seed 0, with `options` (the trainer, the device chain, steps per submission, a name) on top.
+ */
+export function peerTrainConfig(name: string, steps: number, options: { deviceChain?: boolean } & Pick<TrainConfig, 'trainer' | 'stepsPerSubmission' | 'name'> = {}): TrainConfig {
+  const { I, n, m } = PEER_CONFIGS[name];
+  const { deviceChain, ...rest } = options;
+  return {
+    model: { kind: 'relu-output', instances: I, features: n, hidden: m, ...(deviceChain !== undefined ? { deviceChain } : {}) },
+    ...peerData(name),
+    batch: 1024,
+    steps,
+    lr: 1e-3,
+    optimizer: 'adamw',
+    seed: 0,
+    ...rest,
+  };
 }
