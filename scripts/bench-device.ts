@@ -46,6 +46,7 @@ const flags = flagsOrExit('bench-device', () => {
       return n;
     });
   for (const c of f.configs.split(',')) if (!(c in CONFIGS)) throw new FlagError(`--configs ${f.configs}: unknown configuration '${c}' (allowed: ${Object.keys(CONFIGS).join(', ')})`);
+  if (f['profile-repeats'] === 1) throw new FlagError('--profile-repeats 1: the breakdown compares many copies of a pass with one, so 0 (none) or 2..4096');
   return { ...f, ks: list('k', f.k, 4096), passCounts: list('passes', f.passes, 4096) };
 });
 if (flags.software) process.env.SUPERPOSITION_WEBGPU_SOFTWARE = '1';
