@@ -26,10 +26,11 @@ import { hasDeviceTraining } from '../src/kernels/device/training.ts';
 import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed } from './torch-anchor.ts';
 import { logspace } from '../src/phase/experiments.ts';
 import { describeThreadPlan, runSweep } from '../src/phase/sweep.ts';
+import { splitStartUp } from './timing.ts';
 
 const flags = flagsOrExit('bench-phase', () => {
   const f = parseFlags(process.argv.slice(2), {
-  backends: { kind: 'string', default: 'wasm', help: `our backends, comma-separated (${BACKEND_CHOICES.filter((b) => b !== 'auto').join(', ')}); a GPU one trains with its device trainer` },
+  backends: { kind: 'string', default: 'wasm,gpu?', help: `our backends, comma-separated (${BACKEND_CHOICES.filter((b) => b !== 'auto').join(', ')}); a GPU one trains with its device trainer; 'gpu?' adds gpujs:webgpu where it starts on a GPU` },
   'gpu-workers': { kind: 'number', default: 1, min: 1, max: 64, integer: true, help: 'worker threads (devices opened) for a backend with a device trainer; the sweep is split into that many chunks' },
   json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
   'allow-reference-blas': { kind: 'boolean', default: false, help: 'print the ratio against PyTorch even when it runs on the reference BLAS' },
@@ -42,7 +43,7 @@ const flags = flagsOrExit('bench-phase', () => {
   python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
   'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS that torch should load (Debian's pthreads build by default; '' keeps the environment's)" },
   }, 'usage: npx tsx scripts/bench-phase.ts [flags]   the paper-size 2x1 phase sweep (4000 models) timed against PyTorch and TF.js run in the same command');
-  for (const b of f.backends.split(',')) if (!BACKEND_CHOICES.includes(b) || b === 'auto') throw new FlagError(`--backends ${f.backends}: unknown or unsuitable backend '${b}' (allowed: ${BACKEND_CHOICES.filter((c) => c !== 'auto').join(', ')})`);
+  for (const b of f.backends.split(',')) if ((!BACKEND_CHOICES.includes(b) && b !== 'gpu?') || b === 'auto') throw new FlagError(`--backends ${f.backends}: unknown or unsuitable backend '${b}' (allowed: ${BACKEND_CHOICES.filter((c) => c !== 'auto').join(', ')})`);
   return f;
 });
 const { grid: G, seeds, batch } = flags;
@@ -54,8 +55,17 @@ console.log(`bench-phase: 2x1 sweep ${G}x${G} cells x ${seeds} seeds = ${G * G *
 const ours: Array<{ backend: string; device: string; trainer: string; workers: number; seconds: number; wallSeconds: number; startUpSeconds: number }> = [];
 const sweep = { experiment: 'feature-2x1', densities: logspace(0.01, 1, G), importances: logspace(0.1, 10, G), seeds, steps, batch, lr: 1e-3, optimizer: 'adamw', schedule: 'constant', seed: 0, init: 'per-instance', evalBatch: 0 } as const;
 const shortSteps = Math.max(1, Math.floor(steps / 4));
-for (const backend of flags.backends.split(',')) {
-  const kernels = await useBackend(backend, { log: () => {} });
+for (const asked of flags.backends.split(',')) {
+  // 'gpu?': the GPU column where a GPU adapter starts (a software one is refused), said either way
+  const backend = asked === 'gpu?' ? 'gpujs:webgpu' : asked;
+  let kernels: Awaited<ReturnType<typeof useBackend>>;
+  try {
+    kernels = await useBackend(backend, { log: () => {} });
+  } catch (e) {
+    if (asked !== 'gpu?') throw e;
+    console.log(`GPU column (gpujs:webgpu) not run: ${(e as Error).message.split('\n')[0]}`);
+    continue;
+  }
   const device = hasDeviceTraining(kernels);
   const workers = device ? flags['gpu-workers'] : flags.workers;
   const wall = async (n: number): Promise<number> => {
@@ -65,9 +75,7 @@ for (const backend of flags.backends.split(',')) {
   };
   const short = shortSteps < steps ? await wall(shortSteps) : 0;
   const wallSeconds = await wall(steps);
-  // Two runs: the extra steps' time is the steady rate; what the shorter run took beyond its steps is start-up.
-  const perStep = shortSteps < steps ? Math.max(0, (wallSeconds - short) / (steps - shortSteps)) : wallSeconds / steps;
-  const startUpSeconds = Math.max(0, wallSeconds - perStep * steps);
+  const { perStep, startUp: startUpSeconds } = splitStartUp(shortSteps, short, steps, wallSeconds);
   const seconds = perStep * steps;
   ours.push({ backend, device: describeBackend(kernels), trainer: device ? 'device' : 'autograd', workers, seconds, wallSeconds, startUpSeconds });
   const threads = describeThreadPlan(sweep, workers, backend);

@@ -23,3 +23,13 @@ export function time(fn: () => void, minMs: number): number {
   for (let round = 0; round < 3; round++) best = Math.min(best, secondsPerCall(fn, minMs));
   return best;
 }
+
+/**
+ * A run's wall time split into start-up and a steady time a step, from two runs of `shortSteps` and `steps` steps
+ * (seconds each): the extra steps' time is the steady rate, and what the longer run took beyond its steps at that
+ * rate is start-up. Runs too close to tell apart count as steps alone (no start-up).
+ */
+export function splitStartUp(shortSteps: number, shortSeconds: number, steps: number, seconds: number): { perStep: number; startUp: number } {
+  const perStep = shortSteps < steps && seconds > shortSeconds ? (seconds - shortSeconds) / (steps - shortSteps) : seconds / steps;
+  return { perStep, startUp: Math.max(0, seconds - perStep * steps) };
+}

@@ -1,4 +1,4 @@
-/** The PyTorch anchor's BLAS, as the benchmark scripts read it from the libraries the anchor had mapped. */
+/** The benchmark scripts' anchors: the BLAS PyTorch ran on, the CUDA anchor's command line, and bench-phase's timing split. */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { blasOf, CUDA_MODES, deviceAnchorArgs, ratioAllowed } from '../../scripts/torch-anchor.ts';
+import { splitStartUp } from '../../scripts/timing.ts';
 
 it('names the BLAS that serves sgemm: libblas.so.3, not the libopenblas.so.0 that libtorch maps anyway', () => {
   // Debian's torch with the reference BLAS selected: libtorch_cpu still maps OpenBLAS directly (a mislabel once).
@@ -45,4 +46,14 @@ describe("the CUDA anchor's command line (tms_torch_device.py, run by bench-trai
     expect(Object.keys(out.steps_per_s)).toEqual(['A']);
     expect(out.steps_per_s.A.median).toBeGreaterThan(0);
   });
+});
+
+it("bench-phase's split of a wall time into start-up and a steady time a step", () => {
+  // 1 s of start-up and 20 ms a step: 25 steps in 1.5 s, 100 in 3 s
+  const { perStep, startUp } = splitStartUp(25, 1.5, 100, 3);
+  expect(perStep).toBeCloseTo(0.02, 12);
+  expect(startUp).toBeCloseTo(1, 12);
+  // a longer run no slower than the short one (noise on a tiny run): all steps, no start-up
+  expect(splitStartUp(25, 0.5, 100, 0.4)).toEqual({ perStep: 0.004, startUp: 0 });
+  expect(splitStartUp(100, 2, 100, 2)).toEqual({ perStep: 0.02, startUp: 0 });
 });
