@@ -3,9 +3,10 @@
  * anchor (scripts/anchors/tms_torch_phase.py, the official notebook's code batched the same way) and the TF.js
  * wasm anchor (scripts/anchors/tms_tfjs.mjs: the same 4000 x 2->1 step, one density for all models) in the same
  * command, and, where torch sees a CUDA GPU, PyTorch on it (scripts/anchors/tms_torch_device.py, config P: eager,
- * torch.compile, the whole step as one CUDA graph). Each side runs `--measure-steps` steps. Ours runs twice, a
- * quarter of the steps and all of them, which splits its wall time into start-up (threads, devices, kernel builds)
- * and a steady time a step; the anchors time their training loops alone. The ratios are of steady-state times (the
+ * torch.compile, the whole step as one CUDA graph). Each side runs `--measure-steps` steps. Ours runs a quarter
+ * of the steps and all of them, each once untimed and then timed, which splits its wall time into start-up (threads,
+ * workers, evaluation; kernels and devices are warm) and a steady time a step; the anchors time their training
+ * loops alone. The ratios are of steady-state times (the
  * same thing on both sides), and the full sweep's time is start-up plus `--steps` steady steps; the printed ratios
  * are the figures to compare across machines. Ours runs on each of `--backends`: on a backend with a device trainer (the GPU
  * column, gpujs:webgpu) the whole sweep is one chunk on one device (--gpu-workers to change that).
@@ -73,6 +74,10 @@ for (const asked of flags.backends.split(',')) {
     await runSweep({ ...sweep, steps: n }, { workers, backend, ...(device ? { maxInstancesPerChunk: Math.ceil((G * G * seeds) / workers) } : {}) });
     return (performance.now() - t0) / 1000;
   };
+  // An untimed run of each length first: both timed runs then find the same caches (kernels built per schedule
+  // length, the device, the JIT), and the difference between them is steps alone.
+  if (shortSteps < steps) await wall(shortSteps);
+  await wall(steps);
   const short = shortSteps < steps ? await wall(shortSteps) : 0;
   const wallSeconds = await wall(steps);
   const { perStep, startUp: startUpSeconds } = splitStartUp(shortSteps, short, steps, wallSeconds);
@@ -80,6 +85,10 @@ for (const asked of flags.backends.split(',')) {
   ours.push({ backend, device: describeBackend(kernels), trainer: device ? 'device' : 'autograd', workers, seconds, wallSeconds, startUpSeconds });
   const threads = describeThreadPlan(sweep, workers, backend);
   console.log(`superposition-lab (backend ${describeBackend(kernels)}, ${device ? 'device' : 'autograd'} trainer, ${threads}): ${wallSeconds.toFixed(1)} s for ${steps} steps = ${startUpSeconds.toFixed(1)} s start-up + ${seconds.toFixed(2)} s of steps (${(perStep * 1000).toFixed(2)} ms a step) -> ${(startUpSeconds + perStep * flags.steps).toFixed(0)} s for ${flags.steps}`);
+}
+if (ours.length === 0) {
+  console.log('bench-phase: none of our backends ran, so there is nothing to compare');
+  process.exit(2);
 }
 /** Our best steady-state seconds for the measured steps: what the anchors' training-loop times compare with. */
 const best = Math.min(...ours.map((o) => o.seconds));
