@@ -4,8 +4,9 @@
  * The device holds the parameters, the Adam moments and the step counter from start to end; the host uploads the
  * run's tables once and reads back each step's per-instance losses (every submission) and the final parameters.
  *
- * The state is one buffer of 3P + 1 floats, [parameters | m | v | steps done], ping-ponged between two buffers:
- * the update kernel writes the next state, its last thread the step count. Parameters are laid out as the host
+ * The state is one buffer, [parameters | m | v | steps done] (3P + 1 floats) and for the tied models on the general
+ * chain W transposed after it (see `layout`), ping-ponged between two buffers: the update kernel writes the next
+ * state, its thread 3P the step count. Parameters are laid out as the host
  * model's (ToyModel.parameters concatenated: W, W2 for |x|, b, the hidden bias c), so the host reads them back
  * as they are.
  *
@@ -311,8 +312,8 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
 }
 
 /**
- * AdamW / Adam over the state [params | m | v | steps done], torch.optim's update (as src/toy/optim.ts): the
- * gradient of parameter p is grad[gradIndex(p)]; the last thread writes the step count.
+ * AdamW / Adam over the state [params | m | v | steps done (| W transposed)], torch.optim's update (as
+ * src/toy/optim.ts): the gradient of parameter p is grad[gradIndex(p)]; thread 3P writes the step count.
  */
 export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
   const { oW2, oB, oC, transposed } = layout(s);
