@@ -63,6 +63,7 @@ const N = 16384;
 program.buffer('u0', N, new Float32Array(N).fill(1));
 program.buffer('u1', N);
 await program.kernel('step', { source: 'function (u) { return u[this.thread.x] * 0.999 + 0.001; }', output: N, args: ['u0'], loopMax: 1 });
+await program.allocated();
 console.log(`bench-device: ${summary.description}`);
 console.log(`\nper-pass cost: a ${N}-float elementwise kernel chained N times in one submission, with one read-back\n`);
 console.log('| passes | ms per submission |\n|---|---|');

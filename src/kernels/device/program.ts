@@ -137,7 +137,9 @@ export class DeviceProgram {
     if (!this.device) {
       this.device = kernel._device;
       this.device.lost?.then((info: { reason?: string; message?: string }) => (this.lost = info.message || info.reason || 'unknown reason'));
-      // A failed allocation only shows as an error in a scope: watch the buffers' until `allocated`.
+      // A failed allocation only shows as an error in a scope: watch the buffers' until `allocated` (those made
+      // from here on: the program's buffers, and what later kernel builds allocate; the scope is the device's, so
+      // it would also see another program's allocations made meanwhile on the same device).
       if (typeof this.device.pushErrorScope === 'function') {
         this.device.pushErrorScope('out-of-memory');
         this.scoped = true;
@@ -205,7 +207,12 @@ export class DeviceProgram {
   async allocated(): Promise<void> {
     if (!this.scoped) return;
     this.scoped = false;
-    const error = await this.device.popErrorScope();
+    let error: { message: string } | null;
+    try {
+      error = await this.device.popErrorScope();
+    } catch (e) {
+      error = { message: `the device's error scope failed: ${(e as Error).message}` }; // a lost device, typically
+    }
     if (error) {
       const bytes = [...this.buffers.values()].reduce((a, b) => a + 4 * b.length, 0);
       throw new RangeError(`device program: the device is out of memory for this program's ${this.buffers.size} buffers (${(bytes / 2 ** 20).toFixed(1)} MiB in all): ${error.message}${this.sizeHint ? `; ${this.sizeHint}` : ''}`);

@@ -97,11 +97,11 @@ export function initialState(s: DeviceTrainSpec): Float32Array {
  * Refuse a run whose arrays a float32 shader cannot index exactly (thread and element indices are floats in
  * gpu.js's kernels), naming the size and how to lower it.
  */
-export function checkDeviceSize(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'> & { params: { length: number }; schedule: { length: number } }): void {
+export function checkDeviceSize(s: DeviceTrainSpec): void {
   const { instances: I, batch: B, features: n, hidden: m } = s;
   const checks: [string, number][] = [
     ['4 x steps (the schedule table)', s.schedule.length],
-    ['the state (3 x parameters, and W transposed)', 3 * s.params.length + 1 + I * n * m],
+    ['the state (3 x parameters, and W transposed on the general chain)', layout(s).stateLength],
     ['instances x batch x features', I * B * n],
     ['instances x batch x hidden', I * B * m],
   ];
