@@ -161,6 +161,7 @@ for (const name of wanted) {
     devices.set(name, describeBackend(kernels));
     const gpu = hasDeviceTraining(kernels) || hasDevice(kernels);
     const columns = name === 'js' || !gpu ? ['autograd'] : trainerColumns;
+    if (!hasDeviceTraining(kernels) && columns.includes('device')) notes.push(`${name} has no device trainer here: no device trainer column`);
     if (hasDeviceTraining(kernels) && columns.includes('device')) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
     if (columns.includes('autograd')) backends.push({ name, trainer: 'autograd', deviceChain: true, label: hasDeviceTraining(kernels) ? `${name} autograd` : name });
     if (hasDevice(kernels) && columns.includes('per-op')) backends.push({ name, trainer: 'autograd', deviceChain: false, label: `${name} autograd per-op` });

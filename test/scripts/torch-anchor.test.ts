@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { blasOf, CUDA_MODES, deviceAnchorArgs, ratioAllowed } from '../../scripts/torch-anchor.ts';
+import { blasOf, CUDA_MODES, DEVICE_ANCHOR_CONFIGS, deviceAnchorArgs, ratioAllowed } from '../../scripts/torch-anchor.ts';
 import { splitStartUp } from '../../scripts/timing.ts';
 
 it('names the BLAS that serves sgemm: libblas.so.3, not the libopenblas.so.0 that libtorch maps anyway', () => {
@@ -27,6 +27,12 @@ it('refuses a ratio against the reference BLAS unless allowed', () => {
 describe("the CUDA anchor's command line (tms_torch_device.py, run by bench-train and bench-phase)", () => {
   const script = fileURLToPath(new URL('../../scripts/anchors/tms_torch_device.py', import.meta.url));
   const lines = CUDA_MODES.map(([, mode]) => deviceAnchorArgs(script, { device: 'cuda', configs: ['A', 'G', 'P'], mode, runs: 3, secs: 1 }));
+
+  it('knows the configurations the script has', () => {
+    const text = readFileSync(script, 'utf8');
+    const table = text.slice(text.indexOf('CONFIGS = {'), text.indexOf('\n}', text.indexOf('CONFIGS = {')));
+    expect([...table.matchAll(/^\s+"([A-Z])": dict\(/gm)].map((m) => m[1])).toEqual([...DEVICE_ANCHOR_CONFIGS]);
+  });
 
   it('passes only flags its parser declares, and only configurations it has', () => {
     // bench-train once passed the CPU anchors' --no-matmul to it: argparse exits 2, and every CUDA column was lost.
