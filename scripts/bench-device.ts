@@ -36,6 +36,7 @@ const flags = flagsOrExit('bench-device', () => {
     k: { kind: 'string', default: '16,64,256', help: 'steps per submission to time, comma-separated' },
     submissions: { kind: 'number', default: 2, min: 1, max: 100, integer: true, help: 'timed submissions per (config, K), after one untimed' },
     passes: { kind: 'string', default: '1,8,64,256,512', help: 'passes per submission for the per-pass curve' },
+    'peak-tflops': { kind: 'number', default: 0, min: 0, max: 1e4, help: "the GPU's fp32 peak in TFLOP/s, for the products' fraction of it (0: from the adapter's name, where known)" },
     'profile-repeats': { kind: 'number', default: 32, min: 0, max: 4096, integer: true, help: 'copies of each pass per submission in the per-pass breakdown (0: no breakdown)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
   }, 'usage: npx tsx scripts/bench-device.ts [flags]   per-pass cost and device-trainer steps/s on a WebGPU device');
@@ -84,11 +85,27 @@ const perPassUs = last.passes > first.passes ? ((last.ms - first.ms) / (last.pas
 console.log(`=> ~${perPassUs.toFixed(1)} us per pass; ~${((first.ms - (first.passes * perPassUs) / 1000) * 1000).toFixed(0)} us fixed per submission (submit, read-back, map)`);
 program.destroy();
 
+/**
+ * fp32 peaks (TFLOP/s, without tensor cores) of GPUs by adapter name, from NVIDIA's datasheets: the denominator of
+ * "the fraction of peak the products reach". Others: --peak-tflops.
+ */
+const FP32_PEAKS: Array<[RegExp, number]> = [[/H100.*PCIe/i, 51.2], [/H100|H200|GH200/i, 66.9], [/A100/i, 19.5], [/L40S/i, 91.6], [/\bL4\b/i, 30.3], [/\bA10\b/i, 31.2]];
+const peakTflops = flags['peak-tflops'] || (FP32_PEAKS.find(([re]) => re.test(summary.description))?.[1] ?? 0);
+/** The model's products a step (two forward, three backward, each 2 I B n m FLOPs), whatever the chain. */
+const productFlops = (name: string): number => 10 * CONFIGS[name].I * 1024 * CONFIGS[name].n * CONFIGS[name].m;
+/** Of the general chain's passes, the product ones and their FLOPs as multiples of 2 I B n m. */
+const PRODUCT_PASSES: Record<string, number> = { hidden: 1, out: 1, gh: 1, grad: 2 };
+const rate = (flops: number, seconds: number): string => {
+  const tflops = flops / seconds / 1e12;
+  return `${tflops >= 1 ? `${tflops.toFixed(2)} TFLOP/s` : `${(tflops * 1000).toFixed(1)} GFLOP/s`}${peakTflops ? ` (${((100 * tflops) / peakTflops).toFixed(2)}% of ${peakTflops})` : ''}`;
+};
+
 // --- 2. device trainer steps/s by K ----------------------------------------------------------------------------
 const kernels = await useBackend('gpujs:webgpu', { log: () => {} });
 console.log(`\ndevice trainer on ${describeBackend(kernels)}: steps/s by steps per submission K (batch 1024, density 0.1, AdamW)\n`);
-console.log(`| config | ${flags.ks.map((k) => `K = ${k}`).join(' | ')} | passes a step |\n|---|${flags.ks.map(() => '---|').join('')}---|`);
+console.log(`| config | ${flags.ks.map((k) => `K = ${k}`).join(' | ')} | passes a step | the products at the best K${peakTflops ? ` (of the ${peakTflops} TFLOP/s fp32 peak)` : ' (no fp32 peak known for this adapter: --peak-tflops)'} |\n|---|${flags.ks.map(() => '---|').join('')}---|---|`);
 const rows: Record<string, Record<string, number>> = {};
+const products: Record<string, { flopsPerStep: number; stepsPerSec: number; tflops: number; peakFraction: number | null }> = {};
 /** bench-train's configuration `name` on the device trainer, K steps a submission. */
 const benchConfig = (name: string, K: number, steps: number): TrainConfig => peerTrainConfig(name, steps, { trainer: 'device', stepsPerSubmission: K });
 for (const name of flags.configs.split(',')) {
@@ -105,7 +122,9 @@ for (const name of flags.configs.split(',')) {
     passes = result.deviceStats!.steps.passes;
     rows[name][K] = sps;
   }
-  console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} |`);
+  const best = Math.max(...flags.ks.map((K) => rows[name][K]));
+  products[name] = { flopsPerStep: productFlops(name), stepsPerSec: best, tflops: (productFlops(name) * best) / 1e12, peakFraction: peakTflops ? (productFlops(name) * best) / 1e12 / peakTflops : null };
+  console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} | ${rate(productFlops(name) * best, 1)} |`);
 }
 
 // --- 3. where a step's time goes -------------------------------------------------------------------------------
@@ -127,11 +146,13 @@ if (flags['profile-repeats'] > 0) {
     }
     const total = breakdown[name].reduce((a, p) => a + p.us, 0);
     console.log(`${name}: ${breakdown[name].map((p) => `${p.pass} ${p.us.toFixed(1)}`).join(', ')}; sum ${total.toFixed(1)} us (${(1e6 / total).toFixed(0)} steps/s without fixed costs)`);
+    const inProducts = breakdown[name].filter((p) => p.pass in PRODUCT_PASSES);
+    if (inProducts.length) console.log(`  its product passes: ${inProducts.map((p) => `${p.pass} ${rate((PRODUCT_PASSES[p.pass] * productFlops(name)) / 5, p.us / 1e6)}`).join(', ')}`);
   }
 }
 
 if (flags.json) {
-  writeAtomic(flags.json, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows }, breakdown }, null, 1)}\n`);
+  writeAtomic(flags.json, `${JSON.stringify({ adapter: summary.description, perPass: { curve, perPassUs }, trainer: { device: describeBackend(kernels), stepsPerSec: rows }, products: { peakTflops: peakTflops || null, configs: products }, breakdown }, null, 1)}\n`);
   console.log(`\nwrote ${flags.json}`);
 }
 process.exit(0); // the in-thread Dawn device would keep Node alive
