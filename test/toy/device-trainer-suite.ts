@@ -48,6 +48,8 @@ const runs: [string, TrainConfig][] = [
   ['abs 4->6 (untied, signed data)', base('abs', 3, 4, 6)],
   ['relu-output 6->3 with correlated and anticorrelated sets (sampled on the device)', base('relu-output', 3, 6, 3, { featureSets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 3, 2, 'per-set')] })],
   ['relu-output 2->1 with restarts (the small chain, 2 restarts an instance)', base('relu-output', 3, 2, 1, { restarts: 2, evalBatch: 512 })],
+  // the small chain splits a batch of 100 into 3 chunks of 34, 34 and 32 rows (batchChunks)
+  ['relu-output 3->2 on a batch of 100 (the small chain\'s rows split unevenly)', base('relu-output', 3, 3, 2, { batch: 100 })],
 ];
 
 export function deviceTrainerSuite(k: Kernels & { training: DeviceTraining }, options: DeviceSuiteOptions): void {

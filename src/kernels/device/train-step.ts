@@ -15,8 +15,8 @@
  *   gradient -> parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row from the output, per
  *   instance): 9-10 passes;
  * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): the sample
- *   pass, then one thread per (instance, parameter) runs the whole batch itself and sums its own gradient (the
- *   loss in one more slot), then AdamW and a copy of the losses: 4 passes a step. Sampling is its own pass so
+ *   pass, then one thread per (instance, parameter, chunk of the batch) runs its rows itself and sums its own
+ *   gradient (the loss in one more slot), then AdamW (adding the chunks) and the losses: 4 passes a step. Sampling is its own pass so
  *   that each element is drawn once, not once per parameter (Threefry is most of a 2->1 step's work).
  *
  * The batch is the CPU trainer's bit for bit (the counter-based rule of src/toy/data.ts, here as kernel code);
@@ -113,6 +113,18 @@ export function checkDeviceSize(s: DeviceTrainSpec): void {
 /** Whether the three-pass chain serves this run. */
 export function smallTiedModel(s: DeviceTrainSpec): boolean {
   return (s.kind === 'linear' || s.kind === 'relu-output') && s.features * s.hidden + s.features <= 64 && s.sets.length === 0 && s.clip === 0;
+}
+
+/**
+ * The small chain's batch split: its step pass runs one thread per (instance, slot, chunk of rows) and the AdamW
+ * and loss passes add the chunks' partial sums. I x slots alone is few threads for a GPU (P: 20,000 threads of
+ * 1024 rows each, B: 4,096), so the batch is cut until there are about 2^17 threads, keeping 32 rows or more a
+ * thread.
+ */
+export function batchChunks(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'>): number {
+  const threads = s.instances * (s.features * s.hidden + s.features + 1);
+  const wanted = 2 ** Math.max(0, Math.ceil(Math.log2(2 ** 17 / threads)));
+  return Math.max(1, Math.min(wanted, Math.floor(s.batch / 32)));
 }
 
 // --- code generation ----------------------------------------------------------------------------------------
@@ -324,12 +336,15 @@ export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
   if (j < this.constants.tSlot) { ${split('j', 'this.constants.P', 'w0', 'p0')} which = w0; p = p0; }
   else { const jt = j - this.constants.oWT; ${split('jt', 'this.constants.mn', 'it', 'qt')} ${split('qt', 'this.constants.n', 'kt', 'ft')} p = it * this.constants.mn + ft * this.constants.m + kt; }`
     : split('j', 'this.constants.P', 'which', 'p');
-  // Where parameter p's gradient sits: the same index, or the small chain's per-instance slots.
-  const gradIndex = small
+  // Parameter p's gradient: at the same index, or the small chain's slot of its instance, summed over the chunks
+  // of the batch ([instances, chunks, slots]).
+  const gradient = small
     ? `let gi = 0;
-    if (p < ${oB}) { ${split('p', 'this.constants.mn', 'i', 'q')} gi = i * this.constants.slots + q; }
-    else { const p2 = p - ${oB}; ${split('p2', 'this.constants.n', 'i', 'q')} gi = i * this.constants.slots + this.constants.mn + q; }`
-    : 'const gi = p;';
+    if (p < ${oB}) { ${split('p', 'this.constants.mn', 'i', 'q')} gi = i * this.constants.chunks * this.constants.slots + q; }
+    else { const p2 = p - ${oB}; ${split('p2', 'this.constants.n', 'i', 'q')} gi = i * this.constants.chunks * this.constants.slots + this.constants.mn + q; }
+  let gr = 0;
+  for (let c = 0; c < this.constants.chunks; c++) { gr += grad[gi + c * this.constants.slots]; }`
+    : 'let gr = grad[p];';
   // The instance of parameter p, for its clip coefficient.
   const instance = `let inst = 0;
     if (p < ${oW2}) { ${split('p', 'this.constants.mn', 'iw', 'rw')} inst = iw; }
@@ -341,8 +356,7 @@ export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
   const steps = S[this.constants.tSlot];
   if (j === this.constants.tSlot) { return steps + 1; }
   ${target}
-  ${gradIndex}
-  let gr = grad[gi];
+  ${gradient}
   ${s.clip > 0 ? `${instance}
   const coef = this.constants.clip / (norms[inst] + 0.000001);
   if (coef < 1) { gr = gr * coef; }` : ''}
@@ -359,9 +373,10 @@ export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
 }
 
 /**
- * The small tied models' step for one (instance, slot) after sampling: slot q < n m is W's (f, k), then b's f,
- * and the last slot the loss. Every thread runs the instance's batch itself (the work is tiny; redundancy is
- * cheaper than passes), keeping W, b and each row's activations in registers.
+ * The small tied models' step for one (instance, chunk of rows, slot) after sampling: slot q < n m is W's (f, k),
+ * then b's f, and the last slot the loss. Every thread runs its rows of the instance's batch itself (the work is
+ * tiny; redundancy is cheaper than passes), keeping W, b and each row's activations in registers, and writes its
+ * partial sum ([instances, chunks, slots]).
  */
 export function smallKernels(s: DeviceTrainSpec) {
   const { features: n, hidden: m } = s;
@@ -371,14 +386,17 @@ export function smallKernels(s: DeviceTrainSpec) {
   const pick = (name: string, index: string, count: number) => `let ${name}s = ${name}0;\n${Array.from({ length: count - 1 }, (_, c) => `if (${index} === ${c + 1}) { ${name}s = ${name}${c + 1}; }`).join('\n')}`;
   const step = `function (x, imp, S) {
   const t = this.thread.x;
-  ${split('t', 'this.constants.slots', 'i', 'q')}
+  ${split('t', 'this.constants.slots', 'ic', 'q')}
+  ${split('ic', 'this.constants.chunks', 'i', 'c')}
   ${F.flatMap((f) => K.map((k) => `const w${f}_${k} = S[i * ${n * m} + ${f * m + k}];`)).join('\n')}
   ${F.map((f) => `const b${f} = S[this.constants.oB + i * ${n} + ${f}]; const im${f} = imp[i * ${n} + ${f}];`).join('\n')}
   ${split('q', String(m), 'fs', 'ks')}
   const qb = q - ${n * m};
   let acc = 0;
-  for (let s = 0; s < this.constants.B; s++) {
-    const row = (i * this.constants.B + s) * ${n};
+  for (let s = 0; s < this.constants.rows; s++) {
+    const r = c * this.constants.rows + s;
+    if (r < this.constants.B) {
+    const row = (i * this.constants.B + r) * ${n};
     ${F.map((f) => `const x${f} = x[row + ${f}];`).join('\n')}
     ${K.map((k) => `const h${k} = ${F.map((f) => `x${f} * w${f}_${k}`).join(' + ')};`).join('\n')}
     ${F.map((f) => `const p${f} = ${K.map((k) => `h${k} * w${f}_${k}`).join(' + ')} + b${f};
@@ -397,12 +415,14 @@ export function smallKernels(s: DeviceTrainSpec) {
     } else {
       acc += ${F.map((f) => `im${f} * (o${f} - x${f}) * (o${f} - x${f})`).join(' + ')};
     }
+    }
   }
-  if (q === ${n * m + n}) { return acc / this.constants.Bn; }
   return acc;
 }`;
   const losses = `function (slots) {
-  return slots[this.thread.x * this.constants.slots + ${n * m + n}];
+  let acc = 0;
+  for (let c = 0; c < this.constants.chunks; c++) { acc += slots[(this.thread.x * this.constants.chunks + c) * this.constants.slots + ${n * m + n}]; }
+  return acc / this.constants.Bn;
 }`;
   return { step, losses };
 }
@@ -414,11 +434,12 @@ export function smallKernels(s: DeviceTrainSpec) {
 export function kernelConstants(s: DeviceTrainSpec) {
   const { batch: B, features: n, hidden: m } = s;
   const { oW2, oB, oC, P, oWT } = layout(s);
+  const chunks = smallTiedModel(s) ? batchChunks(s) : 1;
   const constants = {
-    n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, oWT, slots: n * m + n + 1,
+    n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, oWT, slots: n * m + n + 1, chunks, rows: Math.ceil(B / chunks),
     c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
   };
-  return { constants, loopMax: Math.max(B, n, m, n * m) };
+  return { constants, loopMax: Math.max(B, n, m, n * m, chunks) };
 }
 
 /** A run on the device: build with `create`, then `run` steps (any number up to stepsPerSubmission at a time). */
@@ -455,7 +476,7 @@ export class DeviceTrainer {
     const { P, stateLength } = layout(s);
     const small = smallTiedModel(s);
     const { constants, loopMax } = kernelConstants(s);
-    const { slots } = constants;
+    const { slots, chunks } = constants;
     const state = initialState(s);
     program.buffer('keys', 4 * I, s.keys);
     program.buffer('thr', I, s.thresholds);
@@ -470,10 +491,10 @@ export class DeviceTrainer {
     const build = (name: string, source: string, output: number, args: string[]) => program.kernel(name, { source, output, constants, args, loopMax });
     await build('sample', k.sample, I * B * n, ['keys', 'thr', 'sets', 'S0']);
     if (small) {
-      program.buffer('slots', I * slots);
+      program.buffer('slots', I * chunks * slots);
       program.buffer('norms', 1);
       const small = smallKernels(s);
-      await build('step', small.step, I * slots, ['x', 'imp', 'S0']);
+      await build('step', small.step, I * chunks * slots, ['x', 'imp', 'S0']);
       await build('adam', adamKernel(s, true), stateLength, ['S0', 'slots', 'sched', 'norms']);
       await build('losses', small.losses, I, ['slots']);
       return new DeviceTrainer(program, s, (a, b, loss) => [

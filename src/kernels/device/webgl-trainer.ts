@@ -27,7 +27,7 @@ const COPY = 'function (a) { return a[this.thread.x]; }';
 /**
  * The [steps, instances] loss table after step k (a scalar): row k gets each instance's loss, the other rows are
  * copied. It also finishes the loss, so that a step takes as many passes as on WebGPU: from the small chain's
- * slots (the loss slot of each instance), or the general chain's per-row sums (their sum over the batch in order,
+ * slots (the loss slot of each instance, summed over the chunks of the batch, over B n), or the general chain's per-row sums (their sum over the batch in order,
  * over B n: the WebGPU chain's lossInstances).
  */
 const lossTable = (small: boolean) => `function (table, from, k) {
@@ -35,7 +35,9 @@ const lossTable = (small: boolean) => `function (table, from, k) {
   const row = Math.floor((t + 0.5) / this.constants.I);
   if (row !== k) { return table[t]; }
   const i = t - row * this.constants.I;
-  ${small ? 'return from[i * this.constants.slots + this.constants.lossSlot];' : `let acc = 0;
+  ${small ? `let acc = 0;
+  for (let c = 0; c < this.constants.chunks; c++) { acc += from[(i * this.constants.chunks + c) * this.constants.slots + this.constants.lossSlot]; }
+  return acc / this.constants.Bn;` : `let acc = 0;
   for (let s = 0; s < this.constants.B; s++) { acc += from[i * this.constants.B + s]; }
   return acc / this.constants.Bn;`}
 }`;
@@ -149,7 +151,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
     /** One step from state S: its next state (made by `next`) and what the loss table takes (slots or row sums). */
     let step: (S: Texture, next: (S: Texture, grad: Texture, norms: Texture) => Texture) => { S: Texture; losses: Texture };
     if (small) {
-      const slotsKernel = build(smallKernels(s).step, I * constants.slots);
+      const slotsKernel = build(smallKernels(s).step, I * constants.chunks * constants.slots);
       step = (S, next) => {
         x = sample(keys, thr, sets, S);
         const slots = slotsKernel(x, imp, S);
