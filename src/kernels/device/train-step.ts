@@ -15,7 +15,7 @@
  *   gradient -> parameter gradients (-> clip norms) -> AdamW, plus two loss passes (per row from the output, per
  *   instance): 9-10 passes;
  * - small tied models (linear / ReLU-output, at most 64 parameters an instance, no sets or clipping): the sample
- *   pass, then one thread per (instance, parameter, chunk of the batch) runs its rows itself and sums its own
+ *   pass, then one thread per (instance, parameter, chunk of the batch: batchChunks) runs its rows itself and sums its own
  *   gradient (the loss in one more slot), then AdamW (adding the chunks) and the losses: 4 passes a step. Sampling is its own pass so
  *   that each element is drawn once, not once per parameter (Threefry is most of a 2->1 step's work).
  *
@@ -116,13 +116,15 @@ export function smallTiedModel(s: DeviceTrainSpec): boolean {
 }
 
 /**
- * The small chain's batch split: its step pass runs one thread per (instance, slot, chunk of rows) and the AdamW
- * and loss passes add the chunks' partial sums. I x slots alone is few threads for a GPU (P: 20,000 threads of
- * 1024 rows each, B: 4,096), so the batch is cut until there are about 2^17 threads, keeping 32 rows or more a
- * thread.
+ * The batch split of the passes that sum over it per parameter: the small chain's step (one thread per instance
+ * and slot) and the general chain's parameter gradients (one thread per parameter) run one thread per chunk of
+ * rows too, and the AdamW and loss passes add the chunks' partial sums. Those threads alone are few for a GPU
+ * (P: 20,000 threads of 1024 rows, B: 4,096, C: 42,000), so the batch is cut until there are about 2^17 threads,
+ * keeping 32 rows or more a thread. Clipping's norm pass reads whole gradients: no split there.
  */
-export function batchChunks(s: Pick<DeviceTrainSpec, 'instances' | 'batch' | 'features' | 'hidden'>): number {
-  const threads = s.instances * (s.features * s.hidden + s.features + 1);
+export function batchChunks(s: DeviceTrainSpec): number {
+  if (!smallTiedModel(s) && s.clip > 0) return 1;
+  const threads = smallTiedModel(s) ? s.instances * (s.features * s.hidden + s.features + 1) : layout(s).P;
   const wanted = 2 ** Math.max(0, Math.ceil(Math.log2(2 ** 17 / threads)));
   return Math.max(1, Math.min(wanted, Math.floor(s.batch / 32)));
 }
@@ -265,32 +267,34 @@ export function generalKernels(s: DeviceTrainSpec, dialect: SamplerDialect = 'in
   return acc;
 }`;
   const tied = s.kind !== 'abs';
+  // One thread per (chunk of the batch, parameter): [chunks, P] partial sums, which the AdamW pass adds.
+  const rows = (body: (r: string) => string) => `for (let sc = 0; sc < this.constants.rows; sc++) {
+      const sr = c * this.constants.rows + sc;
+      if (sr < this.constants.B) { ${body('sr')} }
+    }`;
   const grad = `function (x, h, g, gh) {
-  const j = this.thread.x;
+  const t = this.thread.x;
+  ${split('t', 'this.constants.P', 'c', 'j')}
   let acc = 0;
   if (j < this.constants.oW2) {
     ${split('j', 'this.constants.mn', 'i', 'q')}
     ${split('q', 'this.constants.m', 'f', 'k')}
-    for (let s = 0; s < this.constants.B; s++) {
-      const r = i * this.constants.B + s;
-      acc += x[r * this.constants.n + f] * gh[r * this.constants.m + k]${tied ? ' + g[r * this.constants.n + f] * h[r * this.constants.m + k]' : ''};
-    }
+    ${rows((s) => `const r = i * this.constants.B + ${s};
+      acc += x[r * this.constants.n + f] * gh[r * this.constants.m + k]${tied ? ' + g[r * this.constants.n + f] * h[r * this.constants.m + k]' : ''};`)}
   } else if (j < this.constants.oB) {
     const j2 = j - this.constants.oW2;
     ${split('j2', 'this.constants.mn', 'i', 'q')}
     ${split('q', 'this.constants.n', 'k', 'f')}
-    for (let s = 0; s < this.constants.B; s++) {
-      const r = i * this.constants.B + s;
-      acc += h[r * this.constants.m + k] * g[r * this.constants.n + f];
-    }
+    ${rows((s) => `const r = i * this.constants.B + ${s};
+      acc += h[r * this.constants.m + k] * g[r * this.constants.n + f];`)}
   } else if (j < this.constants.oC) {
     const j2 = j - this.constants.oB;
     ${split('j2', 'this.constants.n', 'i', 'f')}
-    for (let s = 0; s < this.constants.B; s++) { acc += g[(i * this.constants.B + s) * this.constants.n + f]; }
+    ${rows((s) => `acc += g[(i * this.constants.B + ${s}) * this.constants.n + f];`)}
   } else {
     const j2 = j - this.constants.oC;
     ${split('j2', 'this.constants.m', 'i', 'k')}
-    for (let s = 0; s < this.constants.B; s++) { acc += gh[(i * this.constants.B + s) * this.constants.m + k]; }
+    ${rows((s) => `acc += gh[(i * this.constants.B + ${s}) * this.constants.m + k];`)}
   }
   return acc;
 }`;
@@ -344,7 +348,10 @@ export function adamKernel(s: DeviceTrainSpec, small: boolean): string {
     else { const p2 = p - ${oB}; ${split('p2', 'this.constants.n', 'i', 'q')} gi = i * this.constants.chunks * this.constants.slots + this.constants.mn + q; }
   let gr = 0;
   for (let c = 0; c < this.constants.chunks; c++) { gr += grad[gi + c * this.constants.slots]; }`
-    : 'let gr = grad[p];';
+    : batchChunks(s) === 1
+      ? 'let gr = grad[p];'
+      : `let gr = 0;
+  for (let c = 0; c < this.constants.chunks; c++) { gr += grad[c * this.constants.P + p]; }`;
   // The instance of parameter p, for its clip coefficient.
   const instance = `let inst = 0;
     if (p < ${oW2}) { ${split('p', 'this.constants.mn', 'iw', 'rw')} inst = iw; }
@@ -434,7 +441,7 @@ export function smallKernels(s: DeviceTrainSpec) {
 export function kernelConstants(s: DeviceTrainSpec) {
   const { batch: B, features: n, hidden: m } = s;
   const { oW2, oB, oC, P, oWT } = layout(s);
-  const chunks = smallTiedModel(s) ? batchChunks(s) : 1;
+  const chunks = batchChunks(s);
   const constants = {
     n, m, B, mn: n * m, Bn: B * n, oW2, oB, oC, P, tSlot: 3 * P, oWT, slots: n * m + n + 1, chunks, rows: Math.ceil(B / chunks),
     c: 2 / (B * n), b1: s.betas[0], b2: s.betas[1], eps: s.eps, l2: s.l2, clip: s.clip,
@@ -508,14 +515,14 @@ export class DeviceTrainer {
     program.buffer('y', I * B * n);
     program.buffer('g', I * B * n);
     program.buffer('gh', I * B * m);
-    program.buffer('grad', P);
+    program.buffer('grad', constants.chunks * P);
     program.buffer('norms', Math.max(1, I));
     program.buffer('rows', I * B);
     await build('hidden', k.hidden, I * B * m, ['x', 'S0']);
     await build('out', k.out, I * B * n, ['h', 'S0']);
     await build('outgrad', k.outgrad, I * B * n, ['x', 'y', 'imp']);
     await build('gh', k.gh, I * B * m, ['g', 'h', 'S0']);
-    await build('grad', k.grad, P, ['x', 'h', 'g', 'gh']);
+    await build('grad', k.grad, constants.chunks * P, ['x', 'h', 'g', 'gh']);
     if (s.clip > 0) await build('norms', k.norms, I, ['grad']);
     await build('adam', adamKernel(s, false), stateLength, ['S0', 'grad', 'sched', 'norms']);
     await build('lossRows', k.lossRows, I * B, ['x', 'y', 'imp']);

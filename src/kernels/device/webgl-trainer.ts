@@ -163,7 +163,7 @@ function startRun(gpu: Gpu, s: DeviceTrainSpec): DeviceRun {
       const out = build(k.out, I * B * n);
       const outgrad = build(k.outgrad, I * B * n);
       const gh = build(k.gh, I * B * m);
-      const grad = build(k.grad, P);
+      const grad = build(k.grad, constants.chunks * P);
       const norms = s.clip > 0 ? build(k.norms, I) : null;
       const lossRows = build(k.lossRows, I * B);
       step = (S, next) => {
