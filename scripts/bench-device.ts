@@ -89,13 +89,14 @@ program.destroy();
  * fp32 peaks (TFLOP/s, without tensor cores) of GPUs by adapter name, from NVIDIA's datasheets: the denominator of
  * "the fraction of peak the products reach". Others: --peak-tflops.
  */
-const FP32_PEAKS: Array<[RegExp, number]> = [[/H100.*PCIe/i, 51.2], [/H100|H200|GH200/i, 66.9], [/A100/i, 19.5], [/L40S/i, 91.6], [/\bL4\b/i, 30.3], [/\bA10\b/i, 31.2]];
+const FP32_PEAKS: Array<[RegExp, number]> = [[/H100.*PCIe/i, 51.2], [/H100.*NVL/i, 60], [/H100|H200|GH200/i, 66.9], [/A100/i, 19.5], [/L40S/i, 91.6], [/\bL4\b/i, 30.3], [/\bA10G?\b/i, 31.2]];
 const peakTflops = flags['peak-tflops'] || (FP32_PEAKS.find(([re]) => re.test(summary.description))?.[1] ?? 0);
 /** The model's products a step (two forward, three backward, each 2 I B n m FLOPs), whatever the chain. */
-const productFlops = (name: string): number => 10 * CONFIGS[name].I * 1024 * CONFIGS[name].n * CONFIGS[name].m;
+const productFlops = (name: string): number => 10 * CONFIGS[name].I * peerTrainConfig(name, 1).batch * CONFIGS[name].n * CONFIGS[name].m;
 /** Of the general chain's passes, the product ones and their FLOPs as multiples of 2 I B n m. */
 const PRODUCT_PASSES: Record<string, number> = { hidden: 1, out: 1, gh: 1, grad: 2 };
 const rate = (flops: number, seconds: number): string => {
+  if (!(seconds > 0)) return 'n/a (a time difference at or under zero: more --profile-repeats)';
   const tflops = flops / seconds / 1e12;
   return `${tflops >= 1 ? `${tflops.toFixed(2)} TFLOP/s` : `${(tflops * 1000).toFixed(1)} GFLOP/s`}${peakTflops ? ` (${((100 * tflops) / peakTflops).toFixed(2)}% of ${peakTflops})` : ''}`;
 };

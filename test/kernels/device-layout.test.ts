@@ -7,7 +7,7 @@ it('the batch is cut until there are about 2^17 threads, keeping 32 rows or more
     batchChunks({ kind: 'relu-output', instances, batch, features, hidden, hiddenBias: false, clip, sets: new Float32Array(0) } as unknown as DeviceTrainSpec);
   // the small chain: one thread per instance and slot (n m + n + 1)
   expect(chunks(4000, 2, 1)).toBe(8); // P: 4000 x 5 slots = 20,000 threads -> 160,000
-  expect(chunks(1024, 2, 1)).toBe(32); // B: 4,096 threads, 32 rows each
+  expect(chunks(1024, 2, 1)).toBe(32); // B: 5,120 threads (1024 x 5 slots), 32 rows each
   expect(chunks(10, 5, 2)).toBe(32); // A: capped by 32 rows a thread
   expect(chunks(3, 3, 2, 100)).toBe(3); // 100 rows: 3 chunks (34, 34, 32)
   expect(chunks(30_000, 2, 1)).toBe(1); // 150,000 threads already

@@ -233,9 +233,8 @@ describe.skipIf(!software)('a script on gpujs:webgpu', () => {
     expect(out.breakdown.A.map((p: { pass: string }) => p.pass)).toEqual(['sample', 'step', 'adam', 'losses']);
     expect(out.breakdown.C.map((p: { pass: string }) => p.pass)).toEqual(['sample', 'hidden', 'out', 'outgrad', 'gh', 'grad', 'adam', 'lossRows', 'lossInstances']);
     for (const p of [...out.breakdown.A, ...out.breakdown.C]) expect(Number.isFinite(p.us)).toBe(true);
-    // the products' rate: 10 I B n m FLOPs a step (C: 20 x 1024 x 100 x 20) at the steps/s measured; no known peak for llvmpipe
+    // the products: 10 I B n m FLOPs a step (C: 20 x 1024 x 100 x 20); no known fp32 peak for llvmpipe
     expect(out.products.configs.C.flopsPerStep).toBe(10 * 20 * 1024 * 100 * 20);
-    expect(out.products.configs.C.tflops).toBeCloseTo((409_600_000 * out.trainer.stepsPerSec.C['2']) / 1e12, 12);
     expect(out.products.peakTflops).toBe(null);
   }, 180_000);
 

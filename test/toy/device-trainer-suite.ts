@@ -45,7 +45,7 @@ const runs: [string, TrainConfig][] = [
   ['relu-output 20->5, clipping', base('relu-output', 3, 20, 5, { clipGradNorm: 0.01 })],
   // evaluated after training by the backend's own products, which the device runs before it must leave working
   ['relu-hidden 6->4 with hidden bias, linear schedule, evaluated', base('relu-hidden', 3, 6, 4, { model: { kind: 'relu-hidden', instances: 3, features: 6, hidden: 4, hiddenBias: true }, schedule: 'linear', evalBatch: 256 })],
-  ['abs 4->6 (untied, signed data)', base('abs', 3, 4, 6)],
+  ['abs 4->6 (untied, signed data; a batch of 100: the gradient pass\'s rows split unevenly)', base('abs', 3, 4, 6, { batch: 100 })],
   ['relu-output 6->3 with correlated and anticorrelated sets (sampled on the device)', base('relu-output', 3, 6, 3, { featureSets: [...featureSets('correlated', 1, 2), ...featureSets('anticorrelated', 1, 3, 2, 'per-set')] })],
   ['relu-output 2->1 with restarts (the small chain, 2 restarts an instance)', base('relu-output', 3, 2, 1, { restarts: 2, evalBatch: 512 })],
   // the small chain splits a batch of 100 into 3 chunks of 34, 34 and 32 rows (batchChunks)

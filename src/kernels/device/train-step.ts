@@ -119,7 +119,7 @@ export function smallTiedModel(s: DeviceTrainSpec): boolean {
  * The batch split of the passes that sum over it per parameter: the small chain's step (one thread per instance
  * and slot) and the general chain's parameter gradients (one thread per parameter) run one thread per chunk of
  * rows too, and the AdamW and loss passes add the chunks' partial sums. Those threads alone are few for a GPU
- * (P: 20,000 threads of 1024 rows, B: 4,096, C: 42,000), so the batch is cut until there are about 2^17 threads,
+ * (P: 20,000 threads of 1024 rows, B: 5,120, C: 42,000), so the batch is cut until there are about 2^17 threads,
  * keeping 32 rows or more a thread. Clipping's norm pass reads whole gradients: no split there.
  */
 export function batchChunks(s: DeviceTrainSpec): number {
