@@ -21,10 +21,8 @@ import { DeviceProgram } from '../src/kernels/device/program.ts';
 import { useBackend } from '../src/kernels/select.ts';
 import { describeBackend } from '../src/kernels/registry.ts';
 import { DeviceTrainer } from '../src/kernels/device/train-step.ts';
-import { createRng, deriveSeed } from '../src/random.ts';
 import { deviceTrainSpec } from '../src/toy/device-trainer.ts';
-import { ToyModel } from '../src/toy/model.ts';
-import { instanceSeeds, train, type TrainConfig } from '../src/toy/train.ts';
+import { initialModel, train, type TrainConfig } from '../src/toy/train.ts';
 import { PEER_CONFIGS, peerTrainConfig } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
@@ -124,8 +122,9 @@ for (const name of flags.configs.split(',')) {
     rows[name][K] = sps;
   }
   const best = Math.max(...flags.ks.map((K) => rows[name][K]));
-  products[name] = { flopsPerStep: productFlops(name), stepsPerSec: best, tflops: (productFlops(name) * best) / 1e12, peakFraction: peakTflops ? (productFlops(name) * best) / 1e12 / peakTflops : null };
-  console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} | ${rate(productFlops(name) * best, 1)} |`);
+  const flopsPerSec = productFlops(name) * best;
+  products[name] = { flopsPerStep: productFlops(name), stepsPerSec: best, tflops: flopsPerSec / 1e12, peakFraction: peakTflops ? flopsPerSec / 1e12 / peakTflops : null };
+  console.log(`| ${name} ${I} x ${n}->${m} | ${flags.ks.map((K) => rows[name][K].toFixed(1)).join(' | ')} | ${passes} | ${rate(flopsPerSec, 1)} |`);
 }
 
 // --- 3. where a step's time goes -------------------------------------------------------------------------------
@@ -136,8 +135,7 @@ if (flags['profile-repeats'] > 0) {
   const gpu = new GPU({ mode: 'webgpu' });
   for (const name of flags.configs.split(',')) {
     const config = benchConfig(name, 1, 2);
-    const seeds = instanceSeeds(config);
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const { seeds, model } = initialModel(config);
     const trainer = await DeviceTrainer.create(gpu, deviceTrainSpec(config, model, seeds, 1));
     try {
       await trainer.run(1); // builds nothing more; fills every buffer the passes read

@@ -232,6 +232,12 @@ function trainBestOf(config: TrainConfig, k: number, onStep?: StepCallback, batc
   return { ...all, model, finalLosses: pick(all.finalLosses), evalLosses: all.evalLosses && pick(all.evalLosses), restarts: picks, warnings: chosen.map((c) => all.warnings[c]), ...(snapshots ? { snapshots } : {}) };
 }
 
+/** A run's instance seeds and its model with the initial weights train() starts from (drawn from those seeds). */
+export function initialModel(config: TrainConfig): { seeds: readonly string[]; model: ToyModel } {
+  const seeds = instanceSeeds(config);
+  return { seeds, model: new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0)))) };
+}
+
 /** The seed of each instance: the config's own, or derived from its seed (a run's bytes do not depend on which thread trains it). */
 export function instanceSeeds(config: TrainConfig): readonly string[] {
   const I = config.model.instances;
@@ -250,8 +256,7 @@ function trainOnce(config: TrainConfig, onStep?: StepCallback, batches: BatchSou
   if (config.clipGradNorm !== undefined && !(config.clipGradNorm > 0)) throw new RangeError(`train: clipGradNorm = ${config.clipGradNorm}, expected a number > 0`);
   const every = config.snapshotEvery;
   if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new RangeError(`train: snapshotEvery = ${every}, expected an integer >= 1`);
-  const seeds = instanceSeeds(config);
-  const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+  const { seeds, model } = initialModel(config);
   const importance = importanceTensor(config.importance, I, n);
   // The losses at the start (the first steps, before the model has moved much) and at the end, for the run's
   // health check.

@@ -6,19 +6,17 @@
 import { expect, it } from 'vitest';
 import { GPU } from 'gpu.js';
 import { generalKernels, kernelConstants } from '../../src/kernels/device/train-step.ts';
-import { createRng, deriveSeed } from '../../src/random.ts';
 import { sampleBatch } from '../../src/toy/data.ts';
 import { deviceTrainSpec } from '../../src/toy/device-trainer.ts';
-import { ToyModel } from '../../src/toy/model.ts';
-import { dataStreamKeys, type TrainConfig } from '../../src/toy/train.ts';
+import { dataStreamKeys, initialModel, type TrainConfig } from '../../src/toy/train.ts';
 
 const sameBytes = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 it.each(['relu-output', 'abs'] as const)("gpu.js's JavaScript backend runs the device sampler with the host's bits (%s data), at steps 0 and 5", (kind) => {
   const [I, B, n] = [3, 16, 5];
   const config: TrainConfig = { model: { kind, instances: I, features: n, hidden: 2 }, importance: new Array(n).fill(1), density: [0.1, 0.5, 1], batch: B, steps: 8, lr: 1e-3, optimizer: 'adamw', seed: 'kernel sampler' };
-  const seeds = Array.from({ length: I }, (_, i) => deriveSeed(config.seed, i));
-  const spec = deviceTrainSpec(config, new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0)))), seeds, 1);
+  const { seeds, model } = initialModel(config);
+  const spec = deviceTrainSpec(config, model, seeds, 1);
   const { constants, loopMax } = kernelConstants(spec);
   const gpu = new GPU({ mode: 'cpu' });
   const sample = gpu.createKernel(generalKernels(spec).sample, { output: [I * B * n], constants, loopMaxIterations: loopMax, precision: 'single', tactic: 'precision' } as never) as unknown as (...a: Float32Array[]) => Float32Array;

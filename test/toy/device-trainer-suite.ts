@@ -9,12 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { withBackend } from '../../src/kernels/registry.ts';
 import type { Kernels } from '../../src/kernels/types.ts';
 import type { DeviceTraining } from '../../src/kernels/device/training.ts';
-import { featureSets, sampleBatch, streamKeys } from '../../src/toy/data.ts';
+import { featureSets, sampleBatch } from '../../src/toy/data.ts';
 import { deviceTrainSpec } from '../../src/toy/device-trainer.ts';
-import { ToyModel } from '../../src/toy/model.ts';
-import { DATA_KEY, importanceTensor, train, TrainingDivergedError, type TrainConfig } from '../../src/toy/train.ts';
+import { dataStreamKeys, importanceTensor, initialModel, train, TrainingDivergedError, type TrainConfig } from '../../src/toy/train.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
-import { createRng, deriveSeed } from '../../src/random.ts';
 import { maxAbsDiff, sameBytes } from '../helpers.ts';
 
 export interface DeviceSuiteOptions {
@@ -74,8 +72,7 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
   // AdamW without clipping: its first moment after step 1 is exactly (1 - beta1) times the gradient.
   it.each(runs.slice(0, 6))('%s: the first step\'s gradient (AdamW\'s m / (1 - beta1), unclipped) is autograd\'s on the same batch', (_, options) => {
     const config = { ...options, optimizer: 'adamw' as const, weightDecay: undefined, clipGradNorm: undefined };
-    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const { seeds, model } = initialModel(config);
     const spec = deviceTrainSpec(config, model, seeds, 1);
     const run = k.training.start(spec);
     run.run(1);
@@ -84,7 +81,7 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
     run.free();
     // autograd on js, on the batch of step 0 (the counter-based stream: the same bits the device drew)
     const { instances: I, features: n } = config.model;
-    const x = sampleBatch({ instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit' }, streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY))), 0);
+    const x = sampleBatch({ instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit' }, dataStreamKeys(seeds), 0);
     withBackend('js', () => model.loss(new Tensor(x, [I, config.batch, n]), importanceTensor(config.importance, I, n)).backward());
     const expected = Float32Array.from(model.parameters.flatMap((p) => Array.from(p.grad!.data)));
     const scale = expected.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
@@ -94,12 +91,11 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
 
   const sampled: [string, TrainConfig][] = [['unit values', base('relu-output', 3, 5, 2)], ['signed values (|x|)', base('abs', 3, 4, 6)], ...(withSets ? [['feature sets', runs[6][1]] as [string, TrainConfig]] : [])];
   it.each(sampled)('the device samples the host\'s batch bit for bit (%s), at step 0 and step 6', (_, config) => {
-    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const { seeds, model } = initialModel(config);
     const run = k.training.start(deviceTrainSpec(config, model, seeds, 6));
     const { instances: I, features: n } = config.model;
     const spec = { instances: I, batch: config.batch, features: n, density: config.density, values: config.model.kind === 'abs' ? 'signed' : 'unit', sets: config.featureSets } as const;
-    const keys = streamKeys(seeds.map((s) => deriveSeed(s, DATA_KEY)));
+    const keys = dataStreamKeys(seeds);
     try {
       run.run(1);
       expect(sameBytes(run.batch(), sampleBatch(spec, keys, 0))).toBe(true);
@@ -112,8 +108,7 @@ function deviceTests(k: Kernels & { training: DeviceTraining }, { featureSets: w
 
   it('the tied models\' general chain keeps W transposed beside W with the same bits (the output pass reads it); the parameters read alone', () => {
     const config = base('relu-output', 3, 20, 5, { clipGradNorm: 0.05 }); // clipping: the copy takes W's clip coefficient too
-    const seeds = Array.from({ length: config.model.instances }, (_, i) => deriveSeed(config.seed, i));
-    const model = new ToyModel(config.model, seeds.map((s) => createRng(deriveSeed(s, 0))));
+    const { seeds, model } = initialModel(config);
     const spec = deviceTrainSpec(config, model, seeds, 4);
     const run = k.training.start(spec);
     try {
