@@ -33,13 +33,15 @@ import { hasDeviceTraining, type DeviceStats } from '../src/kernels/device/train
 import { STEP_BATCH, threadPlan, trainParallel } from '../src/toy/train-parallel.ts';
 import { sampleBatch, streamKeys } from '../src/toy/data.ts';
 import { train, type TrainConfig, type Trainer } from '../src/toy/train.ts';
-import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, DEVICE_ANCHOR_CONFIGS, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
+import { blasOf, CUDA_MODES, cudaDeviceName, describeBlas, deviceAnchorArgs, OPENBLAS_HINT, ratioAllowed, type BlasInfo } from './torch-anchor.ts';
 import { PEER_CONFIGS, peerData, peerTrainConfig } from './peer-configs.ts';
 
 const CONFIGS = PEER_CONFIGS;
 const ANCHORS = ['torch', 'torch-cuda', 'plainjs', 'tfjs'] as const;
+/** A GPU backend's columns: the device trainer, its kernels with the device chain, every product's operands uploaded. */
+const TRAINER_COLUMNS = ['device', 'autograd', 'per-op'] as const;
 
-const { flags, names, anchors } = flagsOrExit('bench-train', () => {
+const { flags, names, anchors, trainerColumns } = flagsOrExit('bench-train', () => {
   const flags = parseFlags(process.argv.slice(2), {
     configs: { kind: 'string', default: 'A,B,C,D', help: 'comma-separated subset of A,B,C,D,P,G (G: the geometry experiment at 400->30, see peer-configs.ts)' },
     backend: { ...backendFlag, choices: [...BACKEND_CHOICES, 'all'], help: `${backendFlag.help}; all: every backend that starts here, against js` },
@@ -50,7 +52,7 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
     runs: { kind: 'number', default: 3, min: 1, max: 20, integer: true, help: "anchors' timed runs of >= 1 s each (median)" },
     python: { kind: 'string', default: 'python3', help: "Python with torch (Debian's python3-torch installs it for /usr/bin/python3)" },
     'blas-dir': { kind: 'string', default: '/usr/lib/x86_64-linux-gnu/openblas-pthread', help: "folder of the OpenBLAS torch should load ('' keeps the environment's)" },
-    trainers: { kind: 'string', default: 'device,autograd,per-op', help: "a GPU backend's columns, comma-separated subset of device (the device trainer), autograd (its kernels with the device chain), per-op (every product's operands uploaded)" },
+    trainers: { kind: 'string', default: TRAINER_COLUMNS.join(','), help: "a GPU backend's columns, comma-separated subset of device (the device trainer), autograd (its kernels with the device chain), per-op (every product's operands uploaded)" },
     'steps-per-submission': { kind: 'number', default: 64, min: 1, max: 4096, integer: true, help: 'device trainer: steps recorded into one submission (the first submission is the warm-up, the timed steps are whole submissions)' },
     json: { kind: 'string', default: '', help: "write every figure to this JSON file ('' for none)" },
     'allow-reference-blas': { kind: 'boolean', default: false, help: 'print ratios against PyTorch even when it runs on the reference BLAS (a slow, unrepresentative anchor)' },
@@ -59,8 +61,9 @@ const { flags, names, anchors } = flagsOrExit('bench-train', () => {
   for (const c of names) if (!(c in CONFIGS)) throw new FlagError(`--configs ${flags.configs}: unknown configuration '${c}' (allowed: ${Object.keys(CONFIGS).join(', ')})`);
   const anchors = flags.anchors === '' ? [] : flags.anchors.split(',');
   for (const a of anchors) if (!(ANCHORS as readonly string[]).includes(a)) throw new FlagError(`--anchors ${flags.anchors}: unknown anchor '${a}' (allowed: ${ANCHORS.join(', ')})`);
-  for (const t of flags.trainers.split(',')) if (!['device', 'autograd', 'per-op'].includes(t)) throw new FlagError(`--trainers ${flags.trainers}: unknown column '${t}' (allowed: device, autograd, per-op)`);
-  return { flags, names, anchors };
+  const trainerColumns = flags.trainers.split(',');
+  for (const t of trainerColumns) if (!(TRAINER_COLUMNS as readonly string[]).includes(t)) throw new FlagError(`--trainers ${flags.trainers}: unknown column '${t}' (allowed: ${TRAINER_COLUMNS.join(', ')})`);
+  return { flags, names, anchors, trainerColumns };
 });
 
 // GC entries arrive asynchronously: keep them with their start times and sum a window once it is over.
@@ -152,17 +155,18 @@ const wanted = flags.backend === 'all' ? BACKEND_CHOICES.filter((b) => b !== 'gp
  * chain on; a backend with device memory with the chain off too (every product's operands uploaded).
  */
 const backends: Column[] = [];
-const trainerColumns = flags.trainers.split(',');
 const devices = new Map<string, string>();
 const notes: string[] = [];
 for (const name of wanted) {
   try {
     const kernels = await useBackend(name, { log: (line) => notes.push(line) });
     devices.set(name, describeBackend(kernels));
-    const gpu = hasDeviceTraining(kernels) || hasDevice(kernels);
-    const columns = name === 'js' || !gpu ? ['autograd'] : trainerColumns;
-    if (!hasDeviceTraining(kernels) && columns.includes('device')) notes.push(`${name} has no device trainer here: no device trainer column`);
-    if (hasDeviceTraining(kernels) && columns.includes('device')) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
+    // a CPU backend (js, the baseline, or wasm) has the autograd column alone
+    const columns = hasDeviceTraining(kernels) || hasDevice(kernels) ? trainerColumns : ['autograd'];
+    if (columns.includes('device')) {
+      if (hasDeviceTraining(kernels)) backends.push({ name, trainer: 'device', deviceChain: true, label: `${name} device trainer` });
+      else notes.push(`${name} has no device trainer here: no device trainer column`);
+    }
     if (columns.includes('autograd')) backends.push({ name, trainer: 'autograd', deviceChain: true, label: hasDeviceTraining(kernels) ? `${name} autograd` : name });
     if (hasDevice(kernels) && columns.includes('per-op')) backends.push({ name, trainer: 'autograd', deviceChain: false, label: `${name} autograd per-op` });
   } catch (e) {
@@ -218,8 +222,14 @@ if (anchors.includes('torch-cuda')) {
   else {
     for (const [mode, extra] of CUDA_MODES) {
       const column = `PyTorch CUDA ${mode} (${cudaDevice})`;
-      if (!names.some((c) => DEVICE_ANCHOR_CONFIGS.includes(c))) columns.push([column, `tms_torch_device.py has none of ${names.join(',')}`]);
-      else columns.push([column, runAnchor(`cuda-${extra.join('') || 'eager'}`, flags.python, deviceAnchorArgs(join(anchorDir, 'tms_torch_device.py'), { device: 'cuda', configs: names, mode: extra, runs: flags.runs, secs: 1 }))]);
+      let args: string[];
+      try {
+        args = deviceAnchorArgs(join(anchorDir, 'tms_torch_device.py'), { device: 'cuda', configs: names, mode: extra, runs: flags.runs, secs: 1 });
+      } catch (e) {
+        columns.push([column, (e as Error).message]); // none of the configurations asked for
+        continue;
+      }
+      columns.push([column, runAnchor(`cuda-${extra.join('') || 'eager'}`, flags.python, args)]);
     }
   }
 }
