@@ -292,9 +292,9 @@ export const tiedOutputLoss = customOp('tiedOutputLoss', {
     const m = W.shape[2];
     const out = allocate(I);
     const keep = isGradEnabled() && (W.requiresGrad || b.requiresGrad);
-    // One instance's arrays, reused by every instance.
-    const [h, pre, dPre, dh, second] = [allocate(B * m), allocate(B * n), allocate(B * n), allocate(B * m), allocate(n * m)];
-    const dW = allocate(W.size);
+    // One instance's arrays, reused by every instance; the weight gradient's only when a backward can follow.
+    const [h, pre, dPre] = [allocate(B * m), allocate(B * n), allocate(B * n)];
+    const grads = keep ? { dh: allocate(B * m), second: allocate(n * m), dW: allocate(W.size) } : null;
     const db = allocate(b.size);
     const perInstance = imp.rank === 2;
     const product = (rows: number, inner: number, cols: number, transA: boolean, transB: boolean) => batchedSpec(1, rows, inner, cols, transA, transB);
@@ -307,10 +307,9 @@ export const tiedOutputLoss = customOp('tiedOutputLoss', {
       const bias = b.data.subarray(i * n, (i + 1) * n);
       const impi = perInstance ? imp.data.subarray(i * n, (i + 1) * n) : imp.data;
       outputLoss(k, { pre, bias, target: xi, imp: impi, impPerInstance: perInstance, I: 1, B, n, out: out.subarray(i, i + 1), dPre, dB: dbi });
-      if (!keep) continue;
-      tiedWeightGradient(k, xi, Wi, dPre, h, 1, B, n, m, dW.subarray(i * n * m, (i + 1) * n * m), dh, second);
+      if (grads) tiedWeightGradient(k, xi, Wi, dPre, h, 1, B, n, m, grads.dW.subarray(i * n * m, (i + 1) * n * m), grads.dh, grads.second);
     }
-    if (keep) tiedOutputSaved.set(out, { dW, db });
+    if (grads) tiedOutputSaved.set(out, { dW: grads.dW, db });
     return out;
   },
   vjp(g, [x, W, b, imp], out) {
