@@ -159,7 +159,7 @@ export async function trainParallel(
                 const step = msg.first + c;
                 let entryForStep = pending.get(step);
                 if (!entryForStep) pending.set(step, (entryForStep = { losses: new Float32Array(I * restarts), count: 0 }));
-                groups[t].forEach((instance, j) => entryForStep!.losses.set(msg.losses.subarray(c * width + j * restarts, c * width + (j + 1) * restarts), instance * restarts));
+                scatterGroup(entryForStep.losses, msg.losses, c * width, groups[t], restarts);
                 if (++entryForStep.count === threads) complete.push(step);
               }
               // Steps complete in order across threads; report each once all threads have sent it.
@@ -182,7 +182,7 @@ export async function trainParallel(
     const stitch = (slices: (r: (typeof results)[number]) => readonly Float32Array[]): Float32Array[] =>
       model.parameters.map((p, j) => {
         const [out, per] = [new Float32Array(p.size), p.size / I];
-        results.forEach((r, t) => groups[t].forEach((instance, l) => out.set(slices(r)[j].subarray(l * per, (l + 1) * per), instance * per)));
+        results.forEach((r, t) => scatterGroup(out, slices(r)[j], 0, groups[t], per));
         return out;
       });
     stitch((r) => r.parameters).forEach((data, j) => model.parameters[j].data.set(data));
@@ -208,4 +208,14 @@ export async function trainParallel(
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
+}
+
+/**
+ * A group's per-instance slices (`width` values each, in the group's order, from `offset` of `from`) copied to
+ * their instances' places in `to`: a thread's step losses and parameters back in the run's instance order.
+ */
+function scatterGroup(to: Float32Array, from: Float32Array, offset: number, group: readonly number[], width: number): void {
+  group.forEach((instance, l) => {
+    for (let q = 0; q < width; q++) to[instance * width + q] = from[offset + l * width + q];
+  });
 }
