@@ -122,7 +122,6 @@ const utf8 = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) =
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 
-/** Instruction builder for one function body. */
 /** i8x16.shuffle's 16 byte indices that pick these float32 lanes: 0-3 of the first operand, 4-7 of the second. */
 export const floatLanes = (...lanes: number[]): number[] => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 /** Lanes 2 and 3 of a float32 vector moved to lanes 0 and 1, for f64x2.promote_low_f32x4 (the high half). */
@@ -130,6 +129,7 @@ export const HIGH_HALF = floatLanes(2, 3, 2, 3);
 /** Lanes 0 and 1 of each operand: two f32x4.demote_f64x2_zero results joined into one float32 vector. */
 export const LOW_HALVES = floatLanes(0, 1, 4, 5);
 
+/** Instruction builder for one function body. */
 export class Code {
   readonly bytes: number[] = [];
   emit(...b: number[]): this {
